@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { createTokenVerifier, remoteKeys, type TokenVerifier } from '@chat/shared/auth';
+import type { Config, SubgraphName } from '@chat/shared/config';
+import { graphqlHandler, listen, sendJson, type RunningServer } from '@chat/shared/http';
+import { identify, type RequestIdentity } from '@chat/shared/subgraph';
+
+/** The committed supergraph the gateway serves (composed by `npm run compose`, never introspected at run time). */
+export const SUPERGRAPH_FILE = new URL('../../supergraph.graphql', import.meta.url);
+
+/** What a gateway request carries to its subgraph fetches. */
+export type GatewayContext = RequestIdentity;
+
+/** A running gateway. */
+export interface RunningGateway extends RunningServer {
+  url: string;
+}
+
+/** The gateway's token verifier: the users subgraph's JWKS over HTTP. */
+export function gatewayVerifier(config: Config): TokenVerifier {
+  return createTokenVerifier({ keys: remoteKeys(config.subgraphUrls.users), issuer: config.auth.issuer, audience: config.auth.audience });
+}
+
+/** Forwards the caller's Authorization to the subgraph, which verifies it itself. */
+class AuthenticatedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  override willSendRequest({ request, context }: Parameters<NonNullable<RemoteGraphQLDataSource<GatewayContext>['willSendRequest']>>[0]) {
+    if (context.authorization) request.http?.headers.set('authorization', context.authorization);
+  }
+}
+
+/** Starts the gateway on config.port (or `port`), routing each subgraph to config.subgraphUrls. */
+export async function startGateway(config: Config, options: { port?: number; supergraphSdl?: string } = {}): Promise<RunningGateway> {
+  const supergraphSdl = options.supergraphSdl ?? readFileSync(SUPERGRAPH_FILE, 'utf8');
+  const verifier = gatewayVerifier(config);
+  const gateway = new ApolloGateway({
+    supergraphSdl,
+    buildService: ({ name, url }) => new AuthenticatedDataSource({ url: config.subgraphUrls[name as SubgraphName] ?? url }),
+  });
+  const apollo = new ApolloServer<GatewayContext>({
+    gateway,
+    includeStacktraceInErrorResponses: config.nodeEnv !== 'production',
+    introspection: config.nodeEnv !== 'production',
+    plugins: [ApolloServerPluginLandingPageDisabled()],
+  });
+  await apollo.start();
+  const context = (req: IncomingMessage) => identify(verifier, req.headers.authorization);
+  const running = await listen(
+    graphqlHandler(apollo, context, { '/health': (_req, res) => sendJson(res, 200, { status: 'healthy', service: 'gateway' }) }),
+    options.port ?? config.port,
+    config.host,
+  );
+  return {
+    ...running,
+    url: `${running.origin}/graphql`,
+    close: async () => {
+      await running.close();
+      await apollo.stop();
+    },
+  };
+}

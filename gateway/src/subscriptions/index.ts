@@ -1,0 +1,14 @@
+/** Federated subscriptions for a stock @apollo/gateway: graphql-ws in front, subgraph WebSockets behind. */
+export { attachSubscriptionServer, CLIENT_CLOSE_GRACE_MS } from './server';
+export type { AttachSubscriptionServerOptions, SocketOperationRequest, SubscriptionAuth, SubscriptionServer } from './server';
+export { createSupergraphPlanner } from './planner';
+export type { OperationContext, SubgraphInfo, SubscriptionPlan, SupergraphPlanner, SupergraphPlannerOptions } from './planner';
+export { createUpstreamClient, createUpstreamPool, toUpstreamErrors, toWebSocketUrl, upstreamClosedError } from './upstream';
+export type { UpstreamPool, UpstreamPoolOptions, UpstreamRequest, UpstreamSink } from './upstream';
+export { cachingDataSource, createEntityCache, createEventExecutor } from './execute';
+export type { EntityCache, EventExecutor, EventExecutorOptions, GatewayRequestContext } from './execute';
+export { startGatewaySubscription, SubscriptionTerminatedError } from './subscribe';
+export type { GatewaySubscriptionOptions } from './subscribe';
+export { createChannel } from './channel';
+export type { Channel, ChannelWriter } from './channel';
+export * from './protocol';

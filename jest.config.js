@@ -1,0 +1,13 @@
+/** Jest runs the TypeScript sources as native ES modules, exactly as `tsx` runs them for `npm start`. */
+export default {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false }],
+  },
+  testMatch: ['**/*.test.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/.data/'],
+  testTimeout: 30000,
+  maxWorkers: 2,
+  reporters: ['default', ['<rootDir>/test/summary-reporter.js', {}]],
+};

@@ -1,0 +1,125 @@
+import { resolve } from 'node:path';
+
+/** The four subgraphs, in the order their ports are numbered from SUBGRAPH_PORT_BASE. */
+export const SUBGRAPH_NAMES = ['users', 'characters', 'conversations', 'messages'] as const;
+export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
+
+/** Which LLM backend generates replies. */
+export type LlmProviderName = 'openai' | 'anthropic' | 'offline';
+
+/** Everything the processes read from the environment, read once at start-up and passed down. */
+export interface Config {
+  nodeEnv: 'development' | 'production' | 'test';
+  /** The gateway's port. */
+  port: number;
+  /** Interface the servers listen on. */
+  host: string;
+  /** Subgraph i (1-based, in SUBGRAPH_NAMES order) listens on this + i. */
+  subgraphPortBase: number;
+  /** Where each subgraph is reached; defaults to http://127.0.0.1:<base+i>/graphql. */
+  subgraphUrls: Record<SubgraphName, string>;
+  /** Embedded PGlite data lives under this folder; `memory://` keeps it in memory. */
+  dataDir: string;
+  /** A PostgreSQL server; unset means embedded PGlite. */
+  databaseUrl?: string;
+  /** Prefix for each subgraph's schema on the PostgreSQL server (tests isolate runs with it). */
+  databaseSchemaPrefix: string;
+  redisUrl?: string;
+  auth: {
+    issuer: string;
+    audience: string;
+    accessTokenTtlSeconds: number;
+    refreshTokenTtlSeconds: number;
+    /** A private JWK (JSON) to sign tokens with; unset in development: generated once under DATA_DIR. */
+    privateJwk?: string;
+    /** Emails that are given the ADMIN role when they register. */
+    adminEmails: string[];
+  };
+  llm: {
+    provider: LlmProviderName;
+    baseUrl?: string;
+    apiKey?: string;
+    model: string;
+  };
+  initialCredits: number;
+  rateLimitMessagesPerMinute: number;
+  logLevel: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Thrown for a configuration that cannot work; the message names the variable. */
+export class ConfigError extends Error {}
+
+function int(env: Env, name: string, fallback: number, min = 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) throw new ConfigError(`${name} must be an integer >= ${min}, got "${raw}"`);
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!allowed.includes(raw as T)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return raw as T;
+}
+
+function url(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  try {
+    new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be a URL, got "${raw}"`);
+  }
+  return raw;
+}
+
+/** Reads and validates the configuration from an environment (process.env by default). */
+export function loadConfig(env: Env = process.env): Config {
+  const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
+  const subgraphPortBase = int(env, 'SUBGRAPH_PORT_BASE', 4000, 1);
+  const subgraphUrls = Object.fromEntries(
+    SUBGRAPH_NAMES.map((name, i) => [
+      name,
+      url(env, `${name.toUpperCase()}_URL`) ?? `http://127.0.0.1:${subgraphPortBase + i + 1}/graphql`,
+    ]),
+  ) as Record<SubgraphName, string>;
+  const llmProvider = oneOf(env, 'LLM_PROVIDER', ['openai', 'anthropic', 'offline'] as const, 'offline');
+  const dataDir = env.DATA_DIR?.startsWith('memory://') ? 'memory://' : resolve(env.DATA_DIR || './.data');
+  const schemaPrefix = env.DATABASE_SCHEMA_PREFIX ?? '';
+  if (!/^[a-z0-9_]*$/.test(schemaPrefix)) throw new ConfigError('DATABASE_SCHEMA_PREFIX may hold only a-z, 0-9 and _');
+  return {
+    nodeEnv,
+    port: int(env, 'PORT', 4000),
+    host: env.HOST || '127.0.0.1',
+    subgraphPortBase,
+    subgraphUrls,
+    dataDir,
+    databaseUrl: url(env, 'DATABASE_URL'),
+    databaseSchemaPrefix: schemaPrefix,
+    redisUrl: url(env, 'REDIS_URL'),
+    auth: {
+      issuer: env.JWT_ISSUER || 'character-chat',
+      audience: env.JWT_AUDIENCE || 'character-chat-api',
+      accessTokenTtlSeconds: int(env, 'ACCESS_TOKEN_TTL_SECONDS', 15 * 60, 1),
+      refreshTokenTtlSeconds: int(env, 'REFRESH_TOKEN_TTL_SECONDS', 30 * 24 * 3600, 1),
+      privateJwk: env.JWT_PRIVATE_JWK || undefined,
+      adminEmails: (env.ADMIN_EMAILS ?? '')
+        .split(',')
+        .map((e) => e.trim().toLowerCase())
+        .filter(Boolean),
+    },
+    llm: {
+      provider: llmProvider,
+      baseUrl: url(env, 'LLM_BASE_URL') ?? (llmProvider === 'openai' ? 'http://localhost:1234/v1' : undefined),
+      apiKey: env.LLM_API_KEY || undefined,
+      model: env.LLM_MODEL || (llmProvider === 'anthropic' ? 'claude-sonnet-4-5' : 'local-model'),
+    },
+    initialCredits: int(env, 'INITIAL_CREDITS', 100000),
+    rateLimitMessagesPerMinute: int(env, 'RATE_LIMIT_MESSAGES_PER_MINUTE', 100, 1),
+    logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'silent' : 'info'),
+  };
+}

@@ -1,0 +1,32 @@
+import { GraphQLError } from 'graphql';
+
+/** The error codes of the public contract (API.md); every error a client sees carries one. */
+export const ErrorCode = {
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  NOT_FOUND: 'NOT_FOUND',
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  RATE_LIMITED: 'RATE_LIMITED',
+  INSUFFICIENT_CREDITS: 'INSUFFICIENT_CREDITS',
+  CONFLICT: 'CONFLICT',
+  LLM_UNAVAILABLE: 'LLM_UNAVAILABLE',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** A GraphQL error with the contract's `extensions.code` (and any extra extensions). */
+export function contractError(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, { extensions: { code, ...extensions } });
+}
+
+/** The caller is anonymous or their token is not valid. */
+export const unauthenticated = (message = 'You must be signed in.') => contractError(ErrorCode.UNAUTHENTICATED, message);
+/** The caller is known but may not do this. */
+export const forbidden = (message = 'You may not do this.') => contractError(ErrorCode.FORBIDDEN, message);
+/** Missing, or hidden from the caller: the two look the same on purpose. */
+export const notFound = (what: string) => contractError(ErrorCode.NOT_FOUND, `${what} not found.`);
+/** Bad input, naming the field at fault. */
+export const badInput = (field: string, why: string) =>
+  contractError(ErrorCode.BAD_USER_INPUT, `${field}: ${why}`, { field });
+/** A conflicting state, e.g. an email already registered. */
+export const conflict = (message: string) => contractError(ErrorCode.CONFLICT, message);

@@ -1,0 +1,79 @@
+import type { IncomingMessage } from 'node:http';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
+import type { TokenVerifier, Viewer } from './auth';
+import type { Config, SubgraphName } from './config';
+import { graphqlHandler, listen, sendJson, type Route, type RunningServer } from './http';
+
+/** What every subgraph's context starts from: the verified caller and their raw header (forwarded onwards). */
+export interface RequestIdentity {
+  viewer: Viewer | null;
+  authorization?: string;
+}
+
+/** A subgraph ready to serve: its schema, its per-request context, extra routes and its resources. */
+export interface SubgraphService<TContext extends object = object> {
+  name: SubgraphName;
+  schema: GraphQLSchema;
+  /** Builds a request's context (fresh DataLoaders included). */
+  createContext(identity: RequestIdentity): TContext;
+  routes?: Record<string, Route>;
+  /** Database queries run so far. */
+  stats: { queries: number };
+  /** Called once the HTTP server listens, e.g. to attach graphql-ws. */
+  onListen?(server: RunningServer): void;
+  close(): Promise<void>;
+}
+
+/** A running subgraph. */
+export interface RunningSubgraph<TContext extends object = object> extends RunningServer {
+  service: SubgraphService<TContext>;
+  url: string;
+}
+
+/** The caller's identity from request headers; a bad token is UNAUTHENTICATED with status 401. */
+export async function identify(verifier: TokenVerifier, authorization: string | undefined): Promise<RequestIdentity> {
+  try {
+    return { viewer: await verifier.fromAuthorization(authorization), authorization };
+  } catch (error) {
+    if (error instanceof GraphQLError) {
+      throw new GraphQLError(error.message, { extensions: { ...error.extensions, http: { status: 401 } } });
+    }
+    throw error;
+  }
+}
+
+/** Serves a subgraph over HTTP at /graphql, with /health beside it. */
+export async function serveSubgraph<TContext extends object>(
+  service: SubgraphService<TContext>,
+  options: { port: number; host?: string; verifier: TokenVerifier; config: Pick<Config, 'nodeEnv'> },
+): Promise<RunningSubgraph<TContext>> {
+  const apollo = new ApolloServer<TContext & object>({
+    schema: service.schema,
+    includeStacktraceInErrorResponses: options.config.nodeEnv !== 'production',
+    introspection: options.config.nodeEnv !== 'production',
+    plugins: [ApolloServerPluginLandingPageDisabled()],
+  });
+  await apollo.start();
+  const context = async (req: IncomingMessage) => {
+    const identity = await identify(options.verifier, req.headers.authorization);
+    return service.createContext(identity);
+  };
+  const routes: Record<string, Route> = {
+    '/health': (_req, res) => sendJson(res, 200, { status: 'healthy', service: service.name }),
+    ...service.routes,
+  };
+  const running = await listen(graphqlHandler(apollo, context, routes), options.port, options.host);
+  service.onListen?.(running);
+  return {
+    ...running,
+    service,
+    url: `${running.origin}/graphql`,
+    close: async () => {
+      await running.close();
+      await apollo.stop();
+      await service.close();
+    },
+  };
+}

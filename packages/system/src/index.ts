@@ -1,0 +1,69 @@
+import { createTokenVerifier, remoteKeys } from '@chat/shared/auth';
+import { SUBGRAPH_NAMES, type Config, type SubgraphName } from '@chat/shared/config';
+import { serveSubgraph, type RunningSubgraph, type SubgraphService } from '@chat/shared/subgraph';
+import { startGateway, type RunningGateway } from '@chat/gateway';
+import { createCharactersSubgraph } from '@chat/characters';
+import { createConversationsSubgraph } from '@chat/conversations';
+import { createMessagesSubgraph } from '@chat/messages';
+import { createUsersSubgraph, type UsersService } from '@chat/users';
+
+/** Builds one subgraph's service from the configuration. */
+const factories: Record<SubgraphName, (config: Config) => Promise<SubgraphService<any>>> = {
+  users: createUsersSubgraph,
+  characters: createCharactersSubgraph,
+  conversations: createConversationsSubgraph,
+  messages: createMessagesSubgraph,
+};
+
+/** The port a subgraph listens on: the one in its configured URL. */
+export function subgraphPort(config: Config, name: SubgraphName): number {
+  return Number(new URL(config.subgraphUrls[name]).port);
+}
+
+/** Starts one subgraph on its configured port; the users subgraph verifies tokens with its own keys, others over JWKS. */
+export async function startSubgraph(name: SubgraphName, config: Config): Promise<RunningSubgraph<any>> {
+  const service = await factories[name](config);
+  const keys = name === 'users' ? (service as UsersService).keys.getKey : remoteKeys(config.subgraphUrls.users);
+  const verifier = createTokenVerifier({ keys, issuer: config.auth.issuer, audience: config.auth.audience });
+  return serveSubgraph(service, { port: subgraphPort(config, name), host: config.host, verifier, config });
+}
+
+/** The whole system in one process. */
+export interface RunningSystem {
+  gateway: RunningGateway;
+  subgraphs: Record<SubgraphName, RunningSubgraph<any>>;
+  stop(): Promise<void>;
+}
+
+/** Starts the four subgraphs, then the gateway in front of them. */
+export async function startSystem(config: Config): Promise<RunningSystem> {
+  const started = await Promise.allSettled(SUBGRAPH_NAMES.map((name) => startSubgraph(name, config)));
+  const running = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    await Promise.all(running.map((s) => s.close()));
+    throw failed.reason;
+  }
+  const subgraphs = Object.fromEntries(running.map((s) => [s.service.name, s])) as RunningSystem['subgraphs'];
+  const gateway = await startGateway(config).catch(async (error) => {
+    await Promise.all(running.map((s) => s.close()));
+    throw error;
+  });
+  return {
+    gateway,
+    subgraphs,
+    async stop() {
+      await gateway.close();
+      await Promise.all(running.map((s) => s.close()));
+    },
+  };
+}
+
+/** Runs one subgraph as its own process until SIGINT or SIGTERM. */
+export async function runSubgraphAlone(name: SubgraphName, config: Config, log: { info(o: object, m: string): void }): Promise<void> {
+  const subgraph = await startSubgraph(name, config);
+  log.info({ url: subgraph.url }, `${name} subgraph ready`);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void subgraph.close().then(() => process.exit(0)));
+  }
+}

@@ -1,0 +1,7 @@
+/** Runs the characters subgraph alone on its own port (SUBGRAPH_PORT_BASE + its number, or CHARACTERS_URL's port). */
+import { loadConfig } from '@chat/shared/config';
+import { createLogger } from '@chat/shared/log';
+import { runSubgraphAlone } from '@chat/system';
+
+const config = loadConfig();
+await runSubgraphAlone('characters', config, createLogger(config, 'characters'));

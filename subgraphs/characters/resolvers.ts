@@ -1,0 +1,111 @@
+import type DataLoader from 'dataloader';
+import { canAccess, requireViewer, type Viewer } from '@chat/shared/auth';
+import { forbidden, notFound } from '@chat/shared/errors';
+import { pageWindow, toConnection } from '@chat/shared/pagination';
+import type { RequestIdentity } from '@chat/shared/subgraph';
+import { LIMITS, optionalText, tags, text } from '@chat/shared/validate';
+import type { CharacterInput, CharacterUpdateInput, Resolvers } from './generated/graphql';
+import { characterCursor, type CharacterFields, type CharacterRow, type CharactersStore } from './store';
+
+/** Per-request context of the characters subgraph. */
+export interface Context extends RequestIdentity {
+  store: CharactersStore;
+  loaders: { character: DataLoader<string, CharacterRow | null> };
+}
+
+/** Who may see a character: anyone when public, else its owner and admins. */
+export function canSee(viewer: Viewer | null, character: CharacterRow): boolean {
+  return character.visibility === 'PUBLIC' || canAccess(viewer, character.owner_id);
+}
+
+const persona = { max: LIMITS.personaFieldMax };
+const longPersona = { max: LIMITS.longPersonaFieldMax };
+
+/** Validated storage fields from an update (only those given). */
+function validFields(input: CharacterUpdateInput): Partial<CharacterFields> {
+  const fields: Partial<CharacterFields> = {
+    name: input.name == null ? undefined : text('name', input.name, { min: 1, max: LIMITS.nameMax }).trim(),
+    description: optionalText('description', input.description, persona),
+    personality: optionalText('personality', input.personality, persona),
+    scenario: optionalText('scenario', input.scenario, persona),
+    greeting: optionalText('greeting', input.greeting, persona),
+    example_dialogue: optionalText('exampleDialogue', input.exampleDialogue, longPersona),
+    system_prompt: optionalText('systemPrompt', input.systemPrompt, longPersona),
+    tags: tags('tags', input.tags),
+    visibility: input.visibility ?? undefined,
+  };
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+}
+
+/** A new character's fields; a missing greeting becomes a simple hello, so every conversation opens with one. */
+function newFields(input: CharacterInput): CharacterFields {
+  const given = validFields(input);
+  const name = given.name!;
+  return {
+    name,
+    description: given.description ?? '',
+    personality: given.personality ?? '',
+    scenario: given.scenario ?? '',
+    greeting: given.greeting?.trim() ? given.greeting : `Hello! I'm ${name}.`,
+    example_dialogue: given.example_dialogue ?? '',
+    system_prompt: given.system_prompt ?? '',
+    tags: given.tags ?? [],
+    visibility: given.visibility ?? 'PRIVATE',
+  };
+}
+
+/** A live character the viewer may change; NOT_FOUND when missing or hidden, FORBIDDEN when visible but not theirs. */
+async function editable(ctx: Context, id: string): Promise<CharacterRow> {
+  const viewer = requireViewer(ctx.viewer);
+  const character = await ctx.loaders.character.load(id);
+  if (!character || character.deleted_at || !canSee(viewer, character)) throw notFound('Character');
+  if (!canAccess(viewer, character.owner_id)) throw forbidden('Only its owner and admins may change a character.');
+  return character;
+}
+
+export const resolvers: Resolvers = {
+  Query: {
+    async character(_root, { id }, ctx) {
+      const character = await ctx.loaders.character.load(id);
+      return character && !character.deleted_at && canSee(ctx.viewer, character) ? character : null;
+    },
+    async characters(_root, args, ctx) {
+      const window = pageWindow(args, 2);
+      const search = optionalText('search', args.search, { max: LIMITS.nameMax })?.trim() || undefined;
+      const tag = optionalText('tag', args.tag, { max: LIMITS.tagMax })?.trim() || undefined;
+      const scope = { viewerId: ctx.viewer?.id ?? null, admin: ctx.viewer?.role === 'ADMIN' };
+      const rows = await ctx.store.list(scope, window, { search, tag });
+      for (const row of rows) ctx.loaders.character.prime(row.id, row);
+      return toConnection(rows, window, characterCursor);
+    },
+  },
+  Mutation: {
+    async createCharacter(_root, { input }, ctx) {
+      const viewer = requireViewer(ctx.viewer);
+      return ctx.store.create(viewer.id, newFields(input));
+    },
+    async updateCharacter(_root, { id, input }, ctx) {
+      await editable(ctx, id);
+      const fields = validFields(input);
+      if (input.name === null) delete fields.name;
+      const updated = await ctx.store.update(id, fields);
+      if (!updated) throw notFound('Character');
+      return updated;
+    },
+    async deleteCharacter(_root, { id }, ctx) {
+      await editable(ctx, id);
+      return ctx.store.softDelete(id);
+    },
+  },
+  Character: {
+    async __resolveReference(ref, ctx) {
+      const character = await ctx.loaders.character.load(ref.id);
+      return character && canSee(ctx.viewer, character) ? character : null;
+    },
+    exampleDialogue: (c) => c.example_dialogue,
+    systemPrompt: (c) => c.system_prompt,
+    owner: (c) => ({ id: c.owner_id }),
+    createdAt: (c) => c.created_at,
+    updatedAt: (c) => c.updated_at,
+  },
+};

@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import type { Migration } from 'kysely/migration';
+import type { Database } from '@chat/shared/db';
+import type { CursorKey, PageWindow } from '@chat/shared/pagination';
+import { isUuid } from '@chat/shared/validate';
+
+/** A character as stored. */
+export interface CharacterRow {
+  id: string;
+  owner_id: string;
+  name: string;
+  description: string;
+  personality: string;
+  scenario: string;
+  greeting: string;
+  example_dialogue: string;
+  system_prompt: string;
+  tags: string[];
+  visibility: 'PUBLIC' | 'PRIVATE';
+  created_at: Date;
+  updated_at: Date;
+  deleted_at: Date | null;
+}
+
+/** A reference to a user owned by the users subgraph. */
+export interface UserRef {
+  id: string;
+}
+
+/** The characters subgraph's tables. */
+export interface CharactersTables {
+  characters: CharacterRow;
+}
+
+/** The writable persona fields, in storage names. */
+export type CharacterFields = Pick<
+  CharacterRow,
+  'name' | 'description' | 'personality' | 'scenario' | 'greeting' | 'example_dialogue' | 'system_prompt' | 'tags' | 'visibility'
+>;
+
+export const migrations: Record<string, Migration> = {
+  '001_characters': {
+    async up(db: Kysely<any>) {
+      // array_to_string is only STABLE; a generated column needs an IMMUTABLE expression.
+      await sql`CREATE FUNCTION tags_text(tags text[]) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT array_to_string(tags, ' ') $$`.execute(db);
+      await db.schema
+        .createTable('characters')
+        .addColumn('id', 'uuid', (c) => c.primaryKey())
+        .addColumn('owner_id', 'uuid', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('personality', 'text', (c) => c.notNull())
+        .addColumn('scenario', 'text', (c) => c.notNull())
+        .addColumn('greeting', 'text', (c) => c.notNull())
+        .addColumn('example_dialogue', 'text', (c) => c.notNull())
+        .addColumn('system_prompt', 'text', (c) => c.notNull())
+        .addColumn('tags', sql`text[]`, (c) => c.notNull().defaultTo(sql`'{}'`))
+        .addColumn('visibility', 'text', (c) => c.notNull().check(sql`visibility in ('PUBLIC', 'PRIVATE')`))
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('deleted_at', 'timestamptz')
+        .addColumn('search', sql`tsvector`, (c) =>
+          c.generatedAlwaysAs(sql`to_tsvector('simple'::regconfig, name || ' ' || description || ' ' || tags_text(tags))`).stored(),
+        )
+        .execute();
+      // Lists read live characters only, newest first: partial indexes skip soft-deleted rows.
+      await sql`CREATE INDEX characters_listing ON characters (created_at DESC, id DESC) WHERE deleted_at IS NULL`.execute(db);
+      await sql`CREATE INDEX characters_owner ON characters (owner_id) WHERE deleted_at IS NULL`.execute(db);
+      await sql`CREATE INDEX characters_search ON characters USING GIN (search) WHERE deleted_at IS NULL`.execute(db);
+      await sql`CREATE INDEX characters_tags ON characters USING GIN (tags) WHERE deleted_at IS NULL`.execute(db);
+    },
+  },
+};
+
+/** Whose characters a list may show: public ones and the viewer's own (all, for admins). */
+export interface ListScope {
+  viewerId: string | null;
+  admin: boolean;
+}
+
+/** Reads and writes characters. */
+export class CharactersStore {
+  constructor(private readonly database: Database<CharactersTables>) {}
+
+  private get db() {
+    return this.database.db;
+  }
+
+  /** Characters by id in one query, soft-deleted ones included (old conversations still show them). */
+  byIds(ids: readonly string[]): Promise<CharacterRow[]> {
+    const valid = ids.filter(isUuid);
+    if (valid.length === 0) return Promise.resolve([]);
+    return this.db.selectFrom('characters').selectAll().where('id', 'in', valid).execute();
+  }
+
+  /** One page of live characters the scope may see, newest first, limit + 1 rows. */
+  list(scope: ListScope, window: PageWindow, filter: { search?: string; tag?: string }): Promise<CharacterRow[]> {
+    let query = this.db.selectFrom('characters').selectAll().where('deleted_at', 'is', null);
+    if (!scope.admin) {
+      query = query.where((eb) =>
+        scope.viewerId ? eb.or([eb('visibility', '=', 'PUBLIC'), eb('owner_id', '=', scope.viewerId)]) : eb('visibility', '=', 'PUBLIC'),
+      );
+    }
+    if (filter.tag) query = query.where(sql<boolean>`tags @> ARRAY[${filter.tag}]::text[]`);
+    if (filter.search) {
+      const like = `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      query = query.where(sql<boolean>`(search @@ websearch_to_tsquery('simple', ${filter.search}) OR name ILIKE ${like})`);
+    }
+    if (window.cursor) {
+      const [createdAt, id] = window.cursor as [string, string];
+      query = query.where(sql<boolean>`(created_at, id) < (${new Date(createdAt)}, ${id}::uuid)`);
+    }
+    return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(window.limit + 1).execute();
+  }
+
+  create(ownerId: string, fields: CharacterFields): Promise<CharacterRow> {
+    const now = new Date();
+    return this.db
+      .insertInto('characters')
+      .values({ id: randomUUID(), owner_id: ownerId, ...fields, created_at: now, updated_at: now })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  update(id: string, fields: Partial<CharacterFields>): Promise<CharacterRow | undefined> {
+    return this.db
+      .updateTable('characters')
+      .set({ ...fields, updated_at: new Date() })
+      .where('id', '=', id)
+      .where('deleted_at', 'is', null)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  async softDelete(id: string): Promise<boolean> {
+    const result = await this.db.updateTable('characters').set({ deleted_at: new Date() }).where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+}
+
+/** The cursor key of a character in lists. */
+export const characterCursor = (row: CharacterRow): CursorKey => [row.created_at.toISOString(), row.id];

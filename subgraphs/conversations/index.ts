@@ -1,0 +1,35 @@
+import { readFileSync } from 'node:fs';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { parse } from 'graphql';
+import type { Config } from '@chat/shared/config';
+import { openDatabase } from '@chat/shared/db';
+import { createGraphClient } from '@chat/shared/graph-client';
+import { keyedLoader } from '@chat/shared/loaders';
+import type { SubgraphService } from '@chat/shared/subgraph';
+import { resolvers, type Context } from './resolvers';
+import { ConversationsStore, migrations, type ConversationsTables } from './store';
+
+/** The conversations subgraph's schema document. */
+export const typeDefs = parse(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
+
+/** Opens the conversations store and builds the subgraph. */
+export async function createConversationsSubgraph(config: Config): Promise<SubgraphService<Context>> {
+  const database = await openDatabase<ConversationsTables>({ name: 'conversations', config, migrations });
+  const store = new ConversationsStore(database);
+  const characters = createGraphClient(config.subgraphUrls.characters);
+  const messages = createGraphClient(config.subgraphUrls.messages);
+  return {
+    name: 'conversations',
+    schema: buildSubgraphSchema({ typeDefs, resolvers: resolvers as never }),
+    stats: database.stats,
+    createContext: (identity) => ({
+      ...identity,
+      store,
+      config,
+      characters,
+      messages,
+      loaders: { conversation: keyedLoader((ids) => store.byIds(ids), (row) => row.id) },
+    }),
+    close: () => database.close(),
+  };
+}

@@ -1,0 +1,142 @@
+import type DataLoader from 'dataloader';
+import { canAccess, requireViewer } from '@chat/shared/auth';
+import type { Config } from '@chat/shared/config';
+import { badInput, forbidden, notFound } from '@chat/shared/errors';
+import type { GraphClient } from '@chat/shared/graph-client';
+import { pageWindow, toConnection } from '@chat/shared/pagination';
+import type { RequestIdentity } from '@chat/shared/subgraph';
+import { LIMITS, numberIn, tags, text } from '@chat/shared/validate';
+import type { ConversationSettingsInput, Resolvers } from './generated/graphql';
+import { conversationCursor, type ConversationRow, type ConversationSettings, type ConversationsStore } from './store';
+
+/** Per-request context of the conversations subgraph. */
+export interface Context extends RequestIdentity {
+  store: ConversationsStore;
+  config: Pick<Config, 'llm'>;
+  /** The characters and messages subgraphs, asked on the caller's behalf. */
+  characters: GraphClient;
+  messages: GraphClient;
+  loaders: { conversation: DataLoader<string, ConversationRow | null> };
+}
+
+/** Bounds of the model settings a conversation may ask for. */
+export const SETTINGS_BOUNDS = {
+  temperature: { min: 0, max: 2, default: 0.8 },
+  maxTokens: { min: 1, max: 32_768, default: 512 },
+  contextWindowTokens: { min: 512, max: 2_000_000, default: 8_192 },
+  modelMax: 200,
+} as const;
+
+/** Settings merged over a base and validated; maxTokens must leave room for the prompt. */
+export function mergeSettings(base: ConversationSettings, input: ConversationSettingsInput | null | undefined): ConversationSettings {
+  const merged = { ...base };
+  if (input?.model != null) merged.model = text('settings.model', input.model, { min: 1, max: SETTINGS_BOUNDS.modelMax }).trim();
+  if (input?.temperature != null) {
+    const { min, max } = SETTINGS_BOUNDS.temperature;
+    merged.temperature = numberIn('settings.temperature', input.temperature, min, max);
+  }
+  if (input?.maxTokens != null) {
+    const { min, max } = SETTINGS_BOUNDS.maxTokens;
+    merged.maxTokens = numberIn('settings.maxTokens', input.maxTokens, min, max);
+  }
+  if (input?.contextWindowTokens != null) {
+    const { min, max } = SETTINGS_BOUNDS.contextWindowTokens;
+    merged.contextWindowTokens = numberIn('settings.contextWindowTokens', input.contextWindowTokens, min, max);
+  }
+  if (merged.maxTokens >= merged.contextWindowTokens) throw badInput('settings.maxTokens', 'must be less than contextWindowTokens');
+  return merged;
+}
+
+/** A conversation the viewer owns (or, as admin, may manage); NOT_FOUND otherwise. */
+async function owned(ctx: Context, id: string): Promise<ConversationRow> {
+  const viewer = requireViewer(ctx.viewer);
+  const conversation = await ctx.loaders.conversation.load(id);
+  if (!conversation || !canAccess(viewer, conversation.user_id)) throw notFound('Conversation');
+  return conversation;
+}
+
+async function change(ctx: Context, id: string, changes: Parameters<ConversationsStore['update']>[1]): Promise<ConversationRow> {
+  await owned(ctx, id);
+  const updated = await ctx.store.update(id, changes);
+  if (!updated) throw notFound('Conversation');
+  return updated;
+}
+
+const CHARACTER_QUERY = /* GraphQL */ `query ConversationCharacter($id: ID!) { character(id: $id) { id name } }`;
+const RECORD_START = /* GraphQL */ `mutation RecordStart($id: ID!) { recordConversationStart(conversationId: $id) { id } }`;
+
+export const resolvers: Resolvers = {
+  Query: {
+    async conversation(_root, { id }, ctx) {
+      const conversation = await ctx.loaders.conversation.load(id);
+      return conversation && canAccess(ctx.viewer, conversation.user_id) ? conversation : null;
+    },
+  },
+  Mutation: {
+    async startConversation(_root, { input }, ctx) {
+      const viewer = requireViewer(ctx.viewer);
+      const title = input.title == null ? undefined : text('title', input.title, { min: 1, max: LIMITS.titleMax }).trim();
+      const conversationTags = tags('tags', input.tags) ?? [];
+      const defaults: ConversationSettings = {
+        model: ctx.config.llm.model,
+        temperature: SETTINGS_BOUNDS.temperature.default,
+        maxTokens: SETTINGS_BOUNDS.maxTokens.default,
+        contextWindowTokens: SETTINGS_BOUNDS.contextWindowTokens.default,
+      };
+      const settings = mergeSettings(defaults, input.settings);
+      const { character } = await ctx.characters.request<{ character: { id: string; name: string } | null }>(
+        CHARACTER_QUERY,
+        { id: input.characterId },
+        { authorization: ctx.authorization },
+      );
+      if (!character) throw notFound('Character');
+      const conversation = await ctx.store.create({
+        user_id: viewer.id,
+        character_id: character.id,
+        title: title ?? `Chat with ${character.name}`.slice(0, LIMITS.titleMax),
+        tags: conversationTags,
+        settings,
+      });
+      try {
+        // The greeting is the messages subgraph's to store; without it the conversation is not started.
+        await ctx.messages.request(RECORD_START, { id: conversation.id }, { authorization: ctx.authorization });
+      } catch (error) {
+        await ctx.store.remove(conversation.id);
+        throw error;
+      }
+      return conversation;
+    },
+    async updateConversation(_root, args, ctx) {
+      const current = await owned(ctx, args.id);
+      return change(ctx, args.id, {
+        ...(args.title != null ? { title: text('title', args.title, { min: 1, max: LIMITS.titleMax }).trim() } : {}),
+        ...(args.tags != null ? { tags: tags('tags', args.tags) } : {}),
+        ...(args.settings != null ? { settings: mergeSettings(current.settings, args.settings) } : {}),
+      });
+    },
+    archiveConversation: (_root, { id }, ctx) => change(ctx, id, { status: 'ARCHIVED' }),
+    unarchiveConversation: (_root, { id }, ctx) => change(ctx, id, { status: 'ACTIVE' }),
+  },
+  Conversation: {
+    async __resolveReference(ref, ctx) {
+      const conversation = await ctx.loaders.conversation.load(ref.id);
+      return conversation && canAccess(ctx.viewer, conversation.user_id) ? conversation : null;
+    },
+    user: (c) => ({ id: c.user_id }),
+    character: (c) => ({ id: c.character_id }),
+    createdAt: (c) => c.created_at,
+    updatedAt: (c) => c.updated_at,
+    lastActivityAt: (c) => c.last_activity_at,
+  },
+  User: {
+    __resolveReference: (ref) => ({ id: ref.id }),
+    async conversations(user, args, ctx) {
+      const viewer = requireViewer(ctx.viewer);
+      if (!canAccess(viewer, user.id)) throw forbidden("Only a user's own conversations can be listed.");
+      const window = pageWindow(args, 2);
+      const rows = await ctx.store.listByUser(user.id, window, args.status ?? undefined);
+      for (const row of rows) ctx.loaders.conversation.prime(row.id, row);
+      return toConnection(rows, window, conversationCursor);
+    },
+  },
+};

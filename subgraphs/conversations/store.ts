@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import type { Migration } from 'kysely/migration';
+import type { Database } from '@chat/shared/db';
+import type { CursorKey, PageWindow } from '@chat/shared/pagination';
+import { isUuid } from '@chat/shared/validate';
+
+/** The model parameters a conversation is generated with. */
+export interface ConversationSettings {
+  model: string;
+  temperature: number;
+  maxTokens: number;
+  contextWindowTokens: number;
+}
+
+/** A conversation as stored. */
+export interface ConversationRow {
+  id: string;
+  user_id: string;
+  character_id: string;
+  title: string;
+  status: 'ACTIVE' | 'ARCHIVED';
+  tags: string[];
+  settings: ConversationSettings;
+  created_at: Date;
+  updated_at: Date;
+  last_activity_at: Date;
+}
+
+/** References to entities other subgraphs own. */
+export interface UserRef {
+  id: string;
+}
+export interface CharacterRef {
+  id: string;
+}
+
+/** The conversations subgraph's tables. */
+export interface ConversationsTables {
+  conversations: ConversationRow;
+}
+
+export const migrations: Record<string, Migration> = {
+  '001_conversations': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('conversations')
+        .addColumn('id', 'uuid', (c) => c.primaryKey())
+        .addColumn('user_id', 'uuid', (c) => c.notNull())
+        .addColumn('character_id', 'uuid', (c) => c.notNull())
+        .addColumn('title', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull().check(sql`status in ('ACTIVE', 'ARCHIVED')`))
+        .addColumn('tags', sql`text[]`, (c) => c.notNull().defaultTo(sql`'{}'`))
+        .addColumn('settings', 'jsonb', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('last_activity_at', 'timestamptz', (c) => c.notNull())
+        .execute();
+      // A user's list, most recent activity first, optionally by status.
+      await sql`CREATE INDEX conversations_by_user ON conversations (user_id, last_activity_at DESC, id DESC)`.execute(db);
+      await sql`CREATE INDEX conversations_by_user_status ON conversations (user_id, status, last_activity_at DESC, id DESC)`.execute(db);
+    },
+  },
+};
+
+/** What may change on a conversation. */
+export type ConversationChanges = Partial<Pick<ConversationRow, 'title' | 'status' | 'tags' | 'settings'>>;
+
+/** Reads and writes conversations. */
+export class ConversationsStore {
+  constructor(private readonly database: Database<ConversationsTables>) {}
+
+  private get db() {
+    return this.database.db;
+  }
+
+  byIds(ids: readonly string[]): Promise<ConversationRow[]> {
+    const valid = ids.filter(isUuid);
+    if (valid.length === 0) return Promise.resolve([]);
+    return this.db.selectFrom('conversations').selectAll().where('id', 'in', valid).execute();
+  }
+
+  /** One page of a user's conversations, most recent activity first, limit + 1 rows. */
+  listByUser(userId: string, window: PageWindow, status?: ConversationRow['status']): Promise<ConversationRow[]> {
+    let query = this.db.selectFrom('conversations').selectAll().where('user_id', '=', userId);
+    if (status) query = query.where('status', '=', status);
+    if (window.cursor) {
+      const [at, id] = window.cursor as [string, string];
+      query = query.where(sql<boolean>`(last_activity_at, id) < (${new Date(at)}, ${id}::uuid)`);
+    }
+    return query.orderBy('last_activity_at', 'desc').orderBy('id', 'desc').limit(window.limit + 1).execute();
+  }
+
+  create(input: Pick<ConversationRow, 'user_id' | 'character_id' | 'title' | 'tags' | 'settings'>): Promise<ConversationRow> {
+    const now = new Date();
+    return this.db
+      .insertInto('conversations')
+      .values({ id: randomUUID(), ...input, settings: JSON.stringify(input.settings) as never, status: 'ACTIVE', created_at: now, updated_at: now, last_activity_at: now })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  update(id: string, changes: ConversationChanges): Promise<ConversationRow | undefined> {
+    const { settings, ...rest } = changes;
+    return this.db
+      .updateTable('conversations')
+      .set({ ...rest, ...(settings ? { settings: JSON.stringify(settings) as never } : {}), updated_at: new Date() })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.db.deleteFrom('conversations').where('id', '=', id).execute();
+  }
+}
+
+/** The cursor key of a conversation in lists. */
+export const conversationCursor = (row: ConversationRow): CursorKey => [row.last_activity_at.toISOString(), row.id];

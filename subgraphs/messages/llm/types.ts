@@ -1,0 +1,131 @@
+/**
+ * Shared types of the messages subgraph's LLM layer: chat messages, streaming chunks,
+ * the provider contract, configuration and the single error type every provider throws.
+ */
+
+/** Role of a chat message as the LLM APIs name it. */
+export type ChatRole = 'system' | 'user' | 'assistant';
+
+/** One chat message sent to (or produced by) a model. */
+export interface ChatMessage {
+  role: ChatRole;
+  content: string;
+}
+
+/** Token accounting reported by a provider (or computed locally by the offline provider). */
+export interface TokenUsage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+}
+
+/** One generation request; `signal` cancels it (see {@link LlmAbortError}). */
+export interface GenerateRequest {
+  model: string;
+  messages: ChatMessage[];
+  temperature: number;
+  maxTokens: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * A piece of a streamed reply: text deltas, then exactly one `done` chunk on success.
+ * `finishReason` is the provider's own value (OpenAI: `stop`/`length`/…, Anthropic: `end_turn`/`max_tokens`/…).
+ */
+export type StreamChunk =
+  | { type: 'delta'; text: string }
+  | { type: 'done'; finishReason: string; usage?: TokenUsage };
+
+/** A streaming chat model. `stream()` throws {@link LlmError} on failure and {@link LlmAbortError} when aborted. */
+export interface LlmProvider {
+  readonly name: string;
+  stream(request: GenerateRequest): AsyncIterable<StreamChunk>;
+}
+
+/** Which backend a provider talks to. */
+export type LlmProviderKind = 'openai' | 'anthropic' | 'offline';
+
+/** Configuration of the LLM layer (all durations in milliseconds). */
+export interface LlmConfig {
+  provider: LlmProviderKind;
+  /** OpenAI: API base including `/v1` (default LM Studio). Anthropic: API origin (a trailing `/v1` is tolerated). */
+  baseUrl?: string;
+  apiKey?: string;
+  model: string;
+  /** Maximum wait for the first chunk of an attempt (covers connect, headers and prompt processing). */
+  firstTokenTimeoutMs: number;
+  /** Maximum silence between two chunks once the first one arrived. */
+  idleTimeoutMs: number;
+  /** Deadline for the whole call, retries and backoff included. */
+  totalTimeoutMs: number;
+  /** Extra attempts after the first one; only made before any chunk reached the caller. */
+  maxRetries: number;
+  /** Backoff before retry n (0-based) is `retryBaseDelayMs * 2^n` (with jitter, capped). */
+  retryBaseDelayMs: number;
+  /** Consecutive failed attempts that open the circuit breaker. */
+  breakerFailureThreshold: number;
+  /** How long the breaker stays open before allowing one trial call (half-open). */
+  breakerResetMs: number;
+  /** Offline provider only: delay between streamed words (default {@link DEFAULT_OFFLINE_WORD_DELAY_MS}). */
+  offlineWordDelayMs?: number;
+}
+
+/** Default delay between words of the offline provider. */
+export const DEFAULT_OFFLINE_WORD_DELAY_MS = 20;
+
+/** Machine-readable reason of an {@link LlmError}. */
+export type LlmErrorCode =
+  | 'first-token-timeout'
+  | 'idle-timeout'
+  | 'total-timeout'
+  | 'http'
+  | 'network'
+  | 'incomplete'
+  | 'circuit-open'
+  | 'aborted'
+  | 'provider';
+
+/** Options of an {@link LlmError}. */
+export interface LlmErrorOptions {
+  code: LlmErrorCode;
+  retryable: boolean;
+  provider?: string;
+  status?: number;
+  cause?: unknown;
+}
+
+/** The one error type of the LLM layer; `message` is readable, `retryable` says whether a new attempt may help. */
+export class LlmError extends Error {
+  readonly code: LlmErrorCode;
+  readonly retryable: boolean;
+  readonly provider?: string;
+  /** HTTP status when the provider answered with an error status. */
+  readonly status?: number;
+  /** How many attempts were made before giving up (set by the resilient wrapper). */
+  attempts?: number;
+
+  constructor(message: string, options: LlmErrorOptions) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'LlmError';
+    this.code = options.code;
+    this.retryable = options.retryable;
+    this.provider = options.provider;
+    this.status = options.status;
+  }
+}
+
+/**
+ * Thrown by `stream()` when the caller's AbortSignal fires: the request is cancelled and the stream ends with this error
+ * (never with a `done` chunk). `name` is `'AbortError'` like DOM aborts; it never counts as a provider failure.
+ */
+export class LlmAbortError extends LlmError {
+  constructor(provider?: string, cause?: unknown) {
+    super('generation was aborted by the caller', { code: 'aborted', retryable: false, provider, cause });
+    this.name = 'AbortError';
+  }
+}
+
+/** True for the abort error of this layer (or any DOM-style `AbortError`). */
+export function isAbortError(error: unknown): boolean {
+  return error instanceof LlmAbortError || (error instanceof Error && error.name === 'AbortError');
+}

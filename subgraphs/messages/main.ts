@@ -1,0 +1,7 @@
+/** Runs the messages subgraph alone on its own port (SUBGRAPH_PORT_BASE + its number, or MESSAGES_URL's port). */
+import { loadConfig } from '@chat/shared/config';
+import { createLogger } from '@chat/shared/log';
+import { runSubgraphAlone } from '@chat/system';
+
+const config = loadConfig();
+await runSubgraphAlone('messages', config, createLogger(config, 'messages'));

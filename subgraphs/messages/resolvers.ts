@@ -1,0 +1,88 @@
+import type DataLoader from 'dataloader';
+import { canAccess, requireViewer } from '@chat/shared/auth';
+import { notFound } from '@chat/shared/errors';
+import type { GraphClient } from '@chat/shared/graph-client';
+import { pageWindow, toConnection } from '@chat/shared/pagination';
+import type { RequestIdentity } from '@chat/shared/subgraph';
+import type { Resolvers } from './generated/graphql';
+import { messageCursor, type ConversationOwnerRow, type MessageRow, type MessagesStore } from './store';
+
+/** Per-request context of the messages subgraph. */
+export interface Context extends RequestIdentity {
+  store: MessagesStore;
+  /** The conversations and characters subgraphs, asked on the caller's behalf. */
+  conversations: GraphClient;
+  characters: GraphClient;
+  loaders: {
+    message: DataLoader<string, MessageRow | null>;
+    owner: DataLoader<string, ConversationOwnerRow | null>;
+    lastMessage: DataLoader<string, MessageRow | null>;
+    count: DataLoader<string, { conversation_id: string; count: number } | null>;
+  };
+}
+
+/** True when the viewer may read the conversation's messages (its owner, or an admin). */
+async function mayRead(ctx: Context, conversationId: string): Promise<boolean> {
+  const owner = await ctx.loaders.owner.load(conversationId);
+  return owner !== null && canAccess(ctx.viewer, owner.user_id);
+}
+
+async function visibleMessage(ctx: Context, id: string): Promise<MessageRow | null> {
+  const message = await ctx.loaders.message.load(id);
+  return message && (await mayRead(ctx, message.conversation_id)) ? message : null;
+}
+
+const START_QUERY = /* GraphQL */ `
+  query ConversationStart($id: ID!) { conversation(id: $id) { id user { id } character { id } } }`;
+const GREETING_QUERY = /* GraphQL */ `
+  query CharacterGreeting($reps: [_Any!]!) { _entities(representations: $reps) { ... on Character { greeting } } }`;
+
+export const resolvers: Resolvers = {
+  Query: {
+    message: (_root, { id }, ctx) => visibleMessage(ctx, id),
+  },
+  Mutation: {
+    async recordConversationStart(_root, { conversationId }, ctx) {
+      const viewer = requireViewer(ctx.viewer);
+      const auth = { authorization: ctx.authorization };
+      const { conversation } = await ctx.conversations.request<{
+        conversation: { id: string; user: { id: string }; character: { id: string } } | null;
+      }>(START_QUERY, { id: conversationId }, auth);
+      if (!conversation || !canAccess(viewer, conversation.user.id)) throw notFound('Conversation');
+      const { _entities } = await ctx.characters.request<{ _entities: Array<{ greeting: string } | null> }>(
+        GREETING_QUERY,
+        { reps: [{ __typename: 'Character', id: conversation.character.id }] },
+        auth,
+      );
+      const greeting = _entities[0]?.greeting;
+      if (greeting == null) throw notFound('Character');
+      return ctx.store.recordStart(conversation.id, conversation.user.id, greeting);
+    },
+  },
+  Conversation: {
+    async __resolveReference(ref, ctx) {
+      return (await mayRead(ctx, ref.id)) ? { id: ref.id } : null;
+    },
+    async messages(conversation, args, ctx) {
+      const window = pageWindow(args, 1, true);
+      const rows = await ctx.store.page(conversation.id, window);
+      for (const row of rows) ctx.loaders.message.prime(row.id, row);
+      return toConnection(rows, window, messageCursor);
+    },
+    lastMessage: (conversation, _args, ctx) => ctx.loaders.lastMessage.load(conversation.id),
+    messageCount: async (conversation, _args, ctx) => (await ctx.loaders.count.load(conversation.id))?.count ?? 0,
+  },
+  Message: {
+    __resolveReference: (ref, ctx) => visibleMessage(ctx, ref.id),
+    conversation: (m) => ({ id: m.conversation_id }),
+    author: (m) => (m.author_id ? { id: m.author_id } : null),
+    tokenUsage: (m) =>
+      m.total_tokens == null
+        ? null
+        : { promptTokens: m.prompt_tokens ?? 0, completionTokens: m.completion_tokens ?? 0, totalTokens: m.total_tokens },
+    finishReason: (m) => m.finish_reason,
+    latencyMs: (m) => m.latency_ms,
+    createdAt: (m) => m.created_at,
+    completedAt: (m) => m.completed_at,
+  },
+};

@@ -1,0 +1,45 @@
+import { readFileSync } from 'node:fs';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { parse } from 'graphql';
+import type { Config } from '@chat/shared/config';
+import { openDatabase } from '@chat/shared/db';
+import { JWKS_PATH } from '@chat/shared/auth';
+import { sendJson } from '@chat/shared/http';
+import { keyedLoader } from '@chat/shared/loaders';
+import type { SubgraphService } from '@chat/shared/subgraph';
+import { loadSigningKeys, type SigningKeys } from './keys';
+import { decoyHash } from './passwords';
+import { resolvers, type Context } from './resolvers';
+import { migrations, UsersStore, type UsersTables } from './store';
+
+/** The users subgraph's schema document. */
+export const typeDefs = parse(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
+
+/** The users subgraph and its signing keys (the JWKS route publishes them). */
+export interface UsersService extends SubgraphService<Context> {
+  keys: SigningKeys;
+}
+
+/** Opens the users store, loads the signing keys and builds the subgraph. */
+export async function createUsersSubgraph(config: Config): Promise<UsersService> {
+  const database = await openDatabase<UsersTables>({ name: 'users', config, migrations });
+  const store = new UsersStore(database);
+  const keys = await loadSigningKeys(config);
+  const decoy = decoyHash();
+  return {
+    name: 'users',
+    keys,
+    schema: buildSubgraphSchema({ typeDefs, resolvers: resolvers as never }),
+    stats: database.stats,
+    routes: { [JWKS_PATH]: (_req, res) => sendJson(res, 200, keys.jwks) },
+    createContext: (identity) => ({
+      ...identity,
+      store,
+      keys,
+      config,
+      decoyHash: decoy,
+      loaders: { user: keyedLoader((ids) => store.usersByIds(ids), (row) => row.id) },
+    }),
+    close: () => database.close(),
+  };
+}

@@ -1,0 +1,83 @@
+import type DataLoader from 'dataloader';
+import { canAccess, type Viewer } from '@chat/shared/auth';
+import type { Config } from '@chat/shared/config';
+import { conflict, forbidden, unauthenticated } from '@chat/shared/errors';
+import type { RequestIdentity } from '@chat/shared/subgraph';
+import { email, LIMITS, text } from '@chat/shared/validate';
+import type { AuthPayload, Resolvers } from './generated/graphql';
+import type { SigningKeys } from './keys';
+import { verifyPassword, hashPassword } from './passwords';
+import type { UserRow, UsersStore } from './store';
+
+/** Per-request context of the users subgraph. */
+export interface Context extends RequestIdentity {
+  store: UsersStore;
+  keys: SigningKeys;
+  config: Pick<Config, 'auth' | 'initialCredits'>;
+  /** A hash checked when the email is unknown, so a wrong email costs what a wrong password does. */
+  decoyHash: Promise<string>;
+  loaders: { user: DataLoader<string, UserRow | null> };
+}
+
+type Session = Omit<AuthPayload, 'user'> & { user: UserRow };
+
+const INVALID_LOGIN = 'Invalid email or password.';
+const INVALID_REFRESH = 'The refresh token is not valid; sign in again.';
+
+async function startSession(ctx: Context, user: UserRow, familyId?: string): Promise<Session> {
+  const viewer: Viewer = { id: user.id, role: user.role };
+  const { token, expiresAt } = await ctx.keys.sign(viewer);
+  const refreshToken = await ctx.store.issueRefreshToken(user.id, ctx.config.auth.refreshTokenTtlSeconds, familyId);
+  return { accessToken: token, refreshToken, expiresAt, user };
+}
+
+/** email and credits: the user themself and admins only. */
+function ownOnly<K extends 'email' | 'credits'>(field: K) {
+  return (user: UserRow, _args: unknown, ctx: Context): UserRow[K] => {
+    if (!canAccess(ctx.viewer, user.id)) throw forbidden(`Only the user themself and admins may see ${field}.`);
+    return user[field];
+  };
+}
+
+export const resolvers: Resolvers = {
+  Query: {
+    me: (_root, _args, ctx) => (ctx.viewer ? ctx.loaders.user.load(ctx.viewer.id) : null),
+  },
+  Mutation: {
+    async register(_root, { input }, ctx) {
+      const address = email('email', input.email);
+      const password = text('password', input.password, { min: LIMITS.passwordMin, max: LIMITS.passwordMax });
+      const displayName = text('displayName', input.displayName, { min: 1, max: LIMITS.displayNameMax }).trim();
+      const user = await ctx.store.createUser({
+        email: address,
+        passwordHash: await hashPassword(password),
+        displayName,
+        role: ctx.config.auth.adminEmails.includes(address) ? 'ADMIN' : 'USER',
+        credits: ctx.config.initialCredits,
+      });
+      if (!user) throw conflict('An account with this email already exists.');
+      return startSession(ctx, user);
+    },
+    async login(_root, { input }, ctx) {
+      const user = await ctx.store.userByEmail(input.email.trim().toLowerCase());
+      const matches = await verifyPassword(input.password, user?.password_hash ?? (await ctx.decoyHash));
+      if (!user || !matches) throw unauthenticated(INVALID_LOGIN);
+      return startSession(ctx, user);
+    },
+    async refreshSession(_root, { refreshToken }, ctx) {
+      const consumed = await ctx.store.consumeRefreshToken(refreshToken);
+      if (typeof consumed === 'string') throw unauthenticated(INVALID_REFRESH);
+      const user = await ctx.loaders.user.load(consumed.userId);
+      if (!user) throw unauthenticated(INVALID_REFRESH);
+      return startSession(ctx, user, consumed.familyId);
+    },
+    logout: (_root, { refreshToken }, ctx) => ctx.store.revokeByToken(refreshToken),
+  },
+  User: {
+    __resolveReference: (ref, ctx) => ctx.loaders.user.load(ref.id),
+    displayName: (user) => user.display_name,
+    createdAt: (user) => user.created_at,
+    email: ownOnly('email'),
+    credits: ownOnly('credits'),
+  },
+};
