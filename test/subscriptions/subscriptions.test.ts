@@ -12,6 +12,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { createClient, type Client, type FormattedExecutionResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { ApolloServer, HeaderMap } from '@apollo/server';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { composeServices } from '@apollo/composition';
 import { ApolloGateway } from '@apollo/gateway';
@@ -147,7 +148,7 @@ async function startEventsSubgraph() {
       },
     } as never,
   });
-  const apollo = new ApolloServer({ schema });
+  const apollo = new ApolloServer({ schema, plugins: [ApolloServerPluginInlineTraceDisabled()] });
   await apollo.start();
   const http = createServer(apolloHandler(apollo));
   const wss = new WebSocketServer({ server: http, path: '/graphql' });
@@ -191,7 +192,7 @@ async function startPeopleSubgraph() {
       User: { __resolveReference: (ref: { id: string }) => ({ id: ref.id, name: `Name of ${ref.id}` }) },
     } as never,
   });
-  const apollo = new ApolloServer({ schema });
+  const apollo = new ApolloServer({ schema, plugins: [ApolloServerPluginInlineTraceDisabled()] });
   await apollo.start();
   const http = createServer(
     apolloHandler(apollo, (body, req) => {
@@ -213,11 +214,13 @@ async function startPeopleSubgraph() {
   };
 }
 
+type Result = FormattedExecutionResult<Record<string, unknown>, unknown>;
+
 /** Subscribes and collects everything until completion or error. */
 function collect(client: Client, query: string, variables: Record<string, unknown> = {}) {
-  const events: FormattedExecutionResult[] = [];
+  const events: Result[] = [];
   let unsubscribe = () => {};
-  const done = new Promise<{ events: FormattedExecutionResult[]; error?: unknown }>((resolve) => {
+  const done = new Promise<{ events: Result[]; error?: unknown }>((resolve) => {
     unsubscribe = client.subscribe(
       { query, variables },
       {
@@ -228,6 +231,25 @@ function collect(client: Client, query: string, variables: Record<string, unknow
     );
   });
   return { events, done, unsubscribe: () => unsubscribe() };
+}
+
+/** Opens a raw graphql-transport-ws socket and resolves with its close code. */
+function rawSocket(url: string, messages: object[], sendAfterAckOnly = false): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, 'graphql-transport-ws');
+    socket.on('error', reject);
+    socket.on('close', (code) => resolve(code));
+    socket.on('open', () => {
+      const [first, ...rest] = messages;
+      if (first) socket.send(JSON.stringify(first));
+      if (!sendAfterAckOnly) for (const message of rest) socket.send(JSON.stringify(message));
+    });
+    socket.on('message', (data) => {
+      if (sendAfterAckOnly && JSON.parse(String(data)).type === 'connection_ack') {
+        for (const message of messages.slice(1)) socket.send(JSON.stringify(message));
+      }
+    });
+  });
 }
 
 describe('federated subscriptions through @apollo/gateway', () => {
@@ -242,12 +264,18 @@ describe('federated subscriptions through @apollo/gateway', () => {
   let subscriptionsOnly: SubscriptionServer;
   const clients: Client[] = [];
 
-  const client = (authorization = GOOD_TOKEN, path = '/graphql', onClosed?: (event: unknown) => void): Client => {
+  const client = (
+    authorization = GOOD_TOKEN,
+    path = '/graphql',
+    onClosed?: (event: unknown) => void,
+    lazy = true,
+  ): Client => {
     const c = createClient({
       url: `${wsUrl}${path}`,
       webSocketImpl: WebSocket,
       connectionParams: { authorization },
       retryAttempts: 0,
+      lazy,
       on: onClosed ? { closed: onClosed } : undefined,
     });
     clients.push(c);
@@ -295,6 +323,7 @@ describe('federated subscriptions through @apollo/gateway', () => {
       path: '/subscriptions-only',
       supergraphSdl: composed.supergraphSdl,
       authenticate,
+      connectionInitWaitTimeoutMs: 200,
     });
   });
 
@@ -362,13 +391,17 @@ describe('federated subscriptions through @apollo/gateway', () => {
     expect((result.error as { code?: number }).code).toBe(4403);
   });
 
-  it('closes the upstream subscription when the client unsubscribes', async () => {
+  it('closes the upstream subscription when the client unsubscribes (connection stays open)', async () => {
     const finishedBefore = events.stats.generatorsFinished;
-    const sub = collect(client(), 'subscription { ticks(count: 1000) { n } }');
+    let downstreamClosed = false;
+    const c = client(GOOD_TOKEN, '/graphql', () => (downstreamClosed = true), false);
+    const sub = collect(c, 'subscription { ticks(count: 1000) { n } }');
     await waitFor(() => sub.events.length >= 2);
     sub.unsubscribe();
     await waitFor(() => events.stats.generatorsFinished === finishedBefore + 1);
     await waitFor(() => events.stats.openSockets === 0);
+    expect(downstreamClosed).toBe(false);
+    await c.dispose();
   });
 
   it('closes the upstream subscription when the client disposes its connection', async () => {
@@ -397,6 +430,57 @@ describe('federated subscriptions through @apollo/gateway', () => {
     expect(result.error).toEqual([expect.objectContaining({ message: expect.stringContaining('nope') })]);
   });
 
+  it('keeps the graphql-ws protocol close codes', async () => {
+    const url = `${wsUrl}/subscriptions-only`;
+    const init = { type: 'connection_init', payload: { authorization: GOOD_TOKEN } };
+    const tick = { id: '1', type: 'subscribe', payload: { query: 'subscription { ticks(count: 1000) { n } }' } };
+    const codes = await Promise.all([
+      rawSocket(url, []), // never initialises
+      rawSocket(url, [init, init]),
+      rawSocket(url, [tick]), // subscribe before connection_init
+      rawSocket(url, [init, tick, tick], true), // duplicate subscription id
+      rawSocket(url, [{ type: 'connection_init', payload: { authorization: BAD_TOKEN } }]),
+    ]);
+    expect(codes).toEqual([
+      CloseCode.ConnectionInitialisationTimeout,
+      CloseCode.TooManyInitialisationRequests,
+      CloseCode.Unauthorized,
+      CloseCode.SubscriberAlreadyExists,
+      CloseCode.Forbidden,
+    ]);
+    await waitFor(() => events.stats.openSockets === 0);
+  });
+
+  it('answers 404 to upgrades on paths no subscription server serves', async () => {
+    const status = await new Promise<number | undefined>((resolve) => {
+      const socket = new WebSocket(`${wsUrl}/nowhere`, 'graphql-transport-ws');
+      socket.on('unexpected-response', (_req, res) => {
+        resolve(res.statusCode);
+        socket.terminate();
+      });
+      socket.on('error', () => resolve(undefined));
+    });
+    expect(status).toBe(404);
+  });
+
+  it('close() closes client sockets with 1001 and their upstream subscriptions', async () => {
+    let closeCode: number | undefined;
+    const finishedBefore = events.stats.generatorsFinished;
+    const sub = collect(
+      client(GOOD_TOKEN, '/subscriptions-only', (event) => {
+        closeCode = (event as { code: number }).code;
+      }),
+      'subscription { ticks(count: 1000) { n author { name } } }',
+    );
+    await waitFor(() => sub.events.length >= 1);
+    await subscriptionsOnly.close();
+    const result = await sub.done;
+    expect(closeCode).toBe(1001);
+    expect((result.error as { code?: number }).code).toBe(1001);
+    await waitFor(() => events.stats.generatorsFinished === finishedBefore + 1);
+    await waitFor(() => events.stats.openSockets === 0);
+  });
+
   // Last: stops the events subgraph for good.
   it('ends the client subscription with a GraphQL error when the events subgraph goes away', async () => {
     const sub = collect(client(), 'subscription { ticks(count: 1000, intervalMs: 20) { n author { name } } }');
@@ -410,6 +494,12 @@ describe('federated subscriptions through @apollo/gateway', () => {
         message: expect.stringContaining('events'),
         extensions: expect.objectContaining({ code: SubscriptionErrorCode.UpstreamClosed, serviceName: 'events' }),
       }),
+    ]);
+
+    // A new subscription while the subgraph is down fails fast too.
+    const refused = await collect(client(), 'subscription { ticks(count: 1) { n } }').done;
+    expect(refused.error).toEqual([
+      expect.objectContaining({ extensions: expect.objectContaining({ code: SubscriptionErrorCode.UpstreamClosed }) }),
     ]);
   });
 });

@@ -41,6 +41,9 @@ import {
 /** How long `close()` waits for clients to finish the close handshake before terminating their sockets (ms). */
 export const CLIENT_CLOSE_GRACE_MS = 2_000;
 
+/** Tag on this module's 'upgrade' listeners: the path each one serves (lets them 404 unclaimed paths). */
+const UPGRADE_PATH = Symbol.for('character-chat.gateway.subscriptions.upgradePath');
+
 /** Result of authenticating a connection's `connection_init` payload. */
 export interface SubscriptionAuth {
   /** Forwarded to subgraphs: `connection_init` `{ authorization }` upstream and the `authorization` header of entity fetches. */
@@ -363,9 +366,6 @@ function toGraphQLError(error: unknown): GraphQLError {
     originalError: error instanceof Error ? error : undefined,
   });
 }
-
-/** Tag on our 'upgrade' listeners: the path each one serves. */
-const UPGRADE_PATH = Symbol.for('character-chat.gateway.subscriptions.upgradePath');
 
 /** An 'upgrade' listener tagged with the path it serves. */
 type UpgradeListener = ((request: IncomingMessage, socket: Duplex, head: Buffer) => void) & { [UPGRADE_PATH]?: string };
