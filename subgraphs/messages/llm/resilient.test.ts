@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startFakeLlm, type FakeLlmServer } from '../../../test/support/fake-llm';
+import { DEFAULT_FAKE_BEHAVIOUR, startFakeLlm, type FakeLlmServer } from '../../../test/support/fake-llm';
 import { createAnthropicProvider } from './anthropic';
 import { createCircuitBreaker } from './breaker';
 import { createOpenAiProvider } from './openai';
@@ -30,8 +30,8 @@ async function eventually(check: () => boolean, ms = 1000): Promise<void> {
 }
 
 const FAST: ResilienceConfig = {
-  firstTokenTimeoutMs: 150,
-  idleTimeoutMs: 150,
+  firstTokenTimeoutMs: 250,
+  idleTimeoutMs: 250,
   totalTimeoutMs: 3000,
   maxRetries: 2,
   retryBaseDelayMs: 20,
@@ -57,7 +57,7 @@ afterAll(async () => {
 });
 beforeEach(() => {
   server.requests.length = 0;
-  server.setBehaviour({ failTimes: 0, failStatus: 500, hangAfterTokens: null, tokenDelayMs: 0, firstTokenDelayMs: 0, headersDelayMs: 0 });
+  server.setBehaviour({ tokens: DEFAULT_FAKE_BEHAVIOUR.tokens, failTimes: 0, failStatus: 500, hangAfterTokens: null, tokenDelayMs: 0, firstTokenDelayMs: 0, headersDelayMs: 0 });
 });
 
 const openai = (config: Partial<ResilienceConfig> = {}) =>
@@ -73,8 +73,8 @@ describe('timeouts and retries', () => {
     expect(result.text).toBe(REPLY);
     expect(result.done).toMatchObject({ finishReason: 'stop' });
     expect(server.requests).toHaveLength(3);
-    // two timeouts (150 ms each) plus backoff 20 + 40 ms
-    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    // two timeouts (250 ms each) plus backoff 20 + 40 ms
+    expect(Date.now() - started).toBeGreaterThanOrEqual(500);
     // the timed-out requests were cancelled, not left running
     await eventually(() => server.requests[0].clientDisconnected && server.requests[1].clientDisconnected);
   });
@@ -101,7 +101,7 @@ describe('timeouts and retries', () => {
 
   it('enforces the total time limit even while tokens keep flowing', async () => {
     server.setBehaviour({ tokenDelayMs: 100, tokens: Array.from({ length: 20 }, (_, i) => ` w${i}`) });
-    const result = await collect(openai({ totalTimeoutMs: 350 }).stream(request()));
+    const result = await collect(openai({ totalTimeoutMs: 350, idleTimeoutMs: 1000 }).stream(request()));
     expect(result.error).toMatchObject({ code: 'total-timeout', retryable: false });
     expect(result.text.length).toBeGreaterThan(0);
   });
@@ -245,10 +245,29 @@ describe('abort', () => {
     const backoff = new AbortController();
     setTimeout(() => backoff.abort(), 100);
     const started = Date.now();
-    const second = await collect(openai({ retryBaseDelayMs: 5000 }).stream(request({ signal: backoff.signal })));
+    const second = await collect(openai({ retryBaseDelayMs: 5000, totalTimeoutMs: 20_000 }).stream(request({ signal: backoff.signal })));
     expect(second.error).toBeInstanceOf(LlmAbortError);
     expect(Date.now() - started).toBeLessThan(500);
     expect(server.requests).toHaveLength(2);
+  });
+
+  it('skips a retry whose backoff would overrun the total time limit', async () => {
+    server.setBehaviour({ failTimes: 1000 });
+    const started = Date.now();
+    const result = await collect(openai({ retryBaseDelayMs: 5000, totalTimeoutMs: 1000 }).stream(request()));
+    expect(result.error).toMatchObject({ code: 'http', status: 500, attempts: 1 });
+    expect(Date.now() - started).toBeLessThan(500);
+  });
+
+  it('cancels the request when the consumer stops reading early, without counting a failure', async () => {
+    server.setBehaviour({ tokenDelayMs: 50 });
+    const provider = openai({ breakerFailureThreshold: 1 });
+    for await (const chunk of provider.stream(request())) {
+      expect(chunk).toEqual({ type: 'delta', text: 'Hello' });
+      break;
+    }
+    await eventually(() => server.requests[0].clientDisconnected);
+    expect(provider.breakerState()).toBe('closed');
   });
 
   it('does not even start when the signal is already aborted', async () => {

@@ -79,7 +79,7 @@ export function createResilientProvider(
       const controller = new AbortController();
       const forwardAbort = () => controller.abort(callerSignal?.reason);
       callerSignal?.addEventListener('abort', forwardAbort, { once: true });
-      const iterator = inner.stream({ ...request, signal: controller.signal })[Symbol.asyncIterator]();
+      let iterator: AsyncIterator<StreamChunk> | undefined;
       let iteratorDone = false;
       const cleanup = () => {
         callerSignal?.removeEventListener('abort', forwardAbort);
@@ -87,11 +87,12 @@ export function createResilientProvider(
         iteratorDone = true;
         controller.abort();
         // Do not await: a pending next() settles once the abort reaches the request.
-        iterator.return?.().catch(() => undefined);
+        iterator?.return?.().catch(() => undefined);
       };
 
       let delivered = false;
       try {
+        iterator = inner.stream({ ...request, signal: controller.signal })[Symbol.asyncIterator]();
         while (true) {
           const result = await nextWithin(iterator, phaseLimit(delivered), callerSignal);
           if (result.done) {

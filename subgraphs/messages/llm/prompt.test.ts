@@ -1,0 +1,187 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { encodeChat } from 'gpt-tokenizer/model/gpt-4o';
+import { startFakeLlm, type FakeLlmServer } from '../../../test/support/fake-llm';
+import { createOpenAiProvider } from './openai';
+import {
+  buildPrompt,
+  buildSystemMessage,
+  SECTION_HEADINGS,
+  SUMMARY_BUFFER_MIN_CONTEXT_TOKENS,
+  SUMMARY_PREFIX,
+  summarizeHistory,
+  type HistoryMessage,
+  type PromptCharacter,
+} from './prompt';
+import { countChatMessageTokens, countMessageTokens, countTokens, REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE } from './tokens';
+
+const character: PromptCharacter = {
+  name: 'Aria',
+  description: 'The AI of the starship {{char}} calls home.',
+  personality: 'Dry humour, fiercely loyal.',
+  scenario: '',
+  exampleDialogue: null,
+  systemPrompt: 'You are Aria. Never break character.',
+};
+
+/** History of `count` alternating messages, oldest first, each tagged with its index. */
+const history = (count: number, words = 20): HistoryMessage[] =>
+  Array.from({ length: count }, (_, i) => ({
+    role: i % 2 === 0 ? 'USER' : 'ASSISTANT',
+    content: `#${i} ` + 'talk '.repeat(words).trim(),
+  }));
+
+describe('tokens', () => {
+  it('counts chat prompts exactly like gpt-tokenizer encodes them for gpt-4o', () => {
+    const messages = [
+      { role: 'system' as const, content: 'You are Aria.' },
+      { role: 'user' as const, content: 'Hi there! <|endoftext|> is just text here.' },
+      { role: 'assistant' as const, content: 'Hello, captain.' },
+    ];
+    // user text containing special-token markup is counted as plain text instead of throwing
+    expect(countMessageTokens(messages)).toBe(encodeChat(messages, undefined, { disallowedSpecial: new Set() }).length);
+    expect(countChatMessageTokens(messages[2])).toBe(countTokens('Hello, captain.') + TOKENS_PER_MESSAGE);
+    expect(countMessageTokens([])).toBe(REPLY_PRIMING_TOKENS);
+    expect(countTokens('')).toBe(0);
+  });
+});
+
+describe('buildSystemMessage', () => {
+  it('holds system prompt, description, personality, scenario and example dialogue under headings, skipping empty ones', () => {
+    const { role, content } = buildSystemMessage(character);
+    expect(role).toBe('system');
+    expect(content).toBe(
+      [
+        'You are Aria. Never break character.',
+        `${SECTION_HEADINGS.character}\nName: Aria\nThe AI of the starship Aria calls home.`,
+        `${SECTION_HEADINGS.personality}\nDry humour, fiercely loyal.`,
+      ].join('\n\n'),
+    );
+    const full = buildSystemMessage({ ...character, systemPrompt: '  ', scenario: 'Deep space.', exampleDialogue: 'Aria: Hull at 40%.' });
+    expect(full.content).toMatch(/^You are Aria\. Stay in character/);
+    expect(full.content).toContain(`${SECTION_HEADINGS.scenario}\nDeep space.`);
+    expect(full.content).toContain(`${SECTION_HEADINGS.exampleDialogue}\nAria: Hull at 40%.`);
+  });
+});
+
+describe('buildPrompt', () => {
+  it('keeps everything when it fits', () => {
+    const built = buildPrompt({ character, history: history(4), contextWindowTokens: 8192, maxTokens: 512 });
+    expect(built.droppedMessages).toBe(0);
+    expect(built.messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'user', 'assistant']);
+    expect(built.strategy).toBe('token-buffer');
+  });
+
+  it('token buffer: drops the oldest whole messages, keeps the newest in order and fits the budget', () => {
+    const input = { character, history: history(30), contextWindowTokens: 600, maxTokens: 200 };
+    const built = buildPrompt(input);
+
+    expect(built.strategy).toBe('token-buffer');
+    expect(built.budgetTokens).toBe(400);
+    expect(built.droppedMessages).toBeGreaterThan(0);
+    expect(built.totalTokens).toBeLessThanOrEqual(built.budgetTokens);
+    const kept = built.messages.slice(1);
+    // newest messages, oldest first, never split
+    expect(kept.map((m) => m.content)).toEqual(input.history.slice(built.droppedMessages).map((m) => m.content));
+    expect(built.parts.slice(1).map((p) => (p.kind === 'history' ? p.historyIndex : -1))).toEqual(
+      kept.map((_, i) => built.droppedMessages + i),
+    );
+    // the next older message would not have fitted
+    const next = input.history[built.droppedMessages - 1];
+    expect(built.totalTokens + countChatMessageTokens({ role: 'user', content: next.content })).toBeGreaterThan(built.budgetTokens);
+  });
+
+  it('reports per-part token counts that add up to the whole prompt', () => {
+    const built = buildPrompt({ character, history: history(12), contextWindowTokens: 1000, maxTokens: 300 });
+    built.parts.forEach((part, i) => {
+      expect(part.role).toBe(built.messages[i].role);
+      expect(part.tokens).toBe(countTokens(built.messages[i].content) + TOKENS_PER_MESSAGE);
+    });
+    expect(built.parts[0].kind).toBe('system');
+    expect(built.totalTokens).toBe(built.parts.reduce((sum, p) => sum + p.tokens, REPLY_PRIMING_TOKENS));
+    expect(built.totalTokens).toBe(countMessageTokens(built.messages));
+    expect(built.totalTokens).toBe(encodeChat(built.messages).length);
+  });
+
+  it('token buffer ignores a summary', () => {
+    const built = buildPrompt({ character, history: history(30), contextWindowTokens: 600, maxTokens: 200, summary: 'They met.' });
+    expect(built.parts.some((p) => p.kind === 'summary')).toBe(false);
+  });
+
+  describe('summary buffer (windows of 128k tokens and more)', () => {
+    // 40 messages of ~5k tokens each: far more than 128k
+    const long = history(40, 5000);
+    const summary = 'Aria and the captain escaped the nebula and argued about coffee.';
+
+    it('includes the summary as a system message when history was dropped, within budget', () => {
+      const built = buildPrompt({
+        character,
+        history: long,
+        contextWindowTokens: SUMMARY_BUFFER_MIN_CONTEXT_TOKENS,
+        maxTokens: 4096,
+        summary,
+      });
+      expect(built.strategy).toBe('summary-buffer');
+      expect(built.droppedMessages).toBeGreaterThan(0);
+      expect(built.parts.map((p) => p.kind).slice(0, 3)).toEqual(['system', 'summary', 'history']);
+      expect(built.messages[1]).toEqual({ role: 'system', content: SUMMARY_PREFIX + summary });
+      expect(built.parts[1].tokens).toBe(countChatMessageTokens(built.messages[1]));
+      expect(built.totalTokens).toBeLessThanOrEqual(SUMMARY_BUFFER_MIN_CONTEXT_TOKENS - 4096);
+      expect(built.totalTokens).toBe(countMessageTokens(built.messages));
+      expect(built.messages.at(-1)?.content).toBe(long.at(-1)?.content);
+    });
+
+    it('leaves the summary out when nothing was dropped or none is given', () => {
+      const fits = buildPrompt({ character, history: history(4), contextWindowTokens: 200_000, maxTokens: 4096, summary });
+      expect(fits.strategy).toBe('summary-buffer');
+      expect(fits.parts.some((p) => p.kind === 'summary')).toBe(false);
+      const without = buildPrompt({ character, history: long, contextWindowTokens: 200_000, maxTokens: 4096 });
+      expect(without.droppedMessages).toBeGreaterThan(0);
+      expect(without.parts.some((p) => p.kind === 'summary')).toBe(false);
+    });
+
+    it('uses the token buffer just below the threshold', () => {
+      const built = buildPrompt({
+        character,
+        history: long,
+        contextWindowTokens: SUMMARY_BUFFER_MIN_CONTEXT_TOKENS - 1,
+        maxTokens: 4096,
+        summary,
+      });
+      expect(built.strategy).toBe('token-buffer');
+      expect(built.parts.some((p) => p.kind === 'summary')).toBe(false);
+    });
+  });
+
+  it('rejects a reply reservation that leaves no room for a prompt', () => {
+    expect(() => buildPrompt({ character, history: [], contextWindowTokens: 100, maxTokens: 100 })).toThrow(RangeError);
+  });
+});
+
+describe('summarizeHistory', () => {
+  let server: FakeLlmServer;
+  beforeAll(async () => {
+    server = await startFakeLlm({ tokens: ['They', ' escaped', ' the', ' nebula.', ' '] });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('asks the provider for a summary of the transcript and returns the trimmed text', async () => {
+    const summary = await summarizeHistory(
+      createOpenAiProvider({ baseUrl: server.baseUrl }),
+      'summary-model',
+      [
+        { role: 'USER', content: 'Get us out of the nebula!' },
+        { role: 'ASSISTANT', content: 'Engines at full.' },
+      ],
+      { characterName: 'Aria', previousSummary: 'They met at the docks.' },
+    );
+    expect(summary).toBe('They escaped the nebula.');
+    const [sent] = server.requests;
+    expect(sent.body.model).toBe('summary-model');
+    expect(sent.body.messages[0].role).toBe('system');
+    expect(sent.body.messages[1].content).toBe(
+      'Summary so far: They met at the docks.\n\nConversation:\nUser: Get us out of the nebula!\nAria: Engines at full.',
+    );
+  });
+});
