@@ -23,6 +23,20 @@ export interface DatabaseOptions {
   migrations: Record<string, Migration>;
 }
 
+/**
+ * A freshly initialised in-memory cluster, dumped once per process: restoring it takes a
+ * fraction of the time initdb does (tests start many in-memory databases).
+ */
+let pristineCluster: Promise<Blob> | undefined;
+async function inMemoryPglite(): Promise<PGlite> {
+  pristineCluster ??= PGlite.create().then(async (fresh) => {
+    const dump = await fresh.dumpDataDir('none');
+    await fresh.close();
+    return dump;
+  });
+  return PGlite.create({ loadDataDir: await pristineCluster });
+}
+
 // pg returns int8 and numeric as strings; our counters fit in a JS number.
 const PG_INT8_OID = 20;
 pg.types.setTypeParser(PG_INT8_OID, (v) => Number(v));
@@ -51,7 +65,7 @@ export async function openDatabase<DB>({ name, config, migrations }: DatabaseOpt
   } else {
     engine = 'pglite';
     let pglite: PGlite;
-    if (config.dataDir === 'memory://') pglite = new PGlite();
+    if (config.dataDir === 'memory://') pglite = await inMemoryPglite();
     else {
       const dir = join(config.dataDir, name);
       mkdirSync(dir, { recursive: true });
