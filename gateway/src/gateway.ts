@@ -5,8 +5,9 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { createTokenVerifier, remoteKeys, type TokenVerifier } from '@chat/shared/auth';
 import type { Config, SubgraphName } from '@chat/shared/config';
-import { graphqlHandler, listen, sendJson, type RunningServer } from '@chat/shared/http';
+import { GRAPHQL_PATH, graphqlHandler, listen, sendJson, type RunningServer } from '@chat/shared/http';
 import { identify, type RequestIdentity } from '@chat/shared/subgraph';
+import { attachSubscriptionServer } from './subscriptions';
 
 /** The committed supergraph the gateway serves (composed by `npm run compose`, never introspected at run time). */
 export const SUPERGRAPH_FILE = new URL('../../supergraph.graphql', import.meta.url);
@@ -52,10 +53,32 @@ export async function startGateway(config: Config, options: { port?: number; sup
     options.port ?? config.port,
     config.host,
   );
+  const subscriptions = attachSubscriptionServer({
+    httpServer: running.server,
+    path: GRAPHQL_PATH,
+    supergraphSdl,
+    serviceUrl: (name) => config.subgraphUrls[name as SubgraphName],
+    // A socket needs a valid token: conversationEvents is for a conversation's owner only.
+    authenticate: async (params) => {
+      const authorization = typeof params?.authorization === 'string' ? params.authorization : undefined;
+      const viewer = await verifier.fromAuthorization(authorization);
+      if (!viewer) throw new Error('connection_init must carry { authorization: "Bearer <accessToken>" }');
+      return { authorization, viewer };
+    },
+    // Queries and mutations sent over the socket run as they would over HTTP.
+    executeOperation: async ({ query, variables, operationName, auth }) => {
+      const response = await apollo.executeOperation(
+        { query, variables, operationName },
+        { contextValue: { viewer: (auth.viewer as GatewayContext['viewer']) ?? null, authorization: auth.authorization } },
+      );
+      return response.body.kind === 'single' ? response.body.singleResult : { errors: [{ message: 'Incremental delivery is not supported over WebSocket.' }] };
+    },
+  });
   return {
     ...running,
-    url: `${running.origin}/graphql`,
+    url: `${running.origin}${GRAPHQL_PATH}`,
     close: async () => {
+      await subscriptions.close();
       await running.close();
       await apollo.stop();
     },

@@ -116,6 +116,11 @@ export const resolvers: Resolvers = {
     },
     archiveConversation: (_root, { id }, ctx) => change(ctx, id, { status: 'ARCHIVED' }),
     unarchiveConversation: (_root, { id }, ctx) => change(ctx, id, { status: 'ACTIVE' }),
+    async recordActivity(_root, { conversationId }, ctx) {
+      await owned(ctx, conversationId);
+      await ctx.store.touch(conversationId);
+      return true;
+    },
   },
   Conversation: {
     async __resolveReference(ref, ctx) {
@@ -133,7 +138,7 @@ export const resolvers: Resolvers = {
     async conversations(user, args, ctx) {
       const viewer = requireViewer(ctx.viewer);
       if (!canAccess(viewer, user.id)) throw forbidden("Only a user's own conversations can be listed.");
-      const window = pageWindow(args, 2);
+      const window = pageWindow(args, ['timestamp', 'uuid']);
       const rows = await ctx.store.listByUser(user.id, window, args.status ?? undefined);
       for (const row of rows) ctx.loaders.conversation.prime(row.id, row);
       return toConnection(rows, window, conversationCursor);

@@ -110,6 +110,11 @@ export class ConversationsStore {
       .executeTakeFirst();
   }
 
+  /** Marks activity now, so the conversation moves to the top of its owner's list. */
+  async touch(id: string): Promise<void> {
+    await this.db.updateTable('conversations').set({ last_activity_at: new Date() }).where('id', '=', id).execute();
+  }
+
   async remove(id: string): Promise<void> {
     await this.db.deleteFrom('conversations').where('id', '=', id).execute();
   }

@@ -1,39 +1,108 @@
 import { readFileSync } from 'node:fs';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
 import type { Config } from '@chat/shared/config';
 import { openDatabase } from '@chat/shared/db';
 import { createGraphClient } from '@chat/shared/graph-client';
+import { GRAPHQL_PATH } from '@chat/shared/http';
 import { keyedLoader } from '@chat/shared/loaders';
-import type { SubgraphService } from '@chat/shared/subgraph';
+import { createLogger } from '@chat/shared/log';
+import { createMemoryRateLimiter } from '@chat/shared/rate-limit';
+import { identify, type SubgraphService } from '@chat/shared/subgraph';
+import { createMemoryEventBus } from './events';
+import { ReplyGenerator } from './generation';
+import { createLlmProvider } from './llm';
 import { resolvers, type Context } from './resolvers';
 import { MessagesStore, migrations, type MessagesTables } from './store';
 
 /** The messages subgraph's schema document. */
 export const typeDefs = parse(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
 
-/** Opens the messages store and builds the subgraph. */
-export async function createMessagesSubgraph(config: Config): Promise<SubgraphService<Context>> {
+/** Close code for sockets of a subgraph going away (RFC 6455 1001). */
+const GOING_AWAY = 1001;
+
+/** The messages subgraph, with its reply generator (exposed for the admin view and tests). */
+export interface MessagesService extends SubgraphService<Context> {
+  generator: ReplyGenerator;
+}
+
+/** Opens the messages store, starts the reply generator and builds the subgraph (HTTP and graphql-ws). */
+export async function createMessagesSubgraph(config: Config): Promise<MessagesService> {
   const database = await openDatabase<MessagesTables>({ name: 'messages', config, migrations });
   const store = new MessagesStore(database);
+  const log = createLogger(config, 'messages');
   const conversations = createGraphClient(config.subgraphUrls.conversations);
   const characters = createGraphClient(config.subgraphUrls.characters);
+  const users = createGraphClient(config.subgraphUrls.users);
+  const bus = createMemoryEventBus();
+  const rateLimiter = createMemoryRateLimiter();
+  const provider = createLlmProvider(config.llm);
+  if (config.llm.provider === 'offline') log.info('no LLM configured: replies come from the offline demo provider (set LLM_PROVIDER, see README)');
+  const generator = new ReplyGenerator({
+    store,
+    bus,
+    provider,
+    users,
+    log,
+    flushIntervalMs: config.chat.flushIntervalMs,
+    concurrency: config.chat.generationConcurrency,
+  });
+  const schema = buildSubgraphSchema({ typeDefs, resolvers: resolvers as never });
+  const createContext: MessagesService['createContext'] = (identity) => ({
+    ...identity,
+    store,
+    conversations,
+    characters,
+    users,
+    bus,
+    generator,
+    rateLimiter,
+    config,
+    log,
+    loaders: {
+      message: keyedLoader((ids) => store.byIds(ids), (row) => row.id),
+      owner: keyedLoader((ids) => store.ownersOf(ids), (row) => row.conversation_id),
+      lastMessage: keyedLoader((ids) => store.lastOf(ids), (row) => row.conversation_id),
+      count: keyedLoader((ids) => store.countsOf(ids), (row) => row.conversation_id),
+    },
+  });
+  let wss: WebSocketServer | undefined;
   return {
     name: 'messages',
-    schema: buildSubgraphSchema({ typeDefs, resolvers: resolvers as never }),
+    schema,
+    generator,
     stats: database.stats,
-    createContext: (identity) => ({
-      ...identity,
-      store,
-      conversations,
-      characters,
-      loaders: {
-        message: keyedLoader((ids) => store.byIds(ids), (row) => row.id),
-        owner: keyedLoader((ids) => store.ownersOf(ids), (row) => row.conversation_id),
-        lastMessage: keyedLoader((ids) => store.lastOf(ids), (row) => row.conversation_id),
-        count: keyedLoader((ids) => store.countsOf(ids), (row) => row.conversation_id),
-      },
-    }),
-    close: () => database.close(),
+    createContext,
+    onListen(server, verifier) {
+      // graphql-ws beside HTTP on the same path: the gateway opens subscriptions here with the caller's token.
+      wss = new WebSocketServer({ server: server.server, path: GRAPHQL_PATH });
+      useServer(
+        {
+          schema,
+          onConnect: async (ctx) => {
+            const authorization = ctx.connectionParams?.authorization;
+            if (typeof authorization !== 'string') return false;
+            try {
+              const identity = await identify(verifier, authorization);
+              (ctx.extra as { identity?: unknown }).identity = identity;
+              return identity.viewer !== null;
+            } catch {
+              return false;
+            }
+          },
+          context: (ctx) => createContext((ctx.extra as unknown as { identity: Parameters<typeof createContext>[0] }).identity),
+        },
+        wss,
+      );
+    },
+    async close() {
+      for (const client of wss?.clients ?? []) client.close(GOING_AWAY, 'server shutting down');
+      wss?.close();
+      await generator.drain();
+      await bus.close();
+      await database.close();
+    },
   };
 }

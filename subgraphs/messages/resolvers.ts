@@ -4,15 +4,27 @@ import { notFound } from '@chat/shared/errors';
 import type { GraphClient } from '@chat/shared/graph-client';
 import { pageWindow, toConnection } from '@chat/shared/pagination';
 import type { RequestIdentity } from '@chat/shared/subgraph';
+import type { Config } from '@chat/shared/config';
+import type { Logger } from '@chat/shared/log';
+import type { RateLimiter } from '@chat/shared/rate-limit';
+import { cancelReply, conversationEvents, promptPreview, regenerateReply, sendMessage } from './chat';
+import type { EventBus } from './events';
+import type { ReplyGenerator } from './generation';
 import type { Resolvers } from './generated/graphql';
 import { messageCursor, type ConversationOwnerRow, type MessageRow, type MessagesStore } from './store';
 
 /** Per-request context of the messages subgraph. */
 export interface Context extends RequestIdentity {
   store: MessagesStore;
-  /** The conversations and characters subgraphs, asked on the caller's behalf. */
+  /** The conversations, characters and users subgraphs, asked on the caller's behalf. */
   conversations: GraphClient;
   characters: GraphClient;
+  users: GraphClient;
+  bus: EventBus;
+  generator: ReplyGenerator;
+  rateLimiter: RateLimiter;
+  config: Pick<Config, 'rateLimitMessagesPerMinute'>;
+  log: Logger;
   loaders: {
     message: DataLoader<string, MessageRow | null>;
     owner: DataLoader<string, ConversationOwnerRow | null>;
@@ -22,7 +34,7 @@ export interface Context extends RequestIdentity {
 }
 
 /** True when the viewer may read the conversation's messages (its owner, or an admin). */
-async function mayRead(ctx: Context, conversationId: string): Promise<boolean> {
+export async function mayRead(ctx: Context, conversationId: string): Promise<boolean> {
   const owner = await ctx.loaders.owner.load(conversationId);
   return owner !== null && canAccess(ctx.viewer, owner.user_id);
 }
@@ -40,6 +52,13 @@ const GREETING_QUERY = /* GraphQL */ `
 export const resolvers: Resolvers = {
   Query: {
     message: (_root, { id }, ctx) => visibleMessage(ctx, id),
+    promptPreview: (_root, { conversationId }, ctx) => promptPreview(ctx, conversationId),
+  },
+  Subscription: {
+    conversationEvents: {
+      subscribe: (_root, { conversationId }, ctx) => conversationEvents(ctx, conversationId, mayRead) as never,
+      resolve: (event: unknown) => event as never,
+    },
   },
   Mutation: {
     async recordConversationStart(_root, { conversationId }, ctx) {
@@ -58,6 +77,9 @@ export const resolvers: Resolvers = {
       if (greeting == null) throw notFound('Character');
       return ctx.store.recordStart(conversation.id, conversation.user.id, greeting);
     },
+    sendMessage: (_root, { input }, ctx) => sendMessage(ctx, input),
+    cancelReply: (_root, { messageId }, ctx) => cancelReply(ctx, messageId, mayRead),
+    regenerateReply: (_root, { messageId }, ctx) => regenerateReply(ctx, messageId, mayRead),
   },
   Conversation: {
     async __resolveReference(ref, ctx) {

@@ -26,6 +26,19 @@ export interface MessageRow {
   error: string | null;
   created_at: Date;
   completed_at: Date | null;
+  /** On a reply: the user message it answers. */
+  reply_to: string | null;
+  /** On a regenerated reply: the reply that took its place (hidden from lists and prompts). */
+  replaced_by: string | null;
+}
+
+/** A running summary of the history that fell out of a large context window. */
+export interface SummaryRow {
+  conversation_id: string;
+  summary: string;
+  /** How many of the oldest messages the summary covers. */
+  covered_messages: number;
+  updated_at: Date;
 }
 
 /** Who owns a conversation: learned once, when its first message is stored, so access checks stay local. */
@@ -47,6 +60,7 @@ export interface ConversationRef {
 export interface MessagesTables {
   messages: MessageRow;
   conversation_owners: ConversationOwnerRow;
+  conversation_summaries: SummaryRow;
 }
 
 export const migrations: Record<string, Migration> = {
@@ -84,7 +98,31 @@ export const migrations: Record<string, Migration> = {
       await sql`CREATE UNIQUE INDEX messages_client_id ON messages (conversation_id, client_message_id) WHERE client_message_id IS NOT NULL`.execute(db);
     },
   },
+  '002_replies': {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('messages').addColumn('reply_to', 'uuid').execute();
+      await db.schema.alterTable('messages').addColumn('replaced_by', 'uuid').execute();
+      await db.schema
+        .createTable('conversation_summaries')
+        .addColumn('conversation_id', 'uuid', (c) => c.primaryKey())
+        .addColumn('summary', 'text', (c) => c.notNull())
+        .addColumn('covered_messages', 'integer', (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .execute();
+      // Lists, counts and prompts read only the messages still in place.
+      await sql`CREATE INDEX messages_in_place ON messages (conversation_id, seq) WHERE replaced_by IS NULL`.execute(db);
+    },
+  },
 };
+
+/** Reply states that are still going; the others are final. */
+export const OPEN_STATUSES = ['PENDING', 'STREAMING'] as const;
+
+/** What a finished reply stores. */
+export type ReplyOutcome = Pick<
+  MessageRow,
+  'status' | 'content' | 'model' | 'provider' | 'prompt_tokens' | 'completion_tokens' | 'total_tokens' | 'finish_reason' | 'latency_ms' | 'error'
+>;
 
 /** Reads and writes messages. */
 export class MessagesStore {
@@ -115,6 +153,7 @@ export class MessagesStore {
       .selectAll()
       .distinctOn('conversation_id')
       .where('conversation_id', 'in', valid)
+      .where('replaced_by', 'is', null)
       .orderBy('conversation_id')
       .orderBy('seq', 'desc')
       .execute();
@@ -128,6 +167,7 @@ export class MessagesStore {
       .selectFrom('messages')
       .select(['conversation_id', (eb) => eb.fn.countAll<number>().as('count')])
       .where('conversation_id', 'in', valid)
+      .where('replaced_by', 'is', null)
       .groupBy('conversation_id')
       .execute()
       .then((rows) => rows.map((r) => ({ conversation_id: r.conversation_id, count: Number(r.count) })));
@@ -135,7 +175,7 @@ export class MessagesStore {
 
   /** One page of a conversation's messages in the window's direction, limit + 1 rows. */
   page(conversationId: string, window: PageWindow): Promise<MessageRow[]> {
-    let query = this.db.selectFrom('messages').selectAll().where('conversation_id', '=', conversationId);
+    let query = this.db.selectFrom('messages').selectAll().where('conversation_id', '=', conversationId).where('replaced_by', 'is', null);
     const forward = window.direction === 'forward';
     if (window.cursor) query = query.where('seq', forward ? '>' : '<', Number(window.cursor[0]));
     return query.orderBy('seq', forward ? 'asc' : 'desc').limit(window.limit + 1).execute();
@@ -170,6 +210,158 @@ export class MessagesStore {
         .returningAll()
         .executeTakeFirstOrThrow();
     });
+  }
+
+  // Live chat: exchanges, replies as they stream, summaries.
+
+  byId(id: string): Promise<MessageRow | undefined> {
+    if (!isUuid(id)) return Promise.resolve(undefined);
+    return this.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** The user message sent with this clientMessageId, and its current reply. */
+  async exchangeByClientId(conversationId: string, clientMessageId: string): Promise<{ message: MessageRow; reply: MessageRow } | undefined> {
+    const message = await this.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('conversation_id', '=', conversationId)
+      .where('client_message_id', '=', clientMessageId)
+      .executeTakeFirst();
+    if (!message) return undefined;
+    const reply = await this.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('reply_to', '=', message.id)
+      .where('replaced_by', 'is', null)
+      .executeTakeFirst();
+    return reply ? { message, reply } : undefined;
+  }
+
+  /** Messages in place in a conversation (replaced replies are not). */
+  async countInPlace(conversationId: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('messages')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('conversation_id', '=', conversationId)
+      .where('replaced_by', 'is', null)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  /**
+   * Stores the user's message and a PENDING reply to it, together or not at all. With a
+   * clientMessageId already used in this conversation, stores nothing and returns undefined.
+   */
+  async createExchange(input: { conversationId: string; authorId: string; content: string; clientMessageId: string | null }): Promise<{ message: MessageRow; reply: MessageRow } | undefined> {
+    return this.db.transaction().execute(async (tx) => {
+      const now = new Date();
+      const message = await tx
+        .insertInto('messages')
+        .values({
+          id: randomUUID(),
+          conversation_id: input.conversationId,
+          role: 'USER',
+          content: input.content,
+          status: 'COMPLETED',
+          author_id: input.authorId,
+          client_message_id: input.clientMessageId,
+          created_at: now,
+          completed_at: now,
+        } as never)
+        .onConflict((oc) => oc.columns(['conversation_id', 'client_message_id']).where('client_message_id', 'is not', null).doNothing())
+        .returningAll()
+        .executeTakeFirst();
+      if (!message) return undefined;
+      const reply = await tx
+        .insertInto('messages')
+        .values({ id: randomUUID(), conversation_id: input.conversationId, role: 'ASSISTANT', content: '', status: 'PENDING', reply_to: message.id, created_at: new Date(now.getTime() + 1) } as never)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return { message, reply };
+    });
+  }
+
+  /** A new PENDING reply to the same message, taking the old one's place in one step. */
+  async replaceReply(old: MessageRow): Promise<MessageRow> {
+    return this.db.transaction().execute(async (tx) => {
+      const reply = await tx
+        .insertInto('messages')
+        .values({ id: randomUUID(), conversation_id: old.conversation_id, role: 'ASSISTANT', content: '', status: 'PENDING', reply_to: old.reply_to, created_at: new Date() } as never)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await tx.updateTable('messages').set({ replaced_by: reply.id }).where('id', '=', old.id).execute();
+      return reply;
+    });
+  }
+
+  /** The newest message in place of a conversation. */
+  latest(conversationId: string): Promise<MessageRow | undefined> {
+    return this.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('conversation_id', '=', conversationId)
+      .where('replaced_by', 'is', null)
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+  }
+
+  /** The history a reply is generated from: messages in place before it with text, oldest first. */
+  history(conversationId: string, beforeSeq: number): Promise<MessageRow[]> {
+    return this.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('conversation_id', '=', conversationId)
+      .where('replaced_by', 'is', null)
+      .where('seq', '<', beforeSeq)
+      .where((eb) => eb.or([eb('status', '=', 'COMPLETED'), eb.and([eb('status', '=', 'CANCELLED'), eb('content', '!=', '')])]))
+      .orderBy('seq', 'asc')
+      .execute();
+  }
+
+  /** PENDING to STREAMING; false when the reply is no longer pending (e.g. cancelled). */
+  async markStreaming(id: string): Promise<boolean> {
+    const result = await this.db.updateTable('messages').set({ status: 'STREAMING' }).where('id', '=', id).where('status', '=', 'PENDING').executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  /** Writes the text so far of a streaming reply. */
+  async saveProgress(id: string, content: string): Promise<void> {
+    await this.db.updateTable('messages').set({ content }).where('id', '=', id).where('status', '=', 'STREAMING').execute();
+  }
+
+  /** Ends a reply that is still open; undefined when it had already ended (nothing is overwritten). */
+  finish(id: string, outcome: Partial<ReplyOutcome> & Pick<ReplyOutcome, 'status'>): Promise<MessageRow | undefined> {
+    return this.db
+      .updateTable('messages')
+      .set({ ...outcome, completed_at: new Date() })
+      .where('id', '=', id)
+      .where('status', 'in', [...OPEN_STATUSES])
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /** Open replies of a conversation, oldest first. */
+  openReplies(conversationId: string): Promise<MessageRow[]> {
+    return this.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('conversation_id', '=', conversationId)
+      .where('status', 'in', [...OPEN_STATUSES])
+      .orderBy('seq')
+      .execute();
+  }
+
+  summary(conversationId: string): Promise<SummaryRow | undefined> {
+    return this.db.selectFrom('conversation_summaries').selectAll().where('conversation_id', '=', conversationId).executeTakeFirst();
+  }
+
+  async saveSummary(conversationId: string, summary: string, coveredMessages: number): Promise<void> {
+    await this.db
+      .insertInto('conversation_summaries')
+      .values({ conversation_id: conversationId, summary, covered_messages: coveredMessages, updated_at: new Date() })
+      .onConflict((oc) => oc.column('conversation_id').doUpdateSet({ summary, covered_messages: coveredMessages, updated_at: new Date() }))
+      .execute();
   }
 }
 

@@ -1,9 +1,9 @@
 import type DataLoader from 'dataloader';
-import { canAccess, type Viewer } from '@chat/shared/auth';
+import { canAccess, requireViewer, type Viewer } from '@chat/shared/auth';
 import type { Config } from '@chat/shared/config';
-import { conflict, forbidden, unauthenticated } from '@chat/shared/errors';
+import { badInput, conflict, forbidden, unauthenticated } from '@chat/shared/errors';
 import type { RequestIdentity } from '@chat/shared/subgraph';
-import { email, LIMITS, text } from '@chat/shared/validate';
+import { email, LIMITS, stripControl, text } from '@chat/shared/validate';
 import type { AuthPayload, Resolvers } from './generated/graphql';
 import type { SigningKeys } from './keys';
 import { verifyPassword, hashPassword } from './passwords';
@@ -59,8 +59,10 @@ export const resolvers: Resolvers = {
       return startSession(ctx, user);
     },
     async login(_root, { input }, ctx) {
-      const user = await ctx.store.userByEmail(input.email.trim().toLowerCase());
-      const matches = await verifyPassword(input.password, user?.password_hash ?? (await ctx.decoyHash));
+      // Cleaned as register cleans them: control characters never reach the database, and a
+      // password is compared as it was hashed (register strips them from passwords too).
+      const user = await ctx.store.userByEmail(stripControl(input.email).trim().toLowerCase());
+      const matches = await verifyPassword(stripControl(input.password), user?.password_hash ?? (await ctx.decoyHash));
       if (!user || !matches) throw unauthenticated(INVALID_LOGIN);
       return startSession(ctx, user);
     },
@@ -72,6 +74,14 @@ export const resolvers: Resolvers = {
       return startSession(ctx, user, consumed.familyId);
     },
     logout: (_root, { refreshToken }, ctx) => ctx.store.revokeByToken(refreshToken),
+    async chargeCredits(_root, { amount, key }, ctx) {
+      const viewer = requireViewer(ctx.viewer);
+      if (!Number.isInteger(amount) || amount < 0) throw badInput('amount', 'must be a whole number >= 0');
+      const key_ = text('key', key, { min: 1, max: 200 });
+      const balance = await ctx.store.charge(viewer.id, amount, `${viewer.id}:${key_}`, key_);
+      if (balance === undefined) throw unauthenticated('The account no longer exists.');
+      return balance;
+    },
   },
   User: {
     __resolveReference: (ref, ctx) => ctx.loaders.user.load(ref.id),

@@ -134,6 +134,25 @@ export class UsersStore {
     });
   }
 
+  /**
+   * Charges a user once per idempotency key, in one transaction with the ledger entry;
+   * returns the balance after it (unchanged when the key was charged before).
+   */
+  async charge(userId: string, amount: number, key: string, reason: string): Promise<number | undefined> {
+    return this.db.transaction().execute(async (tx) => {
+      const entry = await tx
+        .insertInto('credit_ledger')
+        .values({ id: randomUUID(), user_id: userId, amount: -amount, reason, idempotency_key: key, created_at: new Date() })
+        .onConflict((oc) => oc.column('idempotency_key').doNothing())
+        .returning('id')
+        .executeTakeFirst();
+      const user = entry
+        ? await tx.updateTable('users').set((eb) => ({ credits: eb('credits', '-', amount) })).where('id', '=', userId).returning('credits').executeTakeFirst()
+        : await tx.selectFrom('users').select('credits').where('id', '=', userId).executeTakeFirst();
+      return user?.credits;
+    });
+  }
+
   /** Starts a session family (login) or continues one (rotation); returns the raw token. */
   async issueRefreshToken(userId: string, ttlSeconds: number, familyId: string = randomUUID()): Promise<string> {
     const token = randomBytes(32).toString('base64url');

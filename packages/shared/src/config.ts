@@ -40,6 +40,24 @@ export interface Config {
     baseUrl?: string;
     apiKey?: string;
     model: string;
+    /** Longest wait for the first token, for silence between tokens, and for a whole reply (ms). */
+    firstTokenTimeoutMs: number;
+    idleTimeoutMs: number;
+    totalTimeoutMs: number;
+    /** Attempts after the first, made only before any token arrived. */
+    maxRetries: number;
+    retryBaseDelayMs: number;
+    /** Consecutive failures that open a provider's circuit breaker, and how long it stays open (ms). */
+    breakerFailureThreshold: number;
+    breakerResetMs: number;
+    /** The offline demo provider's pause between words (ms). */
+    offlineWordDelayMs: number;
+  };
+  chat: {
+    /** How often a streaming reply's text is written to the database (ms). */
+    flushIntervalMs: number;
+    /** Replies generated at once by one messages instance. */
+    generationConcurrency: number;
   };
   initialCredits: number;
   rateLimitMessagesPerMinute: number;
@@ -117,6 +135,18 @@ export function loadConfig(env: Env = process.env): Config {
       baseUrl: url(env, 'LLM_BASE_URL') ?? (llmProvider === 'openai' ? 'http://localhost:1234/v1' : undefined),
       apiKey: env.LLM_API_KEY || undefined,
       model: env.LLM_MODEL || (llmProvider === 'anthropic' ? 'claude-sonnet-4-5' : 'local-model'),
+      firstTokenTimeoutMs: int(env, 'LLM_FIRST_TOKEN_TIMEOUT_MS', 60_000, 1),
+      idleTimeoutMs: int(env, 'LLM_IDLE_TIMEOUT_MS', 30_000, 1),
+      totalTimeoutMs: int(env, 'LLM_TOTAL_TIMEOUT_MS', 300_000, 1),
+      maxRetries: int(env, 'LLM_MAX_RETRIES', 2),
+      retryBaseDelayMs: int(env, 'LLM_RETRY_BASE_DELAY_MS', 500),
+      breakerFailureThreshold: int(env, 'LLM_BREAKER_FAILURES', 5, 1),
+      breakerResetMs: int(env, 'LLM_BREAKER_RESET_MS', 30_000, 1),
+      offlineWordDelayMs: int(env, 'OFFLINE_WORD_DELAY_MS', 40),
+    },
+    chat: {
+      flushIntervalMs: int(env, 'REPLY_FLUSH_INTERVAL_MS', 500, 1),
+      generationConcurrency: int(env, 'GENERATION_CONCURRENCY', 16, 1),
     },
     initialCredits: int(env, 'INITIAL_CREDITS', 100000),
     rateLimitMessagesPerMinute: int(env, 'RATE_LIMIT_MESSAGES_PER_MINUTE', 100, 1),

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { TokenVerifier, Viewer } from './auth';
 import type { Config, SubgraphName } from './config';
@@ -21,8 +21,8 @@ export interface SubgraphService<TContext extends object = object> {
   routes?: Record<string, Route>;
   /** Database queries run so far. */
   stats: { queries: number };
-  /** Called once the HTTP server listens, e.g. to attach graphql-ws. */
-  onListen?(server: RunningServer): void;
+  /** Called once the HTTP server listens, e.g. to attach graphql-ws (with the same token verifier). */
+  onListen?(server: RunningServer, verifier: TokenVerifier): void;
   close(): Promise<void>;
 }
 
@@ -53,7 +53,8 @@ export async function serveSubgraph<TContext extends object>(
     schema: service.schema,
     includeStacktraceInErrorResponses: options.config.nodeEnv !== 'production',
     introspection: options.config.nodeEnv !== 'production',
-    plugins: [ApolloServerPluginLandingPageDisabled()],
+    // Inline traces are for Apollo Studio, which we do not use; tracing is OpenTelemetry's job.
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled()],
   });
   await apollo.start();
   const context = async (req: IncomingMessage) => {
@@ -65,15 +66,16 @@ export async function serveSubgraph<TContext extends object>(
     ...service.routes,
   };
   const running = await listen(graphqlHandler(apollo, context, routes), options.port, options.host);
-  service.onListen?.(running);
+  service.onListen?.(running, options.verifier);
   return {
     ...running,
     service,
     url: `${running.origin}/graphql`,
     close: async () => {
+      // The service first (it closes its sockets and lets replies finish), then HTTP.
+      await service.close();
       await running.close();
       await apollo.stop();
-      await service.close();
     },
   };
 }

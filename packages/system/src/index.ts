@@ -54,7 +54,9 @@ export async function startSystem(config: Config): Promise<RunningSystem> {
     subgraphs,
     async stop() {
       await gateway.close();
-      await Promise.all(running.map((s) => s.close()));
+      // Messages first: its in-flight replies still charge credits through the users subgraph.
+      await subgraphs.messages.close();
+      await Promise.all(running.filter((s) => s !== subgraphs.messages).map((s) => s.close()));
     },
   };
 }

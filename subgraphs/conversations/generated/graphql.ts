@@ -72,6 +72,8 @@ export type ConversationStatus =
 export type Mutation = {
   __typename?: 'Mutation';
   archiveConversation: Conversation;
+  /** Internal: marks new activity (a message sent) so lists order by it. Called by the messages subgraph; hidden from the public graph. */
+  recordActivity: Scalars['Boolean']['output'];
   startConversation: Conversation;
   unarchiveConversation: Conversation;
   updateConversation: Conversation;
@@ -80,6 +82,11 @@ export type Mutation = {
 
 export type MutationArchiveConversationArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type MutationRecordActivityArgs = {
+  conversationId: Scalars['ID']['input'];
 };
 
 
@@ -251,8 +258,8 @@ export type ResolversTypes = {
   ConversationStatus: ConversationStatus;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
-  PageInfo: ResolverTypeWrapper<PageInfo>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  PageInfo: ResolverTypeWrapper<PageInfo>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   StartConversationInput: StartConversationInput;
   User: ResolverTypeWrapper<UserRef>;
@@ -272,8 +279,8 @@ export type ResolversParentTypes = {
   ConversationSettingsInput: ConversationSettingsInput;
   DateTime: Scalars['DateTime']['output'];
   Mutation: Record<PropertyKey, never>;
-  PageInfo: PageInfo;
   Boolean: Scalars['Boolean']['output'];
+  PageInfo: PageInfo;
   Query: Record<PropertyKey, never>;
   StartConversationInput: StartConversationInput;
   User: UserRef;
@@ -320,6 +327,7 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   archiveConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationArchiveConversationArgs, 'id'>>;
+  recordActivity?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRecordActivityArgs, 'conversationId'>>;
   startConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationStartConversationArgs, 'input'>>;
   unarchiveConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationUnarchiveConversationArgs, 'id'>>;
   updateConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationUpdateConversationArgs, 'id'>>;

@@ -35,6 +35,28 @@ export type ConversationMessagesArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** Something that happened in a conversation, as it happened. */
+export type ConversationEvent = {
+  __typename?: 'ConversationEvent';
+  /** REPLY_DELTA: the next piece of the reply's text. */
+  delta?: Maybe<Scalars['String']['output']>;
+  /** REPLY_FAILED: why. */
+  error?: Maybe<Scalars['String']['output']>;
+  kind: ConversationEventKind;
+  /** Every other kind: the message as stored now. */
+  message?: Maybe<Message>;
+  messageId: Scalars['ID']['output'];
+  /** REPLY_DELTA: position of the delta's last piece, from 0, no gaps. */
+  sequence?: Maybe<Scalars['Int']['output']>;
+};
+
+export type ConversationEventKind =
+  | 'MESSAGE_CREATED'
+  | 'REPLY_CANCELLED'
+  | 'REPLY_COMPLETED'
+  | 'REPLY_DELTA'
+  | 'REPLY_FAILED';
+
 /** One message of a conversation: the user's, or the character's reply. */
 export type Message = {
   __typename?: 'Message';
@@ -82,16 +104,37 @@ export type MessageStatus =
 
 export type Mutation = {
   __typename?: 'Mutation';
+  /** Stops a reply within a second; the text so far is kept as CANCELLED. */
+  cancelReply: Message;
   /**
    * Internal: stores a new conversation's first message, its character's greeting, and remembers its owner.
    * Called by the conversations subgraph on behalf of the caller, who must own the conversation; hidden from the public graph.
    */
   recordConversationStart: Message;
+  /** A new ASSISTANT reply in place of the given one (the conversation's latest), from the same history. */
+  regenerateReply: Message;
+  /** Returns at once; reply is PENDING or STREAMING. */
+  sendMessage: SendMessagePayload;
+};
+
+
+export type MutationCancelReplyArgs = {
+  messageId: Scalars['ID']['input'];
 };
 
 
 export type MutationRecordConversationStartArgs = {
   conversationId: Scalars['ID']['input'];
+};
+
+
+export type MutationRegenerateReplyArgs = {
+  messageId: Scalars['ID']['input'];
+};
+
+
+export type MutationSendMessageArgs = {
+  input: SendMessageInput;
 };
 
 export type PageInfo = {
@@ -102,15 +145,68 @@ export type PageInfo = {
   startCursor?: Maybe<Scalars['String']['output']>;
 };
 
+export type PromptPart = {
+  __typename?: 'PromptPart';
+  content: Scalars['String']['output'];
+  /** system, summary or history */
+  kind: Scalars['String']['output'];
+  /** system, user or assistant */
+  role: Scalars['String']['output'];
+  tokens: Scalars['Int']['output'];
+};
+
+/** The prompt a reply would be generated from now, part by part. */
+export type PromptPreview = {
+  __typename?: 'PromptPreview';
+  /** Tokens the prompt may use: the context window minus the reply's maxTokens. */
+  budgetTokens: Scalars['Int']['output'];
+  /** Oldest messages left out because they do not fit. */
+  droppedMessages: Scalars['Int']['output'];
+  parts: Array<PromptPart>;
+  strategy: Scalars['String']['output'];
+  totalTokens: Scalars['Int']['output'];
+};
+
 export type Query = {
   __typename?: 'Query';
   /** A message of one of the caller's conversations. */
   message?: Maybe<Message>;
+  /** The assembled prompt for the conversation's next reply, with the token count of each part (owner only). */
+  promptPreview?: Maybe<PromptPreview>;
 };
 
 
 export type QueryMessageArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type QueryPromptPreviewArgs = {
+  conversationId: Scalars['ID']['input'];
+};
+
+export type SendMessageInput = {
+  /** Makes sending idempotent: the same id twice in one conversation creates one message. */
+  clientMessageId?: InputMaybe<Scalars['String']['input']>;
+  content: Scalars['String']['input'];
+  conversationId: Scalars['ID']['input'];
+};
+
+export type SendMessagePayload = {
+  __typename?: 'SendMessagePayload';
+  message: Message;
+  reply: Message;
+};
+
+export type Subscription = {
+  __typename?: 'Subscription';
+  /** Owner or admin. */
+  conversationEvents: ConversationEvent;
+};
+
+
+export type SubscriptionConversationEventsArgs = {
+  conversationId: Scalars['ID']['input'];
 };
 
 export type TokenUsage = {
@@ -227,6 +323,8 @@ export type ResolversTypes = {
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  ConversationEvent: ResolverTypeWrapper<Omit<ConversationEvent, 'message'> & { message?: Maybe<ResolversTypes['Message']> }>;
+  ConversationEventKind: ConversationEventKind;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Message: ResolverTypeWrapper<MessageRow>;
   MessageConnection: ResolverTypeWrapper<Omit<MessageConnection, 'edges'> & { edges: Array<ResolversTypes['MessageEdge']> }>;
@@ -236,7 +334,12 @@ export type ResolversTypes = {
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  PromptPart: ResolverTypeWrapper<PromptPart>;
+  PromptPreview: ResolverTypeWrapper<PromptPreview>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  SendMessageInput: SendMessageInput;
+  SendMessagePayload: ResolverTypeWrapper<Omit<SendMessagePayload, 'message' | 'reply'> & { message: ResolversTypes['Message'], reply: ResolversTypes['Message'] }>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   TokenUsage: ResolverTypeWrapper<TokenUsage>;
   User: ResolverTypeWrapper<UserRef>;
 };
@@ -247,6 +350,7 @@ export type ResolversParentTypes = {
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
   String: Scalars['String']['output'];
+  ConversationEvent: Omit<ConversationEvent, 'message'> & { message?: Maybe<ResolversParentTypes['Message']> };
   DateTime: Scalars['DateTime']['output'];
   Message: MessageRow;
   MessageConnection: Omit<MessageConnection, 'edges'> & { edges: Array<ResolversParentTypes['MessageEdge']> };
@@ -254,7 +358,12 @@ export type ResolversParentTypes = {
   Mutation: Record<PropertyKey, never>;
   PageInfo: PageInfo;
   Boolean: Scalars['Boolean']['output'];
+  PromptPart: PromptPart;
+  PromptPreview: PromptPreview;
   Query: Record<PropertyKey, never>;
+  SendMessageInput: SendMessageInput;
+  SendMessagePayload: Omit<SendMessagePayload, 'message' | 'reply'> & { message: ResolversParentTypes['Message'], reply: ResolversParentTypes['Message'] };
+  Subscription: Record<PropertyKey, never>;
   TokenUsage: TokenUsage;
   User: UserRef;
 };
@@ -265,6 +374,15 @@ export type ConversationResolvers<ContextType = Context, ParentType extends Reso
   lastMessage?: Resolver<Maybe<ResolversTypes['Message']>, ParentType, ContextType>;
   messageCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   messages?: Resolver<ResolversTypes['MessageConnection'], ParentType, ContextType, Partial<ConversationMessagesArgs>>;
+};
+
+export type ConversationEventResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ConversationEvent'] = ResolversParentTypes['ConversationEvent']> = {
+  delta?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['ConversationEventKind'], ParentType, ContextType>;
+  message?: Resolver<Maybe<ResolversTypes['Message']>, ParentType, ContextType>;
+  messageId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  sequence?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
 };
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -300,7 +418,10 @@ export type MessageEdgeResolvers<ContextType = Context, ParentType extends Resol
 };
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  cancelReply?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationCancelReplyArgs, 'messageId'>>;
   recordConversationStart?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationRecordConversationStartArgs, 'conversationId'>>;
+  regenerateReply?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationRegenerateReplyArgs, 'messageId'>>;
+  sendMessage?: Resolver<ResolversTypes['SendMessagePayload'], ParentType, ContextType, RequireFields<MutationSendMessageArgs, 'input'>>;
 };
 
 export type PageInfoResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
@@ -310,8 +431,33 @@ export type PageInfoResolvers<ContextType = Context, ParentType extends Resolver
   startCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
+export type PromptPartResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PromptPart'] = ResolversParentTypes['PromptPart']> = {
+  content?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  role?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  tokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type PromptPreviewResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PromptPreview'] = ResolversParentTypes['PromptPreview']> = {
+  budgetTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  droppedMessages?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  parts?: Resolver<Array<ResolversTypes['PromptPart']>, ParentType, ContextType>;
+  strategy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  totalTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   message?: Resolver<Maybe<ResolversTypes['Message']>, ParentType, ContextType, RequireFields<QueryMessageArgs, 'id'>>;
+  promptPreview?: Resolver<Maybe<ResolversTypes['PromptPreview']>, ParentType, ContextType, RequireFields<QueryPromptPreviewArgs, 'conversationId'>>;
+};
+
+export type SendMessagePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SendMessagePayload'] = ResolversParentTypes['SendMessagePayload']> = {
+  message?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
+  reply?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
+};
+
+export type SubscriptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  conversationEvents?: SubscriptionResolver<ResolversTypes['ConversationEvent'], "conversationEvents", ParentType, ContextType, RequireFields<SubscriptionConversationEventsArgs, 'conversationId'>>;
 };
 
 export type TokenUsageResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TokenUsage'] = ResolversParentTypes['TokenUsage']> = {
@@ -326,13 +472,18 @@ export type UserResolvers<ContextType = Context, ParentType extends ResolversPar
 
 export type Resolvers<ContextType = Context> = {
   Conversation?: ConversationResolvers<ContextType>;
+  ConversationEvent?: ConversationEventResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Message?: MessageResolvers<ContextType>;
   MessageConnection?: MessageConnectionResolvers<ContextType>;
   MessageEdge?: MessageEdgeResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
+  PromptPart?: PromptPartResolvers<ContextType>;
+  PromptPreview?: PromptPreviewResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  SendMessagePayload?: SendMessagePayloadResolvers<ContextType>;
+  Subscription?: SubscriptionResolvers<ContextType>;
   TokenUsage?: TokenUsageResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
 };

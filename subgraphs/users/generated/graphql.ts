@@ -34,11 +34,22 @@ export type LoginInput = {
 
 export type Mutation = {
   __typename?: 'Mutation';
+  /**
+   * Internal: charges the caller for a reply, once per key (a retry never charges twice); returns the balance.
+   * Called by the messages subgraph on the caller's behalf; hidden from the public graph.
+   */
+  chargeCredits: Scalars['Int']['output'];
   login: AuthPayload;
   logout: Scalars['Boolean']['output'];
   /** Rotates: the old refresh token stops working. */
   refreshSession: AuthPayload;
   register: AuthPayload;
+};
+
+
+export type MutationChargeCreditsArgs = {
+  amount: Scalars['Int']['input'];
+  key: Scalars['String']['input'];
 };
 
 
@@ -189,12 +200,12 @@ export type ResolversTypes = {
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   LoginInput: LoginInput;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RegisterInput: RegisterInput;
   Role: Role;
   User: ResolverTypeWrapper<UserRow>;
-  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
 };
 
@@ -205,11 +216,11 @@ export type ResolversParentTypes = {
   DateTime: Scalars['DateTime']['output'];
   LoginInput: LoginInput;
   Mutation: Record<PropertyKey, never>;
+  Int: Scalars['Int']['output'];
   Boolean: Scalars['Boolean']['output'];
   Query: Record<PropertyKey, never>;
   RegisterInput: RegisterInput;
   User: UserRow;
-  Int: Scalars['Int']['output'];
   ID: Scalars['ID']['output'];
 };
 
@@ -225,6 +236,7 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 }
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  chargeCredits?: Resolver<ResolversTypes['Int'], ParentType, ContextType, RequireFields<MutationChargeCreditsArgs, 'amount' | 'key'>>;
   login?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationLoginArgs, 'input'>>;
   logout?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationLogoutArgs, 'refreshToken'>>;
   refreshSession?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRefreshSessionArgs, 'refreshToken'>>;

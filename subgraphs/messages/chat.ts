@@ -1,0 +1,184 @@
+import { requireViewer, type Viewer } from '@chat/shared/auth';
+import { badInput, conflict, contractError, ErrorCode, notFound } from '@chat/shared/errors';
+import { rateLimited } from '@chat/shared/rate-limit';
+import { LIMITS, text } from '@chat/shared/validate';
+import type { ConversationEvent } from './events';
+import type { GenerationJob } from './generation';
+import type { Context } from './resolvers';
+import type { MessageRow } from './store';
+
+/** The most messages one conversation may hold (the seeds' limit). */
+export const MAX_MESSAGES_PER_CONVERSATION = 10_000;
+/** The rate limit's window. */
+export const RATE_WINDOW_MS = 60_000;
+const CLIENT_MESSAGE_ID_MAX = 200;
+
+const CONVERSATION_QUERY = /* GraphQL */ `
+  query ChatConversation($id: ID!) {
+    conversation(id: $id) {
+      id status user { id } character { id }
+      settings { model temperature maxTokens contextWindowTokens }
+    }
+  }`;
+const CHARACTER_QUERY = /* GraphQL */ `
+  query ChatCharacter($reps: [_Any!]!) {
+    _entities(representations: $reps) { ... on Character { name description personality scenario exampleDialogue systemPrompt } }
+  }`;
+const CREDITS_QUERY = /* GraphQL */ `query ChatCredits { me { credits } }`;
+const ACTIVITY_MUTATION = /* GraphQL */ `mutation ChatActivity($id: ID!) { recordActivity(conversationId: $id) }`;
+
+interface ChatConversation {
+  id: string;
+  status: 'ACTIVE' | 'ARCHIVED';
+  user: { id: string };
+  character: { id: string };
+  settings: GenerationJob['settings'];
+}
+
+/** The conversation as the caller may chat in it: their own, active, with its character's persona. */
+async function chatTarget(ctx: Context, viewer: Viewer, conversationId: string): Promise<Omit<GenerationJob, 'replyId'>> {
+  const auth = { authorization: ctx.authorization };
+  const { conversation } = await ctx.conversations.request<{ conversation: ChatConversation | null }>(CONVERSATION_QUERY, { id: conversationId }, auth);
+  if (!conversation || conversation.user.id !== viewer.id) throw notFound('Conversation');
+  if (conversation.status !== 'ACTIVE') throw conflict('The conversation is archived; unarchive it to chat.');
+  const { _entities } = await ctx.characters.request<{ _entities: Array<GenerationJob['character'] | null> }>(
+    CHARACTER_QUERY,
+    { reps: [{ __typename: 'Character', id: conversation.character.id }] },
+    auth,
+  );
+  const character = _entities[0];
+  if (!character) throw notFound('Character');
+  return { conversationId: conversation.id, userId: viewer.id, authorization: ctx.authorization, settings: conversation.settings, character };
+}
+
+/** RATE_LIMITED past the per-minute limit, INSUFFICIENT_CREDITS at zero credits. */
+async function checkAllowance(ctx: Context, viewer: Viewer): Promise<void> {
+  const decision = await ctx.rateLimiter.hit(`messages:${viewer.id}`, ctx.config.rateLimitMessagesPerMinute, RATE_WINDOW_MS);
+  if (!decision.allowed) throw rateLimited(decision, 'messages');
+  const { me } = await ctx.users.request<{ me: { credits: number } | null }>(CREDITS_QUERY, {}, { authorization: ctx.authorization });
+  if (!me || me.credits <= 0) throw contractError(ErrorCode.INSUFFICIENT_CREDITS, 'You have no credits left.');
+}
+
+async function publishCreated(ctx: Context, ...messages: MessageRow[]): Promise<void> {
+  for (const message of messages) {
+    await ctx.bus.publish(message.conversation_id, { kind: 'MESSAGE_CREATED', messageId: message.id, message });
+  }
+}
+
+/** sendMessage: the checks in the contract's order, then the message and a PENDING reply, stored together, and the reply queued. */
+export async function sendMessage(ctx: Context, input: { conversationId: string; content: string; clientMessageId?: string | null }) {
+  const viewer = requireViewer(ctx.viewer);
+  const target = await chatTarget(ctx, viewer, input.conversationId);
+  const clientMessageId = input.clientMessageId == null ? null : text('clientMessageId', input.clientMessageId, { min: 1, max: CLIENT_MESSAGE_ID_MAX });
+  if (clientMessageId) {
+    const earlier = await ctx.store.exchangeByClientId(target.conversationId, clientMessageId);
+    if (earlier) return earlier;
+  }
+  const content = text('content', input.content, { min: 1, max: LIMITS.messageMax });
+  if ((await ctx.store.countInPlace(target.conversationId)) >= MAX_MESSAGES_PER_CONVERSATION) {
+    throw conflict(`A conversation holds at most ${MAX_MESSAGES_PER_CONVERSATION} messages; start a new one.`);
+  }
+  await checkAllowance(ctx, viewer);
+  const exchange = await ctx.store.createExchange({ conversationId: target.conversationId, authorId: viewer.id, content, clientMessageId });
+  // A concurrent send with the same clientMessageId won the race: answer with its exchange.
+  if (!exchange) return (await ctx.store.exchangeByClientId(target.conversationId, clientMessageId!))!;
+  await publishCreated(ctx, exchange.message, exchange.reply);
+  ctx.generator.enqueue({ ...target, replyId: exchange.reply.id });
+  ctx.conversations
+    .request(ACTIVITY_MUTATION, { id: target.conversationId }, { authorization: ctx.authorization })
+    .catch((err) => ctx.log.warn({ err }, 'recording conversation activity failed'));
+  return exchange;
+}
+
+/** A reply of the caller's (or, for admins, anyone's) conversation; NOT_FOUND otherwise. */
+async function reachableReply(ctx: Context, messageId: string, mayRead: (ctx: Context, id: string) => Promise<boolean>): Promise<MessageRow> {
+  requireViewer(ctx.viewer);
+  const message = await ctx.store.byId(messageId);
+  if (!message || !(await mayRead(ctx, message.conversation_id))) throw notFound('Message');
+  if (message.role !== 'ASSISTANT' || !message.reply_to) throw badInput('messageId', 'is not a reply to a message');
+  return message;
+}
+
+/** Ends an open reply as CANCELLED, keeping its text so far. */
+async function stopReply(ctx: Context, reply: MessageRow): Promise<MessageRow> {
+  if (await ctx.generator.cancel(reply.id)) return (await ctx.store.byId(reply.id))!;
+  const ended = await ctx.store.finish(reply.id, { status: 'CANCELLED', finish_reason: 'cancelled' });
+  if (!ended) return (await ctx.store.byId(reply.id))!;
+  await ctx.bus.publish(ended.conversation_id, { kind: 'REPLY_CANCELLED', messageId: ended.id, message: ended });
+  return ended;
+}
+
+/** cancelReply: stops the reply; one already ended is returned as it is. */
+export async function cancelReply(ctx: Context, messageId: string, mayRead: (ctx: Context, id: string) => Promise<boolean>) {
+  const reply = await reachableReply(ctx, messageId, mayRead);
+  return reply.status === 'PENDING' || reply.status === 'STREAMING' ? stopReply(ctx, reply) : reply;
+}
+
+/** regenerateReply: the conversation's latest reply is replaced by a new one from the same history. */
+export async function regenerateReply(ctx: Context, messageId: string, mayRead: (ctx: Context, id: string) => Promise<boolean>) {
+  const viewer = requireViewer(ctx.viewer);
+  const old = await reachableReply(ctx, messageId, mayRead);
+  const target = await chatTarget(ctx, viewer, old.conversation_id);
+  if (old.replaced_by) throw conflict('This reply has already been replaced.');
+  const latest = await ctx.store.latest(old.conversation_id);
+  if (latest?.id !== old.id) throw conflict('Only the latest reply of a conversation can be regenerated.');
+  await checkAllowance(ctx, viewer);
+  if (old.status === 'PENDING' || old.status === 'STREAMING') await stopReply(ctx, old);
+  const reply = await ctx.store.replaceReply(old);
+  await publishCreated(ctx, reply);
+  ctx.generator.enqueue({ ...target, replyId: reply.id });
+  return reply;
+}
+
+/** promptPreview: the prompt the next reply would get, for the conversation's owner. */
+export async function promptPreview(ctx: Context, conversationId: string) {
+  const viewer = requireViewer(ctx.viewer);
+  const target = await chatTarget(ctx, viewer, conversationId).catch((error) => {
+    // An archived conversation can still be previewed; anything else is refused as it was.
+    if (error?.extensions?.code === ErrorCode.CONFLICT) return null;
+    throw error;
+  });
+  if (!target) throw conflict('The conversation is archived.');
+  const prompt = await ctx.generator.prompt(target, Number.MAX_SAFE_INTEGER);
+  return {
+    strategy: prompt.strategy,
+    totalTokens: prompt.totalTokens,
+    budgetTokens: prompt.budgetTokens,
+    droppedMessages: prompt.droppedMessages,
+    parts: prompt.parts.map((part, i) => ({ kind: part.kind, role: part.role, tokens: part.tokens, content: prompt.messages[i].content })),
+  };
+}
+
+/**
+ * conversationEvents: live events of one conversation. A subscriber joining while a reply
+ * streams first gets its text so far as one delta; later deltas continue from there.
+ */
+export async function* conversationEvents(ctx: Context, conversationId: string, mayRead: (ctx: Context, id: string) => Promise<boolean>): AsyncGenerator<ConversationEvent> {
+  requireViewer(ctx.viewer);
+  if (!(await mayRead(ctx, conversationId))) throw notFound('Conversation');
+  const queue: ConversationEvent[] = [];
+  let wake: (() => void) | undefined;
+  const stop = await ctx.bus.listen(conversationId, (event) => {
+    queue.push(event);
+    wake?.();
+  });
+  try {
+    const caughtUp = new Map<string, number>();
+    for (const snapshot of ctx.generator.snapshots(conversationId)) {
+      if (snapshot.sequence < 0) continue;
+      caughtUp.set(snapshot.replyId, snapshot.sequence);
+      yield { kind: 'REPLY_DELTA', messageId: snapshot.replyId, delta: snapshot.text, sequence: snapshot.sequence };
+    }
+    for (;;) {
+      while (queue.length > 0) {
+        const event = queue.shift()!;
+        if (event.kind === 'REPLY_DELTA' && (caughtUp.get(event.messageId) ?? -1) >= (event.sequence ?? 0)) continue;
+        yield event;
+      }
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
+  } finally {
+    stop();
+  }
+}

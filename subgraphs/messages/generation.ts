@@ -1,0 +1,236 @@
+import type { GraphClient } from '@chat/shared/graph-client';
+import type { Logger } from '@chat/shared/log';
+import type { EventBus } from './events';
+import {
+  buildPrompt,
+  countTokens,
+  isAbortError,
+  summarizeHistory,
+  SUMMARY_BUFFER_MIN_CONTEXT_TOKENS,
+  type BuiltPrompt,
+  type PromptCharacter,
+  type ResilientProvider,
+  type TokenUsage,
+} from './llm';
+import type { MessageRow, MessagesStore } from './store';
+
+/** The model settings of the conversation a reply belongs to. */
+export interface ReplySettings {
+  model: string;
+  temperature: number;
+  maxTokens: number;
+  contextWindowTokens: number;
+}
+
+/** Everything a worker needs to generate one reply, gathered when it was asked for. */
+export interface GenerationJob {
+  replyId: string;
+  conversationId: string;
+  userId: string;
+  /** The asking user's Authorization, used to charge their credits. */
+  authorization?: string;
+  settings: ReplySettings;
+  character: PromptCharacter;
+}
+
+/** The text of a reply still being generated here, for subscribers joining late. */
+export interface InflightSnapshot {
+  replyId: string;
+  text: string;
+  /** Sequence of the last piece of `text`; -1 before the first. */
+  sequence: number;
+}
+
+const CHARGE = /* GraphQL */ `mutation Charge($amount: Int!, $key: String!) { chargeCredits(amount: $amount, key: $key) }`;
+
+/** What the generator needs from its surroundings. */
+export interface GeneratorDeps {
+  store: MessagesStore;
+  bus: EventBus;
+  provider: ResilientProvider;
+  users: GraphClient;
+  log: Logger;
+  flushIntervalMs: number;
+  concurrency: number;
+}
+
+interface Inflight extends InflightSnapshot {
+  conversationId: string;
+  abort: AbortController;
+}
+
+/**
+ * Generates replies: builds each prompt, streams it from the provider, publishes every
+ * delta, writes the text as it grows, ends the reply and charges its tokens once.
+ */
+export class ReplyGenerator {
+  private readonly inflight = new Map<string, Inflight>();
+  private readonly queue: GenerationJob[] = [];
+  private readonly running = new Map<string, Promise<void>>();
+  private closed = false;
+
+  constructor(private readonly deps: GeneratorDeps) {}
+
+  /** Queues a reply; it starts as soon as a slot is free. */
+  enqueue(job: GenerationJob): void {
+    if (this.closed) throw new Error('The reply generator is shutting down.');
+    this.queue.push(job);
+    this.pump();
+  }
+
+  /** Stops a reply generated here and waits until it has ended; false when it is not running here. */
+  async cancel(replyId: string): Promise<boolean> {
+    const running = this.inflight.get(replyId);
+    if (!running) return false;
+    running.abort.abort();
+    await this.running.get(replyId);
+    return true;
+  }
+
+  /** Replies of a conversation being generated here, with their text so far. */
+  snapshots(conversationId: string): InflightSnapshot[] {
+    return [...this.inflight.values()]
+      .filter((r) => r.conversationId === conversationId)
+      .map(({ replyId, text, sequence }) => ({ replyId, text, sequence }));
+  }
+
+  /** How many replies are queued or running. */
+  get load(): { queued: number; running: number } {
+    return { queued: this.queue.length, running: this.inflight.size };
+  }
+
+  /** Lets running replies finish, and stops taking new ones. */
+  async drain(): Promise<void> {
+    this.closed = true;
+    while (this.running.size > 0 || this.queue.length > 0) {
+      this.pump();
+      await Promise.allSettled([...this.running.values()]);
+    }
+  }
+
+  /** Assembles the prompt a reply would get now (also used by promptPreview). */
+  async prompt(job: Pick<GenerationJob, 'conversationId' | 'settings' | 'character'>, beforeSeq: number, signal?: AbortSignal): Promise<BuiltPrompt> {
+    const { store, provider } = this.deps;
+    const history = await store.history(job.conversationId, beforeSeq);
+    const input = { character: job.character, history, contextWindowTokens: job.settings.contextWindowTokens, maxTokens: job.settings.maxTokens };
+    const first = buildPrompt(input);
+    if (first.strategy !== 'summary-buffer' || first.droppedMessages === 0) return first;
+    // Large windows keep a running summary of what fell out, extended only when more falls out.
+    const saved = await store.summary(job.conversationId);
+    let summary = saved?.summary ?? null;
+    if (!saved || saved.covered_messages < first.droppedMessages) {
+      const fresh = history.slice(saved?.covered_messages ?? 0, first.droppedMessages);
+      summary = await summarizeHistory(provider, job.settings.model, fresh, { previousSummary: summary, characterName: job.character.name, signal });
+      await store.saveSummary(job.conversationId, summary, first.droppedMessages);
+    }
+    return buildPrompt({ ...input, summary });
+  }
+
+  private pump(): void {
+    while (this.running.size < this.deps.concurrency && this.queue.length > 0) {
+      const job = this.queue.shift()!;
+      const run = this.generate(job).catch((error) => this.deps.log.error({ err: error, replyId: job.replyId }, 'reply generation crashed'));
+      this.running.set(job.replyId, run);
+      void run.finally(() => {
+        this.running.delete(job.replyId);
+        this.pump();
+      });
+    }
+  }
+
+  private async generate(job: GenerationJob): Promise<void> {
+    const { store, bus, provider, log } = this.deps;
+    const reply = await store.byId(job.replyId);
+    if (!reply || reply.status !== 'PENDING') return;
+    const state: Inflight = { replyId: job.replyId, conversationId: job.conversationId, text: '', sequence: -1, abort: new AbortController() };
+    this.inflight.set(job.replyId, state);
+    const startedAt = Date.now();
+    let flushed = Date.now();
+    let writing: Promise<void> = Promise.resolve();
+    let prompt: BuiltPrompt | undefined;
+    try {
+      prompt = await this.prompt(job, reply.seq, state.abort.signal);
+      let finishReason = 'stop';
+      let usage: TokenUsage | undefined;
+      for await (const chunk of provider.stream({
+        model: job.settings.model,
+        messages: prompt.messages,
+        temperature: job.settings.temperature,
+        maxTokens: job.settings.maxTokens,
+        signal: state.abort.signal,
+      })) {
+        if (chunk.type === 'done') {
+          finishReason = chunk.finishReason;
+          usage = chunk.usage;
+          continue;
+        }
+        if (chunk.text === '') continue;
+        if (state.sequence === -1 && !(await store.markStreaming(job.replyId))) return;
+        state.text += chunk.text;
+        state.sequence += 1;
+        await bus.publish(job.conversationId, { kind: 'REPLY_DELTA', messageId: job.replyId, delta: chunk.text, sequence: state.sequence });
+        if (Date.now() - flushed >= this.deps.flushIntervalMs) {
+          flushed = Date.now();
+          const text = state.text;
+          // Progress writes run behind the stream, one at a time, never holding up the next token.
+          writing = writing.then(() => store.saveProgress(job.replyId, text)).catch((err) => log.warn({ err }, 'saving reply progress failed'));
+        }
+      }
+      await writing;
+      const promptTokens = usage?.promptTokens ?? prompt.totalTokens;
+      const completionTokens = usage?.completionTokens ?? countTokens(state.text);
+      const totalTokens = usage?.totalTokens ?? promptTokens + completionTokens;
+      const done = await store.finish(job.replyId, {
+        status: 'COMPLETED',
+        content: state.text,
+        model: job.settings.model,
+        provider: provider.name,
+        prompt_tokens: promptTokens,
+        completion_tokens: completionTokens,
+        total_tokens: totalTokens,
+        finish_reason: finishReason,
+        latency_ms: Date.now() - startedAt,
+      });
+      if (!done) return;
+      await bus.publish(job.conversationId, { kind: 'REPLY_COMPLETED', messageId: job.replyId, message: done });
+      await this.charge(job, done);
+    } catch (error) {
+      await writing;
+      const cancelled = isAbortError(error) && state.abort.signal.aborted;
+      const ended = await store.finish(job.replyId, {
+        status: cancelled ? 'CANCELLED' : 'FAILED',
+        content: state.text,
+        model: job.settings.model,
+        provider: provider.name,
+        latency_ms: Date.now() - startedAt,
+        finish_reason: cancelled ? 'cancelled' : 'error',
+        error: cancelled ? null : readable(error),
+      });
+      if (!ended) return;
+      if (!cancelled) log.warn({ replyId: job.replyId, err: error }, 'reply failed');
+      await bus.publish(job.conversationId, {
+        kind: cancelled ? 'REPLY_CANCELLED' : 'REPLY_FAILED',
+        messageId: job.replyId,
+        message: ended,
+        error: ended.error,
+      });
+    } finally {
+      this.inflight.delete(job.replyId);
+    }
+  }
+
+  /** Charges the reply's tokens once; the key makes a retried charge a no-op. */
+  private async charge(job: GenerationJob, reply: MessageRow): Promise<void> {
+    try {
+      await this.deps.users.request(CHARGE, { amount: reply.total_tokens ?? 0, key: `reply:${reply.id}` }, { authorization: job.authorization });
+    } catch (error) {
+      this.deps.log.error({ err: error, replyId: reply.id }, 'charging credits failed');
+    }
+  }
+}
+
+/** A failure as a user can read it. */
+function readable(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return `The character could not reply: ${message}`.slice(0, 1000);
+}
