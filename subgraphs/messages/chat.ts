@@ -164,10 +164,9 @@ export async function* conversationEvents(ctx: Context, conversationId: string, 
   });
   try {
     const caughtUp = new Map<string, number>();
-    for (const snapshot of ctx.generator.snapshots(conversationId)) {
-      if (snapshot.sequence < 0) continue;
-      caughtUp.set(snapshot.replyId, snapshot.sequence);
-      yield { kind: 'REPLY_DELTA', messageId: snapshot.replyId, delta: snapshot.text, sequence: snapshot.sequence };
+    for (const progress of await ctx.bus.progress(conversationId)) {
+      caughtUp.set(progress.replyId, progress.sequence);
+      yield { kind: 'REPLY_DELTA', messageId: progress.replyId, delta: progress.text, sequence: progress.sequence };
     }
     for (;;) {
       while (queue.length > 0) {

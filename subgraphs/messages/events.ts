@@ -1,3 +1,4 @@
+import type { Redis } from '@chat/shared/redis';
 import type { MessageRow } from './store';
 
 /** The kinds of event a conversation's subscribers receive (the contract's ConversationEventKind). */
@@ -16,19 +17,42 @@ export interface ConversationEvent {
   error?: string | null;
 }
 
-/** Publishes a conversation's events to its subscribers, wherever they are connected. */
+/** The text so far of a reply still streaming, for subscribers joining late. */
+export interface ReplyProgress {
+  replyId: string;
+  text: string;
+  /** Sequence of the last piece of `text`. */
+  sequence: number;
+}
+
+/**
+ * Publishes a conversation's events to its subscribers, wherever they are connected, and
+ * keeps the text so far of each streaming reply (updated with each delta, in the same step).
+ */
 export interface EventBus {
   publish(conversationId: string, event: ConversationEvent): Promise<void>;
   /** Calls `listener` for each event of the conversation until the returned function is called. */
   listen(conversationId: string, listener: (event: ConversationEvent) => void): Promise<() => void>;
+  /** Replies of the conversation streaming now, with their text so far. */
+  progress(conversationId: string): Promise<ReplyProgress[]>;
   close(): Promise<void>;
 }
 
 /** An in-process bus: every subscriber lives in this process (no REDIS_URL). */
 export function createMemoryEventBus(): EventBus {
   const listeners = new Map<string, Set<(event: ConversationEvent) => void>>();
+  const streaming = new Map<string, Map<string, ReplyProgress>>();
   return {
     async publish(conversationId, event) {
+      const replies = streaming.get(conversationId) ?? new Map<string, ReplyProgress>();
+      if (event.kind === 'REPLY_DELTA') {
+        const before = replies.get(event.messageId);
+        replies.set(event.messageId, { replyId: event.messageId, text: (before?.text ?? '') + (event.delta ?? ''), sequence: event.sequence ?? 0 });
+        streaming.set(conversationId, replies);
+      } else if (TERMINAL_KINDS.has(event.kind)) {
+        replies.delete(event.messageId);
+        if (replies.size === 0) streaming.delete(conversationId);
+      }
       for (const listener of listeners.get(conversationId) ?? []) listener(event);
     },
     async listen(conversationId, listener) {
@@ -39,6 +63,73 @@ export function createMemoryEventBus(): EventBus {
         set.delete(listener);
         if (set.size === 0) listeners.delete(conversationId);
       };
+    },
+    async progress(conversationId) {
+      return [...(streaming.get(conversationId)?.values() ?? [])];
+    },
+    async close() {
+      listeners.clear();
+      streaming.clear();
+    },
+  };
+}
+
+/** How long a streaming reply's progress outlives its last delta in Redis (s): a crashed writer's leftovers expire. */
+export const PROGRESS_TTL_SECONDS = 600;
+
+// Appends a delta to the reply's progress and publishes the event, atomically: a subscriber
+// reading progress after subscribing sees each delta either in the progress or on the channel.
+const PUBLISH_DELTA = `
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+local text = ''
+if current then text = cjson.decode(current).text end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode({ text = text .. ARGV[2], sequence = tonumber(ARGV[3]) }))
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return redis.call('PUBLISH', KEYS[2], ARGV[4])`;
+
+/** A bus on Redis pub/sub: events reach subscribers on every instance. */
+export function createRedisEventBus(publisher: Redis, subscriber: Redis, prefix = 'chat:'): EventBus {
+  const channel = (conversationId: string) => `${prefix}events:${conversationId}`;
+  const progressKey = (conversationId: string) => `${prefix}progress:${conversationId}`;
+  const listeners = new Map<string, Set<(event: ConversationEvent) => void>>();
+  subscriber.on('message', (name: string, payload: string) => {
+    const conversationId = name.slice(channel('').length);
+    const set = listeners.get(conversationId);
+    if (!set) return;
+    const event = JSON.parse(payload) as ConversationEvent;
+    for (const listener of set) listener(event);
+  });
+  return {
+    async publish(conversationId, event) {
+      const payload = JSON.stringify(event);
+      if (event.kind === 'REPLY_DELTA') {
+        await publisher.eval(PUBLISH_DELTA, 2, progressKey(conversationId), channel(conversationId), event.messageId, event.delta ?? '', event.sequence ?? 0, payload, PROGRESS_TTL_SECONDS);
+      } else if (TERMINAL_KINDS.has(event.kind)) {
+        await publisher.multi().hdel(progressKey(conversationId), event.messageId).publish(channel(conversationId), payload).exec();
+      } else {
+        await publisher.publish(channel(conversationId), payload);
+      }
+    },
+    async listen(conversationId, listener) {
+      let set = listeners.get(conversationId);
+      if (!set) {
+        set = new Set();
+        listeners.set(conversationId, set);
+        await subscriber.subscribe(channel(conversationId));
+      }
+      set.add(listener);
+      const own = set;
+      return () => {
+        own.delete(listener);
+        if (own.size === 0 && listeners.get(conversationId) === own) {
+          listeners.delete(conversationId);
+          void subscriber.unsubscribe(channel(conversationId)).catch(() => undefined);
+        }
+      };
+    },
+    async progress(conversationId) {
+      const entries = await publisher.hgetall(progressKey(conversationId));
+      return Object.entries(entries).map(([replyId, json]) => ({ replyId, ...(JSON.parse(json) as { text: string; sequence: number }) }));
     },
     async close() {
       listeners.clear();

@@ -33,13 +33,6 @@ export interface GenerationJob {
   character: PromptCharacter;
 }
 
-/** The text of a reply still being generated here, for subscribers joining late. */
-export interface InflightSnapshot {
-  replyId: string;
-  text: string;
-  /** Sequence of the last piece of `text`; -1 before the first. */
-  sequence: number;
-}
 
 const CHARGE = /* GraphQL */ `mutation Charge($amount: Int!, $key: String!) { chargeCredits(amount: $amount, key: $key) }`;
 
@@ -54,8 +47,13 @@ export interface GeneratorDeps {
   concurrency: number;
 }
 
-interface Inflight extends InflightSnapshot {
+/** A reply being generated here. */
+interface Inflight {
+  replyId: string;
   conversationId: string;
+  text: string;
+  /** Sequence of the last piece of `text`; -1 before the first. */
+  sequence: number;
   abort: AbortController;
 }
 
@@ -85,13 +83,6 @@ export class ReplyGenerator {
     running.abort.abort();
     await this.running.get(replyId);
     return true;
-  }
-
-  /** Replies of a conversation being generated here, with their text so far. */
-  snapshots(conversationId: string): InflightSnapshot[] {
-    return [...this.inflight.values()]
-      .filter((r) => r.conversationId === conversationId)
-      .map(({ replyId, text, sequence }) => ({ replyId, text, sequence }));
   }
 
   /** How many replies are queued or running. */

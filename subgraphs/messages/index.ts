@@ -9,9 +9,10 @@ import { createGraphClient } from '@chat/shared/graph-client';
 import { GRAPHQL_PATH } from '@chat/shared/http';
 import { keyedLoader } from '@chat/shared/loaders';
 import { createLogger } from '@chat/shared/log';
-import { createMemoryRateLimiter } from '@chat/shared/rate-limit';
+import { createMemoryRateLimiter, createRedisRateLimiter } from '@chat/shared/rate-limit';
+import { connectRedis, redisReady } from '@chat/shared/redis';
 import { identify, type SubgraphService } from '@chat/shared/subgraph';
-import { createMemoryEventBus } from './events';
+import { createMemoryEventBus, createRedisEventBus } from './events';
 import { ReplyGenerator } from './generation';
 import { createLlmProvider } from './llm';
 import { resolvers, type Context } from './resolvers';
@@ -36,8 +37,11 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
   const conversations = createGraphClient(config.subgraphUrls.conversations);
   const characters = createGraphClient(config.subgraphUrls.characters);
   const users = createGraphClient(config.subgraphUrls.users);
-  const bus = createMemoryEventBus();
-  const rateLimiter = createMemoryRateLimiter();
+  // With Redis, events and rate limits are shared by every instance; without it, they live in this process.
+  const redis = config.redisUrl ? { publisher: connectRedis(config.redisUrl, 'messages'), subscriber: connectRedis(config.redisUrl, 'messages-events') } : undefined;
+  if (redis) await Promise.all([redisReady(redis.publisher), redisReady(redis.subscriber)]);
+  const bus = redis ? createRedisEventBus(redis.publisher, redis.subscriber) : createMemoryEventBus();
+  const rateLimiter = redis ? createRedisRateLimiter(redis.publisher) : createMemoryRateLimiter();
   const provider = createLlmProvider(config.llm);
   if (config.llm.provider === 'offline') log.info('no LLM configured: replies come from the offline demo provider (set LLM_PROVIDER, see README)');
   const generator = new ReplyGenerator({
@@ -102,6 +106,7 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
       wss?.close();
       await generator.drain();
       await bus.close();
+      if (redis) await Promise.all([redis.publisher.quit(), redis.subscriber.quit()]);
       await database.close();
     },
   };

@@ -36,3 +36,30 @@ export function rateLimited(decision: RateDecision, what: string) {
     retryAfterSeconds: decision.retryAfterSeconds,
   });
 }
+
+// Sliding window in one sorted set per key, atomically: drop old hits, count, add, expire.
+const SLIDING_WINDOW = `
+local key, now, window, limit, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+local count = redis.call('ZCARD', key)
+if count >= limit then
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  return { 0, tonumber(oldest[2]) + window - now }
+end
+redis.call('ZADD', key, now, member)
+redis.call('PEXPIRE', key, window)
+return { 1, 0 }`;
+
+/** A sliding-window limiter shared by every instance through Redis. */
+export function createRedisRateLimiter(redis: import('ioredis').Redis, prefix = 'ratelimit:'): RateLimiter {
+  let sequence = 0;
+  return {
+    async hit(key, limit, windowMs) {
+      const now = Date.now();
+      sequence = (sequence + 1) % 1_000_000;
+      const member = `${now}:${process.pid}:${sequence}:${Math.random().toString(36).slice(2, 8)}`;
+      const [allowed, waitMs] = (await redis.eval(SLIDING_WINDOW, 1, `${prefix}${key}`, now, windowMs, limit, member)) as [number, number];
+      return { allowed: allowed === 1, retryAfterSeconds: allowed === 1 ? 0 : Math.max(1, Math.ceil(waitMs / 1000)) };
+    },
+  };
+}

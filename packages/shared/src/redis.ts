@@ -1,0 +1,38 @@
+import { Redis } from 'ioredis';
+
+export type { Redis };
+
+/** Longest pause between reconnection attempts (ms): a lost Redis is retried forever, never given up on. */
+export const REDIS_MAX_RETRY_DELAY_MS = 2_000;
+
+/** A Redis connection that reconnects with backoff and fails commands fast while it is down. */
+export function connectRedis(url: string, name: string): Redis {
+  return new Redis(url, {
+    connectionName: name,
+    retryStrategy: (attempt) => Math.min(attempt * 100, REDIS_MAX_RETRY_DELAY_MS),
+    // While disconnected, commands fail at once instead of queueing into nothing.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    lazyConnect: false,
+  });
+}
+
+/** Waits until the connection is ready (bounded), so start-up fails clearly when Redis is unreachable. */
+export async function redisReady(redis: Redis, timeoutMs = 5_000): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`Redis did not become ready within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onReady = () => {
+      cleanup();
+      resolve();
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+    };
+    redis.on('ready', onReady);
+  });
+}

@@ -1,0 +1,52 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startFakeLlm, type FakeLlmServer } from '../support/fake-llm';
+import { startTestSystem, type TestSystem } from '../support/system';
+import { collect, wsClient } from '../support/ws';
+
+const REDIS_URL = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const EVENTS = `subscription($id: ID!) { conversationEvents(conversationId: $id) { kind messageId delta sequence message { content status } } }`;
+
+describe('live chat with REDIS_URL (events and progress on Redis)', () => {
+  let t: TestSystem;
+  let llm: FakeLlmServer;
+  beforeAll(async () => {
+    llm = await startFakeLlm({ tokens: ['one', ' two', ' three', ' four', ' five', ' six'], tokenDelayMs: 80 });
+    t = await startTestSystem('postgres', { REDIS_URL, LLM_PROVIDER: 'openai', LLM_BASE_URL: llm.baseUrl, RATE_LIMIT_MESSAGES_PER_MINUTE: '2' });
+  });
+  afterAll(async () => {
+    await t?.stop();
+    await llm?.close();
+  });
+
+  it('streams through Redis, a late subscriber catches up from the stored progress, and rate limits are counted there', async () => {
+    const user = await t.signUp();
+    const character = await t.gql(`mutation { createCharacter(input: { name: "Echo" }) { id } }`, {}, user.token);
+    const conversation = await t.gql(`mutation($c: ID!) { startConversation(input: { characterId: $c }) { id } }`, { c: character.data.createCharacter.id }, user.token);
+    const id = conversation.data.startConversation.id;
+    const early = wsClient(t.gatewayUrl, user.token);
+    const first = collect<any>(early, EVENTS, { id }, 'conversationEvents');
+    await new Promise((r) => setTimeout(r, 300));
+    const sent = await t.gql(`mutation($id: ID!) { sendMessage(input: { conversationId: $id, content: "count" }) { reply { id } } }`, { id }, user.token);
+    expect(sent.errors).toBeUndefined();
+    await first.until((es) => es.filter((e) => e.kind === 'REPLY_DELTA').length >= 3);
+    const late = wsClient(t.gatewayUrl, user.token);
+    const second = collect<any>(late, EVENTS, { id }, 'conversationEvents');
+    const ends = (es: any[]) => es.some((e) => e.kind === 'REPLY_COMPLETED');
+    await Promise.all([first.until(ends), second.until(ends)]);
+    for (const events of [first.events, second.events]) {
+      const deltas = events.filter((e) => e.kind === 'REPLY_DELTA');
+      expect(deltas.map((d) => d.delta).join('')).toBe('one two three four five six');
+      expect(deltas.at(-1).sequence).toBe(5);
+      expect(events.filter((e) => e.kind === 'REPLY_COMPLETED')).toHaveLength(1);
+    }
+    expect(second.events[0]).toMatchObject({ kind: 'REPLY_DELTA' });
+    expect(second.events[0].sequence).toBeGreaterThanOrEqual(2);
+    first.stop();
+    second.stop();
+    await Promise.all([early.dispose(), late.dispose()]);
+    await t.gql(`mutation($id: ID!) { sendMessage(input: { conversationId: $id, content: "again" }) { reply { id } } }`, { id }, user.token);
+    const refused = await t.gql(`mutation($id: ID!) { sendMessage(input: { conversationId: $id, content: "third" }) { reply { id } } }`, { id }, user.token);
+    expect(refused.errors?.[0].extensions?.code).toBe('RATE_LIMITED');
+    expect(refused.errors?.[0].extensions?.retryAfterSeconds).toBeGreaterThan(0);
+  });
+});
