@@ -12,6 +12,7 @@ import {
   type ResilientProvider,
   type TokenUsage,
 } from './llm';
+import type { JobQueue } from './queue';
 import type { MessageRow, MessagesStore } from './store';
 
 /** The model settings of the conversation a reply belongs to. */
@@ -39,6 +40,7 @@ const CHARGE = /* GraphQL */ `mutation Charge($amount: Int!, $key: String!) { ch
 /** What the generator needs from its surroundings. */
 export interface GeneratorDeps {
   store: MessagesStore;
+  queue: JobQueue;
   bus: EventBus;
   provider: ResilientProvider;
   users: GraphClient;
@@ -63,17 +65,18 @@ interface Inflight {
  */
 export class ReplyGenerator {
   private readonly inflight = new Map<string, Inflight>();
-  private readonly queue: GenerationJob[] = [];
   private readonly running = new Map<string, Promise<void>>();
-  private closed = false;
 
   constructor(private readonly deps: GeneratorDeps) {}
 
-  /** Queues a reply; it starts as soon as a slot is free. */
-  enqueue(job: GenerationJob): void {
-    if (this.closed) throw new Error('The reply generator is shutting down.');
-    this.queue.push(job);
-    this.pump();
+  /** Starts taking jobs from the queue. */
+  start(): void {
+    this.deps.queue.consume((job, delivery) => this.run(job, delivery), this.deps.concurrency);
+  }
+
+  /** Queues a reply; a worker (here or on another instance) starts it as soon as it has room. */
+  enqueue(job: GenerationJob): Promise<void> {
+    return this.deps.queue.enqueue(job);
   }
 
   /** Stops a reply generated here and waits until it has ended; false when it is not running here. */
@@ -85,18 +88,24 @@ export class ReplyGenerator {
     return true;
   }
 
-  /** How many replies are queued or running. */
-  get load(): { queued: number; running: number } {
-    return { queued: this.queue.length, running: this.inflight.size };
+  /** Replies generating here, and jobs waiting in (or taken from but not finished by) the queue. */
+  async load(): Promise<{ generating: number; waiting: number; pending: number }> {
+    return { generating: this.inflight.size, ...(await this.deps.queue.depth()) };
   }
 
-  /** Lets running replies finish, and stops taking new ones. */
-  async drain(): Promise<void> {
-    this.closed = true;
-    while (this.running.size > 0 || this.queue.length > 0) {
-      this.pump();
-      await Promise.allSettled([...this.running.values()]);
-    }
+  /** Stops taking jobs and lets the running replies finish. */
+  drain(): Promise<void> {
+    return this.deps.queue.close();
+  }
+
+  /** Ends a reply whose job failed every delivery (dead-lettered). */
+  async abandon(job: GenerationJob, deliveries: number): Promise<void> {
+    const ended = await this.deps.store.finish(job.replyId, {
+      status: 'FAILED',
+      finish_reason: 'error',
+      error: `The character could not reply: generation failed ${deliveries} times.`,
+    });
+    if (ended) await this.deps.bus.publish(job.conversationId, { kind: 'REPLY_FAILED', messageId: ended.id, message: ended, error: ended.error });
   }
 
   /** Assembles the prompt a reply would get now (also used by promptPreview). */
@@ -117,23 +126,32 @@ export class ReplyGenerator {
     return buildPrompt({ ...input, summary });
   }
 
-  private pump(): void {
-    while (this.running.size < this.deps.concurrency && this.queue.length > 0) {
-      const job = this.queue.shift()!;
-      const run = this.generate(job).catch((error) => this.deps.log.error({ err: error, replyId: job.replyId }, 'reply generation crashed'));
-      this.running.set(job.replyId, run);
-      void run.finally(() => {
-        this.running.delete(job.replyId);
-        this.pump();
-      });
-    }
+  private run(job: GenerationJob, delivery: number): Promise<void> {
+    const run = this.generate(job, delivery).finally(() => this.running.delete(job.replyId));
+    this.running.set(job.replyId, run);
+    return run;
   }
 
-  private async generate(job: GenerationJob): Promise<void> {
+  /**
+   * Generates one reply. A job delivered again after its worker died finds the reply STREAMING:
+   * it continues from the text so far (the model is asked to go on from it) and keeps numbering
+   * deltas where they stopped, so subscribers' concatenated deltas stay equal to the content.
+   */
+  private async generate(job: GenerationJob, delivery = 1): Promise<void> {
     const { store, bus, provider, log } = this.deps;
     const reply = await store.byId(job.replyId);
-    if (!reply || reply.status !== 'PENDING') return;
-    const state: Inflight = { replyId: job.replyId, conversationId: job.conversationId, text: '', sequence: -1, abort: new AbortController() };
+    if (!reply) return;
+    const resuming = reply.status === 'STREAMING' && delivery > 1;
+    if (reply.status !== 'PENDING' && !resuming) return;
+    const progress = resuming ? (await bus.progress(job.conversationId)).find((p) => p.replyId === job.replyId) : undefined;
+    const state: Inflight = {
+      replyId: job.replyId,
+      conversationId: job.conversationId,
+      text: progress?.text ?? '',
+      sequence: progress?.sequence ?? -1,
+      abort: new AbortController(),
+    };
+    if (resuming) log.info({ replyId: job.replyId, delivery, from: state.sequence }, 'continuing a reply whose worker stopped');
     this.inflight.set(job.replyId, state);
     const startedAt = Date.now();
     let flushed = Date.now();
@@ -141,11 +159,12 @@ export class ReplyGenerator {
     let prompt: BuiltPrompt | undefined;
     try {
       prompt = await this.prompt(job, reply.seq, state.abort.signal);
+      const messages = state.text ? [...prompt.messages, { role: 'assistant' as const, content: state.text }] : prompt.messages;
       let finishReason = 'stop';
       let usage: TokenUsage | undefined;
       for await (const chunk of provider.stream({
         model: job.settings.model,
-        messages: prompt.messages,
+        messages,
         temperature: job.settings.temperature,
         maxTokens: job.settings.maxTokens,
         signal: state.abort.signal,
@@ -156,7 +175,7 @@ export class ReplyGenerator {
           continue;
         }
         if (chunk.text === '') continue;
-        if (state.sequence === -1 && !(await store.markStreaming(job.replyId))) return;
+        if (state.sequence === -1 && !resuming && !(await store.markStreaming(job.replyId))) return;
         state.text += chunk.text;
         state.sequence += 1;
         await bus.publish(job.conversationId, { kind: 'REPLY_DELTA', messageId: job.replyId, delta: chunk.text, sequence: state.sequence });

@@ -14,6 +14,7 @@ import { connectRedis, redisReady } from '@chat/shared/redis';
 import { identify, type SubgraphService } from '@chat/shared/subgraph';
 import { createMemoryEventBus, createRedisEventBus } from './events';
 import { ReplyGenerator } from './generation';
+import { createMemoryQueue, createRedisQueue, type JobQueue } from './queue';
 import { createLlmProvider } from './llm';
 import { resolvers, type Context } from './resolvers';
 import { MessagesStore, migrations, type MessagesTables } from './store';
@@ -38,14 +39,31 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
   const characters = createGraphClient(config.subgraphUrls.characters);
   const users = createGraphClient(config.subgraphUrls.users);
   // With Redis, events and rate limits are shared by every instance; without it, they live in this process.
-  const redis = config.redisUrl ? { publisher: connectRedis(config.redisUrl, 'messages'), subscriber: connectRedis(config.redisUrl, 'messages-events') } : undefined;
-  if (redis) await Promise.all([redisReady(redis.publisher), redisReady(redis.subscriber)]);
-  const bus = redis ? createRedisEventBus(redis.publisher, redis.subscriber) : createMemoryEventBus();
-  const rateLimiter = redis ? createRedisRateLimiter(redis.publisher) : createMemoryRateLimiter();
+  const redis = config.redisUrl
+    ? {
+        publisher: connectRedis(config.redisUrl, 'messages'),
+        subscriber: connectRedis(config.redisUrl, 'messages-events'),
+        // Blocking stream reads get a connection of their own.
+        jobs: connectRedis(config.redisUrl, 'messages-jobs'),
+      }
+    : undefined;
+  if (redis) await Promise.all(Object.values(redis).map((connection) => redisReady(connection)));
+  const bus = redis ? createRedisEventBus(redis.publisher, redis.subscriber, config.redisPrefix) : createMemoryEventBus();
+  const rateLimiter = redis ? createRedisRateLimiter(redis.publisher, `${config.redisPrefix}ratelimit:`) : createMemoryRateLimiter();
   const provider = createLlmProvider(config.llm);
   if (config.llm.provider === 'offline') log.info('no LLM configured: replies come from the offline demo provider (set LLM_PROVIDER, see README)');
-  const generator = new ReplyGenerator({
+  let generator: ReplyGenerator;
+  const queue: JobQueue = redis
+    ? createRedisQueue(redis.publisher, redis.jobs, {
+        prefix: config.redisPrefix,
+        claimIdleMs: config.chat.claimIdleMs,
+        log,
+        onDeadLetter: (job, deliveries) => generator.abandon(job, deliveries),
+      })
+    : createMemoryQueue();
+  generator = new ReplyGenerator({
     store,
+    queue,
     bus,
     provider,
     users,
@@ -53,6 +71,7 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
     flushIntervalMs: config.chat.flushIntervalMs,
     concurrency: config.chat.generationConcurrency,
   });
+  generator.start();
   const schema = buildSubgraphSchema({ typeDefs, resolvers: resolvers as never });
   const createContext: MessagesService['createContext'] = (identity) => ({
     ...identity,
@@ -106,7 +125,7 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
       wss?.close();
       await generator.drain();
       await bus.close();
-      if (redis) await Promise.all([redis.publisher.quit(), redis.subscriber.quit()]);
+      if (redis) await Promise.all(Object.values(redis).map((connection) => connection.quit().catch(() => undefined)));
       await database.close();
     },
   };

@@ -50,6 +50,7 @@ export async function startTestSystem(engine: Engine = 'pglite', env: Record<str
     ...Object.fromEntries(SUBGRAPH_NAMES.map((name, i) => [`${name.toUpperCase()}_URL`, `http://127.0.0.1:${ports[i + 1]}/graphql`])),
     ...(engine === 'postgres' ? { DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA_PREFIX: schemaPrefix } : {}),
     ADMIN_EMAILS: 'admin@example.com',
+    REDIS_KEY_PREFIX: `${schemaPrefix}:`,
     ...env,
   });
   const system = await startSystem(config);

@@ -25,6 +25,8 @@ export interface Config {
   /** Prefix for each subgraph's schema on the PostgreSQL server (tests isolate runs with it). */
   databaseSchemaPrefix: string;
   redisUrl?: string;
+  /** Prefix of every Redis key and channel: deployments (or test runs) sharing a Redis stay apart. */
+  redisPrefix: string;
   auth: {
     issuer: string;
     audience: string;
@@ -58,6 +60,8 @@ export interface Config {
     flushIntervalMs: number;
     /** Replies generated at once by one messages instance. */
     generationConcurrency: number;
+    /** With Redis: a generation job unacknowledged this long is taken over by another instance (ms). */
+    claimIdleMs: number;
   };
   initialCredits: number;
   rateLimitMessagesPerMinute: number;
@@ -119,6 +123,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: url(env, 'DATABASE_URL'),
     databaseSchemaPrefix: schemaPrefix,
     redisUrl: url(env, 'REDIS_URL'),
+    redisPrefix: env.REDIS_KEY_PREFIX || 'chat:',
     auth: {
       issuer: env.JWT_ISSUER || 'character-chat',
       audience: env.JWT_AUDIENCE || 'character-chat-api',
@@ -147,6 +152,7 @@ export function loadConfig(env: Env = process.env): Config {
     chat: {
       flushIntervalMs: int(env, 'REPLY_FLUSH_INTERVAL_MS', 500, 1),
       generationConcurrency: int(env, 'GENERATION_CONCURRENCY', 16, 1),
+      claimIdleMs: int(env, 'JOB_CLAIM_IDLE_MS', 15_000, 100),
     },
     initialCredits: int(env, 'INITIAL_CREDITS', 100000),
     rateLimitMessagesPerMinute: int(env, 'RATE_LIMIT_MESSAGES_PER_MINUTE', 100, 1),
