@@ -1,7 +1,7 @@
 /** `npm start`: the four subgraphs and the gateway in one process, on embedded defaults unless configured. */
 import { loadConfig } from '@chat/shared/config';
 import { createLogger } from '@chat/shared/log';
-import { startSystem } from '@chat/system';
+import { exitOnSignal, startSystem } from '@chat/system';
 
 const config = loadConfig();
 const log = createLogger(config, 'system');
@@ -11,12 +11,4 @@ log.info(
   'character chat is running',
 );
 console.log(`\n  Gateway ready at ${system.gateway.url}\n`);
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'stopping');
-    void system.stop().then(() => process.exit(0));
-  });
-}
+exitOnSignal(() => system.stop(), log);

@@ -6,7 +6,7 @@ import { WebSocketServer } from 'ws';
 import type { Config } from '@chat/shared/config';
 import { openDatabase } from '@chat/shared/db';
 import { createGraphClient } from '@chat/shared/graph-client';
-import { GRAPHQL_PATH } from '@chat/shared/http';
+import { GRAPHQL_PATH, sendJson } from '@chat/shared/http';
 import { keyedLoader } from '@chat/shared/loaders';
 import { createLogger } from '@chat/shared/log';
 import { createMemoryRateLimiter, createRedisRateLimiter } from '@chat/shared/rate-limit';
@@ -98,6 +98,10 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
     generator,
     stats: database.stats,
     createContext,
+    routes: {
+      // Health with the generator's load: operators (and the scale-out test) see who is generating what.
+      '/health': async (_req, res) => sendJson(res, 200, { status: 'healthy', service: 'messages', generation: await generator.load() }),
+    },
     onListen(server, verifier) {
       // graphql-ws beside HTTP on the same path: the gateway opens subscriptions here with the caller's token.
       wss = new WebSocketServer({ server: server.server, path: GRAPHQL_PATH });

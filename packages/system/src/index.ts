@@ -61,11 +61,27 @@ export async function startSystem(config: Config): Promise<RunningSystem> {
   };
 }
 
+/** How long a process may take to shut down before it exits anyway (unfinished jobs stay queued for others). */
+export const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+/** On SIGINT or SIGTERM: stop, within SHUTDOWN_TIMEOUT_MS, then exit. */
+export function exitOnSignal(stop: () => Promise<void>, log: { info(o: object, m: string): void }): void {
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'stopping');
+      const deadline = setTimeout(() => process.exit(1), SHUTDOWN_TIMEOUT_MS);
+      deadline.unref();
+      void stop().then(() => process.exit(0), () => process.exit(1));
+    });
+  }
+}
+
 /** Runs one subgraph as its own process until SIGINT or SIGTERM. */
 export async function runSubgraphAlone(name: SubgraphName, config: Config, log: { info(o: object, m: string): void }): Promise<void> {
   const subgraph = await startSubgraph(name, config);
   log.info({ url: subgraph.url }, `${name} subgraph ready`);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => void subgraph.close().then(() => process.exit(0)));
-  }
+  exitOnSignal(() => subgraph.close(), log);
 }
