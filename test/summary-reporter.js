@@ -5,7 +5,7 @@ export default class SummaryReporter {
   onRunComplete(_contexts, results) {
     const file = process.env.JEST_SUMMARY_FILE;
     if (!file) return;
-    const { numPassedTests, numFailedTests, numPendingTests, numTotalTestSuites, numFailedTestSuites } = results;
-    writeFileSync(file, JSON.stringify({ numPassedTests, numFailedTests, numPendingTests, numTotalTestSuites, numFailedTestSuites }));
+    const { numPassedTests, numFailedTests, numPendingTests, numTotalTestSuites, numFailedTestSuites, numRuntimeErrorTestSuites } = results;
+    writeFileSync(file, JSON.stringify({ numPassedTests, numFailedTests, numPendingTests, numTotalTestSuites, numFailedTestSuites, numRuntimeErrorTestSuites }));
   }
 }

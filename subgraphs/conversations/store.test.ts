@@ -1,0 +1,170 @@
+/** The conversations store on both engines: embedded PGlite and a PostgreSQL server. */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { sql, type Kysely } from 'kysely';
+import { dropSchema, openDatabase, type Database } from '@chat/shared/db';
+import { pageWindow, toConnection } from '@chat/shared/pagination';
+import { conversationCursor, ConversationsStore, migrations, type ConversationRow, type ConversationSettings, type ConversationsTables } from './store';
+
+const NAME = 'conversations';
+const POSTGRES_URL = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+type Engine = 'pglite' | 'postgres';
+
+/** Where one engine keeps this file's database: in memory, or a schema of its own on the server. */
+function storageFor(engine: Engine) {
+  const prefix = `st_${NAME}_${process.pid}_${randomBytes(4).toString('hex')}_`;
+  const config =
+    engine === 'pglite'
+      ? { dataDir: 'memory://', databaseSchemaPrefix: '' }
+      : { dataDir: 'memory://', databaseUrl: POSTGRES_URL, databaseSchemaPrefix: prefix };
+  return { config, schema: `${prefix}${NAME}` };
+}
+
+/** The tables in the connection's current schema. */
+async function tablesOf(db: Kysely<any>): Promise<string[]> {
+  const { rows } = await sql<{ table_name: string }>`
+    SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name`.execute(db);
+  return rows.map((r) => r.table_name);
+}
+
+const settings: ConversationSettings = { model: 'local-model', temperature: 0.8, maxTokens: 512, contextWindowTokens: 8192 };
+
+describe.each<Engine>(['pglite', 'postgres'])('ConversationsStore on %s', (engine) => {
+  const { config, schema } = storageFor(engine);
+  let database: Database<ConversationsTables>;
+  let store: ConversationsStore;
+  let dir: string | undefined;
+
+  const open = (c: typeof config = config) => openDatabase<ConversationsTables>({ name: NAME, config: c, migrations });
+  const start = (userId: string, title = 'Chat', characterId = randomUUID()) =>
+    store.create({ user_id: userId, character_id: characterId, title, tags: [], settings });
+  /** Sets when a conversation was last active (what a new message does). */
+  const activeAt = (id: string, at: Date) => database.db.updateTable('conversations').set({ last_activity_at: at }).where('id', '=', id).execute();
+  /** Every page of a user's list, walked with real cursors. */
+  async function listAll(userId: string, status?: ConversationRow['status'], first = 2) {
+    const pages: string[][] = [];
+    let after: string | null = null;
+    for (;;) {
+      const window = pageWindow({ first, after }, 2);
+      const connection = toConnection(await store.listByUser(userId, window, status), window, conversationCursor);
+      pages.push(connection.edges.map((e) => e.node.id));
+      if (!connection.pageInfo.hasNextPage) return pages;
+      after = connection.pageInfo.endCursor;
+      if (pages.length > 50) throw new Error('pagination does not end');
+    }
+  }
+
+  beforeAll(async () => {
+    database = await open();
+    store = new ConversationsStore(database);
+  }, 60_000);
+
+  afterAll(async () => {
+    await database?.close();
+    if (engine === 'postgres') await dropSchema(POSTGRES_URL, schema);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('migrates idempotently: opening the same database again changes nothing', async () => {
+    let target = config;
+    let before: string[];
+    if (engine === 'pglite') {
+      // memory:// is a fresh database each time; a folder is the same one twice.
+      dir = mkdtempSync(join(tmpdir(), `${NAME}-store-`));
+      target = { dataDir: dir, databaseSchemaPrefix: '' };
+      const first = await open(target);
+      before = await tablesOf(first.db);
+      await first.close();
+    } else {
+      before = await tablesOf(database.db);
+    }
+    const again = await open(target);
+    try {
+      const tables = await tablesOf(again.db);
+      expect(tables).toEqual(before);
+      expect(tables).toContain('conversations');
+      const applied = await sql<{ name: string }>`SELECT name FROM kysely_migration ORDER BY name`.execute(again.db);
+      expect(applied.rows.map((r) => r.name)).toEqual(Object.keys(migrations).sort());
+    } finally {
+      await again.close();
+    }
+  }, 90_000); // initdb of an on-disk PGlite is slow on a busy machine
+
+  it('creates an active conversation with its settings as JSON', async () => {
+    const userId = randomUUID();
+    const characterId = randomUUID();
+    const created = await store.create({ user_id: userId, character_id: characterId, title: 'First', tags: ['fun', 'sea'], settings });
+    expect(created).toMatchObject({ user_id: userId, character_id: characterId, title: 'First', status: 'ACTIVE', tags: ['fun', 'sea'], settings });
+    expect(created.last_activity_at.getTime()).toBe(created.created_at.getTime());
+
+    const [read] = await store.byIds([created.id, 'not-a-uuid', randomUUID()]);
+    expect(read).toEqual(created);
+    expect(await store.byIds(['not-a-uuid'])).toEqual([]);
+  });
+
+  it("lists a user's own conversations by last activity, newest first, across pages", async () => {
+    const userId = randomUUID();
+    const [a, b, c, d, e] = [await start(userId, 'a'), await start(userId, 'b'), await start(userId, 'c'), await start(userId, 'd'), await start(userId, 'e')];
+    await start(randomUUID(), 'someone else');
+    const base = Date.now();
+    // Activity order differs from creation order: c, a, e, b, d (most recent first).
+    await activeAt(c.id, new Date(base + 5000));
+    await activeAt(a.id, new Date(base + 4000));
+    await activeAt(e.id, new Date(base + 3000));
+    await activeAt(b.id, new Date(base + 2000));
+    await activeAt(d.id, new Date(base + 1000));
+
+    const pages = await listAll(userId);
+    expect(pages.map((p) => p.length)).toEqual([2, 2, 1]);
+    expect(pages.flat()).toEqual([c.id, a.id, e.id, b.id, d.id]);
+    expect(await listAll(randomUUID())).toEqual([[]]);
+  });
+
+  it('keeps a stable order when activity times tie', async () => {
+    const userId = randomUUID();
+    const rows = [await start(userId), await start(userId), await start(userId)];
+    const at = new Date();
+    for (const row of rows) await activeAt(row.id, at);
+    const ids = (await listAll(userId, undefined, 1)).flat();
+    expect(ids).toEqual(rows.map((r) => r.id).sort().reverse());
+  });
+
+  it('filters by status', async () => {
+    const userId = randomUUID();
+    const active = await start(userId, 'active');
+    const archived = await start(userId, 'archived');
+    expect((await store.update(archived.id, { status: 'ARCHIVED' }))?.status).toBe('ARCHIVED');
+
+    expect((await listAll(userId, 'ACTIVE', 10)).flat()).toEqual([active.id]);
+    expect((await listAll(userId, 'ARCHIVED', 10)).flat()).toEqual([archived.id]);
+    expect((await listAll(userId, undefined, 10)).flat().sort()).toEqual([active.id, archived.id].sort());
+  });
+
+  it('updates title, tags, status and settings, and moves updatedAt', async () => {
+    const created = await start(randomUUID(), 'Before');
+    await new Promise((r) => setTimeout(r, 5));
+    const newSettings = { ...settings, temperature: 1.2, model: 'other-model' };
+    const updated = await store.update(created.id, { title: 'After', tags: ['x'], settings: newSettings });
+    expect(updated).toMatchObject({ id: created.id, title: 'After', tags: ['x'], settings: newSettings, status: 'ACTIVE' });
+    expect(updated!.updated_at.getTime()).toBeGreaterThan(created.updated_at.getTime());
+    expect(updated!.created_at).toEqual(created.created_at);
+
+    // Fields not given stay as they were.
+    const again = await store.update(created.id, { status: 'ARCHIVED' });
+    expect(again).toMatchObject({ title: 'After', tags: ['x'], settings: newSettings, status: 'ARCHIVED' });
+
+    expect(await store.update(randomUUID(), { title: 'ghost' })).toBeUndefined();
+  });
+
+  it('removes a conversation', async () => {
+    const userId = randomUUID();
+    const gone = await start(userId);
+    const kept = await start(userId);
+    await store.remove(gone.id);
+    expect(await store.byIds([gone.id])).toEqual([]);
+    expect((await listAll(userId, undefined, 10)).flat()).toEqual([kept.id]);
+  });
+});

@@ -1,0 +1,102 @@
+/**
+ * The Dockerfile, docker-compose.yml and README's configuration table agree with the code
+ * (no Docker engine runs here, so this is the review, automated).
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from '@jest/globals';
+import { parse as parseYaml } from 'yaml';
+import { SUBGRAPH_NAMES } from '@chat/shared/config';
+
+const file = (path: string) => new URL(`../../${path}`, import.meta.url);
+const read = (path: string) => readFileSync(file(path), 'utf8');
+
+/** Every environment variable loadConfig reads. */
+function configVariables(): string[] {
+  const source = read('packages/shared/src/config.ts');
+  const names = new Set<string>();
+  for (const [, name] of source.matchAll(/\benv\.([A-Z][A-Z0-9_]*)/g)) names.add(name);
+  for (const [, name] of source.matchAll(/\(env, '([A-Z][A-Z0-9_]*)'/g)) names.add(name);
+  for (const name of SUBGRAPH_NAMES) names.add(`${name.toUpperCase()}_URL`);
+  return [...names].sort();
+}
+
+/** The workspace folders package.json declares (globs of one trailing `*` only). */
+function workspaces(): string[] {
+  const { workspaces: globs } = JSON.parse(read('package.json')) as { workspaces: string[] };
+  return globs.flatMap((glob) =>
+    glob.endsWith('/*')
+      ? readdirSync(file(glob.slice(0, -1)), { withFileTypes: true })
+          .filter((d) => d.isDirectory() && existsSync(file(`${glob.slice(0, -1)}${d.name}/package.json`)))
+          .map((d) => `${glob.slice(0, -1)}${d.name}`)
+      : [glob],
+  );
+}
+
+interface ComposeService {
+  command?: string[];
+  environment?: Record<string, string | number>;
+  healthcheck?: { test: string[] };
+  depends_on?: Record<string, { condition: string }>;
+}
+const compose = () => parseYaml(read('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService> };
+
+describe('Dockerfile', () => {
+  it("copies every workspace's package.json before installing, so npm links all @chat/* packages", () => {
+    const dockerfile = read('Dockerfile');
+    const install = dockerfile.indexOf('RUN npm install');
+    expect(install).toBeGreaterThan(0);
+    for (const dir of workspaces()) {
+      const copy = dockerfile.indexOf(`COPY ${dir}/package.json ${dir}/`);
+      if (copy < 0 || copy > install) throw new Error(`Dockerfile: add "COPY ${dir}/package.json ${dir}/" before RUN npm install`);
+    }
+  });
+});
+
+describe('docker-compose.yml', () => {
+  it('runs PostgreSQL, Redis, the four subgraphs and the gateway', () => {
+    expect(Object.keys(compose().services).sort()).toEqual(['gateway', 'postgres', 'redis', ...SUBGRAPH_NAMES].sort());
+  });
+
+  it('starts each service from an entry point that exists', () => {
+    const { services } = compose();
+    for (const name of SUBGRAPH_NAMES) expect(services[name].command).toEqual(['npx', 'tsx', `subgraphs/${name}/main.ts`]);
+    expect(services.gateway.command).toEqual(['npx', 'tsx', 'gateway/src/main.ts']);
+    for (const name of [...SUBGRAPH_NAMES, 'gateway']) expect(existsSync(file(services[name].command![2]))).toBe(true);
+  });
+
+  it('sets only variables the code reads, and every subgraph URL for every service', () => {
+    const known = configVariables();
+    const { services } = compose();
+    for (const name of [...SUBGRAPH_NAMES, 'gateway']) {
+      const env = services[name].environment ?? {};
+      for (const variable of Object.keys(env)) {
+        if (!known.includes(variable)) throw new Error(`docker-compose.yml: ${name} sets ${variable}, which packages/shared/src/config.ts does not read`);
+      }
+      for (const subgraph of SUBGRAPH_NAMES) expect(env[`${subgraph.toUpperCase()}_URL`]).toBe(`http://${subgraph}:${new URL(String(services[subgraph].environment![`${subgraph.toUpperCase()}_URL`])).port}/graphql`);
+      expect(env.HOST).toBe('0.0.0.0');
+    }
+    expect(services.users.environment!.JWT_PRIVATE_JWK).toBeDefined();
+  });
+
+  it("checks each service's /health on the port it listens on", () => {
+    const { services } = compose();
+    for (const name of [...SUBGRAPH_NAMES, 'gateway']) {
+      const env = services[name].environment!;
+      const port = name === 'gateway' ? String(env.PORT) : new URL(String(env[`${name.toUpperCase()}_URL`])).port;
+      expect(services[name].healthcheck!.test.join(' ')).toContain(`http://127.0.0.1:${port}/health`);
+    }
+    expect(Object.keys(services.gateway.depends_on ?? {}).sort()).toEqual([...SUBGRAPH_NAMES].sort());
+  });
+});
+
+describe('README configuration table', () => {
+  it('documents every variable packages/shared/src/config.ts reads', () => {
+    const readme = read('README.md');
+    const start = readme.indexOf('\n## Configuration');
+    expect(start).toBeGreaterThan(0);
+    const end = readme.indexOf('\n## ', start + 1);
+    const table = readme.slice(start, end < 0 ? undefined : end);
+    const missing = configVariables().filter((name) => !table.includes(`\`${name}\``));
+    if (missing.length) throw new Error(`README.md: add ${missing.join(', ')} to the Configuration table`);
+  });
+});
