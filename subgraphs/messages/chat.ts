@@ -51,9 +51,18 @@ async function chatTarget(ctx: Context, viewer: Viewer, conversationId: string):
   return { conversationId: conversation.id, userId: viewer.id, authorization: ctx.authorization, settings: conversation.settings, character };
 }
 
+/** A failure of our own infrastructure (e.g. Redis unreachable) that a retry may fix. */
+function unavailable(message: string) {
+  return contractError(ErrorCode.INTERNAL_SERVER_ERROR, message, { retryable: true });
+}
+
 /** RATE_LIMITED past the per-minute limit, INSUFFICIENT_CREDITS at zero credits. */
 async function checkAllowance(ctx: Context, viewer: Viewer): Promise<void> {
-  const decision = await ctx.rateLimiter.hit(`messages:${viewer.id}`, ctx.config.rateLimitMessagesPerMinute, RATE_WINDOW_MS);
+  const decision = await ctx.rateLimiter.hit(`messages:${viewer.id}`, ctx.config.rateLimitMessagesPerMinute, RATE_WINDOW_MS).catch((err) => {
+    // Rate limits and the queue share Redis: without it a message would be queued into nothing.
+    ctx.log.error({ err }, 'rate limiter unavailable');
+    throw unavailable('Chat is temporarily unavailable; please try again in a moment.');
+  });
   if (!decision.allowed) throw rateLimited(decision, 'messages');
   const { me } = await ctx.users.request<{ me: { credits: number } | null }>(CREDITS_QUERY, {}, { authorization: ctx.authorization });
   if (!me || me.credits <= 0) throw contractError(ErrorCode.INSUFFICIENT_CREDITS, 'You have no credits left.');
@@ -170,10 +179,18 @@ export async function* conversationEvents(ctx: Context, conversationId: string, 
   if (!(await mayRead(ctx, conversationId))) throw notFound('Conversation');
   const queue: ConversationEvent[] = [];
   let wake: (() => void) | undefined;
-  const stop = await ctx.bus.listen(conversationId, (event) => {
-    queue.push(event);
-    wake?.();
-  });
+  let lost: Error | undefined;
+  const stop = await ctx.bus.listen(
+    conversationId,
+    (event) => {
+      queue.push(event);
+      wake?.();
+    },
+    (error) => {
+      lost = error;
+      wake?.();
+    },
+  );
   try {
     const caughtUp = new Map<string, number>();
     for (const progress of await ctx.bus.progress(conversationId)) {
@@ -186,6 +203,7 @@ export async function* conversationEvents(ctx: Context, conversationId: string, 
         if (event.kind === 'REPLY_DELTA' && (caughtUp.get(event.messageId) ?? -1) >= (event.sequence ?? 0)) continue;
         yield event;
       }
+      if (lost) throw unavailable('Live events were interrupted; subscribe again to catch up.');
       await new Promise<void>((resolve) => (wake = resolve));
       wake = undefined;
     }

@@ -31,8 +31,11 @@ export interface ReplyProgress {
  */
 export interface EventBus {
   publish(conversationId: string, event: ConversationEvent): Promise<void>;
-  /** Calls `listener` for each event of the conversation until the returned function is called. */
-  listen(conversationId: string, listener: (event: ConversationEvent) => void): Promise<() => void>;
+  /**
+   * Calls `listener` for each event of the conversation until the returned function is called;
+   * `onLost` when events may have been missed (the bus lost its connection): the listener is then dropped.
+   */
+  listen(conversationId: string, listener: (event: ConversationEvent) => void, onLost?: (error: Error) => void): Promise<() => void>;
   /** Replies of the conversation streaming now, with their text so far. */
   progress(conversationId: string): Promise<ReplyProgress[]>;
   close(): Promise<void>;
@@ -92,12 +95,21 @@ export function createRedisEventBus(publisher: Redis, subscriber: Redis, prefix 
   const channel = (conversationId: string) => `${prefix}events:${conversationId}`;
   const progressKey = (conversationId: string) => `${prefix}progress:${conversationId}`;
   const listeners = new Map<string, Set<(event: ConversationEvent) => void>>();
+  const losers = new Map<(event: ConversationEvent) => void, (error: Error) => void>();
   subscriber.on('message', (name: string, payload: string) => {
     const conversationId = name.slice(channel('').length);
     const set = listeners.get(conversationId);
     if (!set) return;
     const event = JSON.parse(payload) as ConversationEvent;
     for (const listener of set) listener(event);
+  });
+  // Events published while the connection is down are gone: tell every listener, so clients resubscribe and catch up.
+  subscriber.on('close', () => {
+    const lost = [...losers.values()];
+    listeners.clear();
+    losers.clear();
+    void subscriber.unsubscribe().catch(() => undefined);
+    for (const onLost of lost) onLost(new Error('The connection to Redis was lost.'));
   });
   return {
     async publish(conversationId, event) {
@@ -110,7 +122,7 @@ export function createRedisEventBus(publisher: Redis, subscriber: Redis, prefix 
         await publisher.publish(channel(conversationId), payload);
       }
     },
-    async listen(conversationId, listener) {
+    async listen(conversationId, listener, onLost) {
       let set = listeners.get(conversationId);
       if (!set) {
         set = new Set();
@@ -118,9 +130,11 @@ export function createRedisEventBus(publisher: Redis, subscriber: Redis, prefix 
         await subscriber.subscribe(channel(conversationId));
       }
       set.add(listener);
+      if (onLost) losers.set(listener, onLost);
       const own = set;
       return () => {
         own.delete(listener);
+        losers.delete(listener);
         if (own.size === 0 && listeners.get(conversationId) === own) {
           listeners.delete(conversationId);
           void subscriber.unsubscribe(channel(conversationId)).catch(() => undefined);

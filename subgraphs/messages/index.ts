@@ -129,7 +129,7 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
       wss?.close();
       await generator.drain();
       await bus.close();
-      if (redis) await Promise.all(Object.values(redis).map((connection) => connection.quit().catch(() => undefined)));
+      if (redis) await Promise.all(Object.values(redis).map((connection) => connection.quit().catch(() => connection.disconnect())));
       await database.close();
     },
   };

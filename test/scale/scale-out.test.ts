@@ -153,7 +153,9 @@ describe('scale-out: two gateways and two messages instances on PostgreSQL and R
     const sent = await gql(gatewayA, `mutation($id: ID!) { sendMessage(input: { conversationId: $id, content: "long story" }) { reply { id } } }`, { id: me.conversationId }, me.token);
     const replyId = sent.data.sendMessage.reply.id;
     await subs[0].until((es) => es.filter((e) => e.kind === 'REPLY_DELTA').length >= 5);
-    const loads = await Promise.all([ports.messages1, ports.messages2].map(async (port) => (await (await fetch(`http://127.0.0.1:${port}/health`)).json()).generation.generating));
+    const loads = await Promise.all(
+      [ports.messages1, ports.messages2].map(async (port) => ((await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as any).generation.generating as number),
+    );
     const victim = loads[0] === 1 ? messages1 : messages2;
     expect(loads.filter((n) => n === 1)).toHaveLength(1);
     victim.kill('SIGKILL');
