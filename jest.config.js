@@ -7,7 +7,8 @@ export default {
   },
   testMatch: ['**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/.data/'],
-  testTimeout: 30000,
+  // Generous: starting a whole system on a loaded 2-core machine can take tens of seconds; tests bound their own waits.
+  testTimeout: 120000,
   maxWorkers: 2,
   reporters: ['default', ['<rootDir>/test/summary-reporter.js', {}]],
 };

@@ -37,7 +37,10 @@ function validFields(input: CharacterUpdateInput): Partial<CharacterFields> {
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
 }
 
-/** A new character's fields; a missing greeting becomes a simple hello, so every conversation opens with one. */
+/** The greeting of a character whose greeting is missing or blank, so every conversation opens with one. */
+const defaultGreeting = (name: string) => `Hello! I'm ${name}.`;
+
+/** A new character's fields; a missing greeting becomes a simple hello. */
 function newFields(input: CharacterInput): CharacterFields {
   const given = validFields(input);
   const name = given.name!;
@@ -46,7 +49,7 @@ function newFields(input: CharacterInput): CharacterFields {
     description: given.description ?? '',
     personality: given.personality ?? '',
     scenario: given.scenario ?? '',
-    greeting: given.greeting?.trim() ? given.greeting : `Hello! I'm ${name}.`,
+    greeting: given.greeting?.trim() ? given.greeting : defaultGreeting(name),
     example_dialogue: given.example_dialogue ?? '',
     system_prompt: given.system_prompt ?? '',
     tags: given.tags ?? [],
@@ -70,7 +73,7 @@ export const resolvers: Resolvers = {
       return character && !character.deleted_at && canSee(ctx.viewer, character) ? character : null;
     },
     async characters(_root, args, ctx) {
-      const window = pageWindow(args, 2);
+      const window = pageWindow(args, ['timestamp', 'uuid']);
       const search = optionalText('search', args.search, { max: LIMITS.nameMax })?.trim() || undefined;
       const tag = optionalText('tag', args.tag, { max: LIMITS.tagMax })?.trim() || undefined;
       const scope = { viewerId: ctx.viewer?.id ?? null, admin: ctx.viewer?.role === 'ADMIN' };
@@ -85,9 +88,10 @@ export const resolvers: Resolvers = {
       return ctx.store.create(viewer.id, newFields(input));
     },
     async updateCharacter(_root, { id, input }, ctx) {
-      await editable(ctx, id);
+      const current = await editable(ctx, id);
       const fields = validFields(input);
       if (input.name === null) delete fields.name;
+      if (fields.greeting !== undefined && !fields.greeting.trim()) fields.greeting = defaultGreeting(fields.name ?? current.name);
       const updated = await ctx.store.update(id, fields);
       if (!updated) throw notFound('Character');
       return updated;

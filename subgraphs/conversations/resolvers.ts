@@ -121,6 +121,16 @@ export const resolvers: Resolvers = {
       await ctx.store.touch(conversationId);
       return true;
     },
+    async recordSession(_root, { input }, ctx) {
+      await owned(ctx, input.conversationId);
+      const counts = [input.messageCount, input.totalTokens];
+      if (counts.some((n) => !Number.isInteger(n) || n < 0)) throw badInput('input', 'counts must be whole numbers >= 0');
+      const startedAt = new Date(input.startedAt);
+      const endedAt = new Date(input.endedAt);
+      if (Number.isNaN(startedAt.getTime()) || Number.isNaN(endedAt.getTime()) || endedAt < startedAt) throw badInput('input', 'startedAt and endedAt must be ordered date-times');
+      await ctx.store.recordSession(input.conversationId, { startedAt, endedAt, messageCount: input.messageCount, totalTokens: input.totalTokens });
+      return true;
+    },
   },
   Conversation: {
     async __resolveReference(ref, ctx) {
@@ -132,6 +142,13 @@ export const resolvers: Resolvers = {
     createdAt: (c) => c.created_at,
     updatedAt: (c) => c.updated_at,
     lastActivityAt: (c) => c.last_activity_at,
+    statistics: (c) => ({
+      messageCount: c.stats_message_count,
+      totalTokens: c.stats_total_tokens,
+      sessionCount: c.session_count,
+      totalSessionSeconds: c.total_session_seconds,
+      lastSessionEndedAt: c.last_session_ended_at,
+    }),
   },
   User: {
     __resolveReference: (ref) => ({ id: ref.id }),

@@ -25,6 +25,11 @@ export interface ConversationRow {
   created_at: Date;
   updated_at: Date;
   last_activity_at: Date;
+  stats_message_count: number;
+  stats_total_tokens: number;
+  session_count: number;
+  total_session_seconds: number;
+  last_session_ended_at: Date | null;
 }
 
 /** References to entities other subgraphs own. */
@@ -61,7 +66,27 @@ export const migrations: Record<string, Migration> = {
       await sql`CREATE INDEX conversations_by_user_status ON conversations (user_id, status, last_activity_at DESC, id DESC)`.execute(db);
     },
   },
+  '002_statistics': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .alterTable('conversations')
+        .addColumn('stats_message_count', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('stats_total_tokens', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('session_count', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('total_session_seconds', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('last_session_ended_at', 'timestamptz')
+        .execute();
+    },
+  },
 };
+
+/** What a chat session that ended tells the conversation. */
+export interface SessionRecord {
+  startedAt: Date;
+  endedAt: Date;
+  messageCount: number;
+  totalTokens: number;
+}
 
 /** What may change on a conversation. */
 export type ConversationChanges = Partial<Pick<ConversationRow, 'title' | 'status' | 'tags' | 'settings'>>;
@@ -95,7 +120,7 @@ export class ConversationsStore {
     const now = new Date();
     return this.db
       .insertInto('conversations')
-      .values({ id: randomUUID(), ...input, settings: JSON.stringify(input.settings) as never, status: 'ACTIVE', created_at: now, updated_at: now, last_activity_at: now })
+      .values({ id: randomUUID(), ...input, settings: JSON.stringify(input.settings) as never, status: 'ACTIVE', created_at: now, updated_at: now, last_activity_at: now } as never)
       .returningAll()
       .executeTakeFirstOrThrow();
   }
@@ -113,6 +138,22 @@ export class ConversationsStore {
   /** Marks activity now, so the conversation moves to the top of its owner's list. */
   async touch(id: string): Promise<void> {
     await this.db.updateTable('conversations').set({ last_activity_at: new Date() }).where('id', '=', id).execute();
+  }
+
+  /** Folds an ended session into the conversation's statistics. */
+  async recordSession(id: string, session: SessionRecord): Promise<void> {
+    const seconds = Math.max(0, Math.round((session.endedAt.getTime() - session.startedAt.getTime()) / 1000));
+    await this.db
+      .updateTable('conversations')
+      .set((eb) => ({
+        stats_message_count: session.messageCount,
+        stats_total_tokens: session.totalTokens,
+        session_count: eb('session_count', '+', 1),
+        total_session_seconds: eb('total_session_seconds', '+', seconds),
+        last_session_ended_at: session.endedAt,
+      }))
+      .where('id', '=', id)
+      .execute();
   }
 
   async remove(id: string): Promise<void> {

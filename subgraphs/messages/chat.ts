@@ -1,5 +1,6 @@
 import { requireViewer, type Viewer } from '@chat/shared/auth';
 import { badInput, conflict, contractError, ErrorCode, notFound } from '@chat/shared/errors';
+import { createChannel } from '@chat/shared/channel';
 import { rateLimited } from '@chat/shared/rate-limit';
 import { LIMITS, text } from '@chat/shared/validate';
 import type { ConversationEvent } from './events';
@@ -173,41 +174,38 @@ export async function promptPreview(ctx: Context, conversationId: string) {
 /**
  * conversationEvents: live events of one conversation. A subscriber joining while a reply
  * streams first gets its text so far as one delta; later deltas continue from there.
+ * The iterator's return() ends it at once (graphql-ws calls it when the client leaves).
  */
-export async function* conversationEvents(ctx: Context, conversationId: string, mayRead: (ctx: Context, id: string) => Promise<boolean>): AsyncGenerator<ConversationEvent> {
+export async function conversationEvents(ctx: Context, conversationId: string, mayRead: (ctx: Context, id: string) => Promise<boolean>): Promise<AsyncGenerator<ConversationEvent>> {
   requireViewer(ctx.viewer);
   if (!(await mayRead(ctx, conversationId))) throw notFound('Conversation');
-  const queue: ConversationEvent[] = [];
-  let wake: (() => void) | undefined;
-  let lost: Error | undefined;
-  const stop = await ctx.bus.listen(
+  let stopListening: (() => void) | undefined;
+  let closed = false;
+  const channel = createChannel<ConversationEvent>(() => {
+    closed = true;
+    stopListening?.();
+    void ctx.sessions.leave(conversationId, ctx.authorization).catch((err) => ctx.log.warn({ err }, 'leaving a chat session failed'));
+  });
+  // Live events wait here until the text so far of streaming replies has been sent.
+  const early: ConversationEvent[] = [];
+  let replaying = true;
+  const caughtUp = new Map<string, number>();
+  const forward = (event: ConversationEvent) => {
+    if (event.kind === 'REPLY_DELTA' && (caughtUp.get(event.messageId) ?? -1) >= (event.sequence ?? 0)) return;
+    channel.writer.push(event);
+  };
+  stopListening = await ctx.bus.listen(
     conversationId,
-    (event) => {
-      queue.push(event);
-      wake?.();
-    },
-    (error) => {
-      lost = error;
-      wake?.();
-    },
+    (event) => (replaying ? early.push(event) : forward(event)),
+    () => channel.writer.fail(unavailable('Live events were interrupted; subscribe again to catch up.')),
   );
-  try {
-    const caughtUp = new Map<string, number>();
-    for (const progress of await ctx.bus.progress(conversationId)) {
-      caughtUp.set(progress.replyId, progress.sequence);
-      yield { kind: 'REPLY_DELTA', messageId: progress.replyId, delta: progress.text, sequence: progress.sequence };
-    }
-    for (;;) {
-      while (queue.length > 0) {
-        const event = queue.shift()!;
-        if (event.kind === 'REPLY_DELTA' && (caughtUp.get(event.messageId) ?? -1) >= (event.sequence ?? 0)) continue;
-        yield event;
-      }
-      if (lost) throw unavailable('Live events were interrupted; subscribe again to catch up.');
-      await new Promise<void>((resolve) => (wake = resolve));
-      wake = undefined;
-    }
-  } finally {
-    stop();
+  await ctx.sessions.join(conversationId);
+  for (const progress of await ctx.bus.progress(conversationId)) {
+    caughtUp.set(progress.replyId, progress.sequence);
+    channel.writer.push({ kind: 'REPLY_DELTA', messageId: progress.replyId, delta: progress.text, sequence: progress.sequence });
   }
+  replaying = false;
+  early.forEach(forward);
+  if (closed) stopListening();
+  return channel.iterator;
 }

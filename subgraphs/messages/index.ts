@@ -14,6 +14,7 @@ import { connectRedis, redisReady } from '@chat/shared/redis';
 import { identify, type SubgraphService } from '@chat/shared/subgraph';
 import { createMemoryEventBus, createRedisEventBus } from './events';
 import { ReplyGenerator } from './generation';
+import { createMemoryPresence, createRedisPresence, SessionTracker } from './sessions';
 import { createMemoryQueue, createRedisQueue, type JobQueue } from './queue';
 import { createLlmProvider } from './llm';
 import { resolvers, type Context } from './resolvers';
@@ -72,6 +73,13 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
     concurrency: config.chat.generationConcurrency,
   });
   generator.start();
+  const sessions = new SessionTracker({
+    presence: redis ? createRedisPresence(redis.publisher, config.redisPrefix) : createMemoryPresence(),
+    store,
+    conversations,
+    log,
+    graceMs: config.chat.sessionGraceMs,
+  });
   const schema = buildSubgraphSchema({ typeDefs, resolvers: resolvers as never });
   const createContext: MessagesService['createContext'] = (identity) => ({
     ...identity,
@@ -81,6 +89,7 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
     users,
     bus,
     generator,
+    sessions,
     rateLimiter,
     config,
     log,
@@ -127,6 +136,7 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
     async close() {
       for (const client of wss?.clients ?? []) client.close(GOING_AWAY, 'server shutting down');
       wss?.close();
+      sessions.stop();
       await generator.drain();
       await bus.close();
       if (redis) await Promise.all(Object.values(redis).map((connection) => connection.quit().catch(() => connection.disconnect())));

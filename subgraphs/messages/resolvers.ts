@@ -10,6 +10,7 @@ import type { RateLimiter } from '@chat/shared/rate-limit';
 import { cancelReply, conversationEvents, promptPreview, regenerateReply, sendMessage } from './chat';
 import type { EventBus } from './events';
 import type { ReplyGenerator } from './generation';
+import type { SessionTracker } from './sessions';
 import type { Resolvers } from './generated/graphql';
 import { messageCursor, type ConversationOwnerRow, type MessageRow, type MessagesStore } from './store';
 
@@ -22,6 +23,7 @@ export interface Context extends RequestIdentity {
   users: GraphClient;
   bus: EventBus;
   generator: ReplyGenerator;
+  sessions: SessionTracker;
   rateLimiter: RateLimiter;
   config: Pick<Config, 'rateLimitMessagesPerMinute'>;
   log: Logger;
@@ -86,7 +88,7 @@ export const resolvers: Resolvers = {
       return (await mayRead(ctx, ref.id)) ? { id: ref.id } : null;
     },
     async messages(conversation, args, ctx) {
-      const window = pageWindow(args, 1, true);
+      const window = pageWindow(args, ['integer'], true);
       const rows = await ctx.store.page(conversation.id, window);
       for (const row of rows) ctx.loaders.message.prime(row.id, row);
       return toConnection(rows, window, messageCursor);

@@ -237,6 +237,17 @@ export class MessagesStore {
     return reply ? { message, reply } : undefined;
   }
 
+  /** A conversation's message count and reply tokens, for its statistics. */
+  async totals(conversationId: string): Promise<{ messageCount: number; totalTokens: number }> {
+    const row = await this.db
+      .selectFrom('messages')
+      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.coalesce(eb.fn.sum<number>('total_tokens'), eb.lit(0)).as('tokens')])
+      .where('conversation_id', '=', conversationId)
+      .where('replaced_by', 'is', null)
+      .executeTakeFirstOrThrow();
+    return { messageCount: Number(row.n), totalTokens: Number(row.tokens) };
+  }
+
   /** Messages in place in a conversation (replaced replies are not). */
   async countInPlace(conversationId: string): Promise<number> {
     const row = await this.db

@@ -24,17 +24,25 @@ type Session = Omit<AuthPayload, 'user'> & { user: UserRow };
 const INVALID_LOGIN = 'Invalid email or password.';
 const INVALID_REFRESH = 'The refresh token is not valid; sign in again.';
 
+/**
+ * The users handed back with a new session (register, login, refresh): the caller just proved
+ * to be them, though the request carries no token yet. Copies, so no other path shares them.
+ */
+const sessionUsers = new WeakSet<UserRow>();
+
 async function startSession(ctx: Context, user: UserRow, familyId?: string): Promise<Session> {
   const viewer: Viewer = { id: user.id, role: user.role };
   const { token, expiresAt } = await ctx.keys.sign(viewer);
   const refreshToken = await ctx.store.issueRefreshToken(user.id, ctx.config.auth.refreshTokenTtlSeconds, familyId);
-  return { accessToken: token, refreshToken, expiresAt, user };
+  const self = { ...user };
+  sessionUsers.add(self);
+  return { accessToken: token, refreshToken, expiresAt, user: self };
 }
 
-/** email and credits: the user themself and admins only. */
+/** email and credits: the user themself (also in their new session's payload) and admins only. */
 function ownOnly<K extends 'email' | 'credits'>(field: K) {
   return (user: UserRow, _args: unknown, ctx: Context): UserRow[K] => {
-    if (!canAccess(ctx.viewer, user.id)) throw forbidden(`Only the user themself and admins may see ${field}.`);
+    if (!sessionUsers.has(user) && !canAccess(ctx.viewer, user.id)) throw forbidden(`Only the user themself and admins may see ${field}.`);
     return user[field];
   };
 }

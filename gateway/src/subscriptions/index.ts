@@ -9,6 +9,6 @@ export { cachingDataSource, createEntityCache, createEventExecutor } from './exe
 export type { EntityCache, EventExecutor, EventExecutorOptions, GatewayRequestContext } from './execute';
 export { startGatewaySubscription, SubscriptionTerminatedError } from './subscribe';
 export type { GatewaySubscriptionOptions } from './subscribe';
-export { createChannel } from './channel';
-export type { Channel, ChannelWriter } from './channel';
+export { createChannel } from '@chat/shared/channel';
+export type { Channel, ChannelWriter } from '@chat/shared/channel';
 export * from './protocol';

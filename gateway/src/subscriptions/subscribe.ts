@@ -6,7 +6,7 @@
  */
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import type { ServiceMap } from '@apollo/gateway';
-import { createChannel } from './channel';
+import { createChannel } from '@chat/shared/channel';
 import { createEntityCache, createEventExecutor } from './execute';
 import type { SubscriptionPlan, SupergraphPlanner } from './planner';
 import { toWebSocketUrl, type UpstreamPool } from './upstream';

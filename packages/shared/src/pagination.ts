@@ -1,4 +1,5 @@
 import { badInput } from './errors';
+import { isUuid } from './validate';
 
 /** Page size when the client gives none, and the most one page may hold. */
 export const DEFAULT_PAGE_SIZE = 20;
@@ -26,11 +27,35 @@ export function encodeCursor(key: CursorKey): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
+/** What one position of a sort key holds, as encodeCursor wrote it. */
+export type CursorPart = 'timestamp' | 'uuid' | 'integer';
+
+/**
+ * A list's sort key: the kind of each position, checked when decoding so that a forged cursor
+ * is BAD_USER_INPUT and never reaches the database; or just its length (any strings and numbers).
+ */
+export type CursorShape = readonly CursorPart[] | number;
+
+// Exactly what Date#toISOString writes for years 0000-9999 (every timestamp the stores hold).
+const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+const PART_CHECKS: Record<CursorPart, (value: unknown) => boolean> = {
+  timestamp: (v) => typeof v === 'string' && ISO_TIMESTAMP.test(v) && !Number.isNaN(Date.parse(v)) && new Date(v).toISOString() === v,
+  uuid: isUuid,
+  integer: (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0,
+};
+
+function fitsShape(key: unknown, shape: CursorShape): key is CursorKey {
+  if (!Array.isArray(key)) return false;
+  if (typeof shape === 'number') return key.length === shape && key.every((v) => typeof v === 'string' || typeof v === 'number');
+  return key.length === shape.length && shape.every((part, i) => PART_CHECKS[part](key[i]));
+}
+
 /** The sort key behind a cursor, or BAD_USER_INPUT naming the argument. */
-export function decodeCursor(cursor: string, argument: string, arity: number): CursorKey {
+export function decodeCursor(cursor: string, argument: string, shape: CursorShape): CursorKey {
   try {
-    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(key) && key.length === arity && key.every((v) => typeof v === 'string' || typeof v === 'number')) return key;
+    const key: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (fitsShape(key, shape)) return key;
   } catch {
     // fall through to the error below
   }
@@ -44,8 +69,8 @@ export interface PageWindow {
   cursor: CursorKey | null;
 }
 
-/** Validates Relay arguments; `last`/`before` only where the caller allows them. */
-export function pageWindow(args: PageArgs, arity: number, allowBackward = false): PageWindow {
+/** Validates Relay arguments (cursors against the list's sort key); `last`/`before` only where the caller allows them. */
+export function pageWindow(args: PageArgs, shape: CursorShape, allowBackward = false): PageWindow {
   const check = (name: string, value: number) => {
     if (!Number.isInteger(value) || value < 0 || value > MAX_PAGE_SIZE) throw badInput(name, `must be between 0 and ${MAX_PAGE_SIZE}`);
     return value;
@@ -56,13 +81,13 @@ export function pageWindow(args: PageArgs, arity: number, allowBackward = false)
     return {
       direction: 'backward',
       limit: check('last', args.last ?? DEFAULT_PAGE_SIZE),
-      cursor: args.before != null ? decodeCursor(args.before, 'before', arity) : null,
+      cursor: args.before != null ? decodeCursor(args.before, 'before', shape) : null,
     };
   }
   return {
     direction: 'forward',
     limit: check('first', args.first ?? DEFAULT_PAGE_SIZE),
-    cursor: args.after != null ? decodeCursor(args.after, 'after', arity) : null,
+    cursor: args.after != null ? decodeCursor(args.after, 'after', shape) : null,
   };
 }
 

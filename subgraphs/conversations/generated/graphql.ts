@@ -31,6 +31,8 @@ export type Conversation = {
   id: Scalars['ID']['output'];
   lastActivityAt: Scalars['DateTime']['output'];
   settings: ConversationSettings;
+  /** Totals brought up to date each time a chat session ends (30 s after its last subscriber left). */
+  statistics: ConversationStatistics;
   status: ConversationStatus;
   tags: Array<Scalars['String']['output']>;
   title: Scalars['String']['output'];
@@ -65,6 +67,19 @@ export type ConversationSettingsInput = {
   temperature?: InputMaybe<Scalars['Float']['input']>;
 };
 
+export type ConversationStatistics = {
+  __typename?: 'ConversationStatistics';
+  lastSessionEndedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Messages in the conversation when the last session ended. */
+  messageCount: Scalars['Int']['output'];
+  /** Chat sessions ended so far. */
+  sessionCount: Scalars['Int']['output'];
+  /** Time spent in those sessions, in seconds. */
+  totalSessionSeconds: Scalars['Int']['output'];
+  /** Tokens of every reply when the last session ended. */
+  totalTokens: Scalars['Int']['output'];
+};
+
 export type ConversationStatus =
   | 'ACTIVE'
   | 'ARCHIVED';
@@ -74,6 +89,8 @@ export type Mutation = {
   archiveConversation: Conversation;
   /** Internal: marks new activity (a message sent) so lists order by it. Called by the messages subgraph; hidden from the public graph. */
   recordActivity: Scalars['Boolean']['output'];
+  /** Internal: a chat session ended; brings the conversation's statistics up to date. Called by the messages subgraph. */
+  recordSession: Scalars['Boolean']['output'];
   startConversation: Conversation;
   unarchiveConversation: Conversation;
   updateConversation: Conversation;
@@ -87,6 +104,11 @@ export type MutationArchiveConversationArgs = {
 
 export type MutationRecordActivityArgs = {
   conversationId: Scalars['ID']['input'];
+};
+
+
+export type MutationRecordSessionArgs = {
+  input: SessionRecordInput;
 };
 
 
@@ -124,6 +146,14 @@ export type Query = {
 
 export type QueryConversationArgs = {
   id: Scalars['ID']['input'];
+};
+
+export type SessionRecordInput = {
+  conversationId: Scalars['ID']['input'];
+  endedAt: Scalars['DateTime']['input'];
+  messageCount: Scalars['Int']['input'];
+  startedAt: Scalars['DateTime']['input'];
+  totalTokens: Scalars['Int']['input'];
 };
 
 export type StartConversationInput = {
@@ -255,12 +285,14 @@ export type ResolversTypes = {
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   ConversationSettingsInput: ConversationSettingsInput;
+  ConversationStatistics: ResolverTypeWrapper<ConversationStatistics>;
   ConversationStatus: ConversationStatus;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  SessionRecordInput: SessionRecordInput;
   StartConversationInput: StartConversationInput;
   User: ResolverTypeWrapper<UserRef>;
 };
@@ -277,11 +309,13 @@ export type ResolversParentTypes = {
   Int: Scalars['Int']['output'];
   Float: Scalars['Float']['output'];
   ConversationSettingsInput: ConversationSettingsInput;
+  ConversationStatistics: ConversationStatistics;
   DateTime: Scalars['DateTime']['output'];
   Mutation: Record<PropertyKey, never>;
   Boolean: Scalars['Boolean']['output'];
   PageInfo: PageInfo;
   Query: Record<PropertyKey, never>;
+  SessionRecordInput: SessionRecordInput;
   StartConversationInput: StartConversationInput;
   User: UserRef;
 };
@@ -297,6 +331,7 @@ export type ConversationResolvers<ContextType = Context, ParentType extends Reso
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   lastActivityAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   settings?: Resolver<ResolversTypes['ConversationSettings'], ParentType, ContextType>;
+  statistics?: Resolver<ResolversTypes['ConversationStatistics'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['ConversationStatus'], ParentType, ContextType>;
   tags?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -321,6 +356,14 @@ export type ConversationSettingsResolvers<ContextType = Context, ParentType exte
   temperature?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
 };
 
+export type ConversationStatisticsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ConversationStatistics'] = ResolversParentTypes['ConversationStatistics']> = {
+  lastSessionEndedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  messageCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  sessionCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  totalSessionSeconds?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  totalTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
@@ -328,6 +371,7 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   archiveConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationArchiveConversationArgs, 'id'>>;
   recordActivity?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRecordActivityArgs, 'conversationId'>>;
+  recordSession?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRecordSessionArgs, 'input'>>;
   startConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationStartConversationArgs, 'input'>>;
   unarchiveConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationUnarchiveConversationArgs, 'id'>>;
   updateConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationUpdateConversationArgs, 'id'>>;
@@ -356,6 +400,7 @@ export type Resolvers<ContextType = Context> = {
   ConversationConnection?: ConversationConnectionResolvers<ContextType>;
   ConversationEdge?: ConversationEdgeResolvers<ContextType>;
   ConversationSettings?: ConversationSettingsResolvers<ContextType>;
+  ConversationStatistics?: ConversationStatisticsResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
