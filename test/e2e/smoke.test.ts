@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTestSystem, type TestSystem } from '../support/system';
+import { START_TIMEOUT_MS } from './helpers';
 
 describe('smoke', () => {
   let t: TestSystem;
   beforeAll(async () => {
     t = await startTestSystem('pglite');
-  });
+  }, START_TIMEOUT_MS);
   afterAll(() => t?.stop());
 
   it('registers, creates a character, starts a conversation and reads it back', async () => {
