@@ -62,6 +62,8 @@ export interface Config {
     generationConcurrency: number;
     /** With Redis: a generation job unacknowledged this long is taken over by another instance (ms). */
     claimIdleMs: number;
+    /** A chat session closes this long after its last subscriber left (ms). */
+    sessionGraceMs: number;
   };
   initialCredits: number;
   rateLimitMessagesPerMinute: number;
@@ -153,6 +155,7 @@ export function loadConfig(env: Env = process.env): Config {
       flushIntervalMs: int(env, 'REPLY_FLUSH_INTERVAL_MS', 500, 1),
       generationConcurrency: int(env, 'GENERATION_CONCURRENCY', 16, 1),
       claimIdleMs: int(env, 'JOB_CLAIM_IDLE_MS', 15_000, 100),
+      sessionGraceMs: int(env, 'SESSION_GRACE_MS', 30_000, 0),
     },
     initialCredits: int(env, 'INITIAL_CREDITS', 100000),
     rateLimitMessagesPerMinute: int(env, 'RATE_LIMIT_MESSAGES_PER_MINUTE', 100, 1),
