@@ -1,5 +1,7 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, sep } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect, PostgresDialect } from 'kysely';
 import { Migrator, type Migration } from 'kysely/migration';
@@ -23,18 +25,43 @@ export interface DatabaseOptions {
   migrations: Record<string, Migration>;
 }
 
+/** Where the pristine cluster of this PGlite version is cached between processes. */
+function pristineFile(): string {
+  const entry = createRequire(import.meta.url).resolve('@electric-sql/pglite');
+  const root = entry.slice(0, entry.lastIndexOf(`${sep}dist${sep}`));
+  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  return join(tmpdir(), 'character-chat', `pglite-${version}-pristine.tar`);
+}
+
 /**
- * A freshly initialised in-memory cluster, dumped once per process: restoring it takes a
- * fraction of the time initdb does (tests start many in-memory databases).
+ * A freshly initialised cluster (what initdb makes), made once and cached on disk: restoring it
+ * takes a fraction of the time initdb does, for every new embedded database (tests make many).
  */
 let pristineCluster: Promise<Blob> | undefined;
-async function inMemoryPglite(): Promise<PGlite> {
-  pristineCluster ??= PGlite.create().then(async (fresh) => {
+function pristine(): Promise<Blob> {
+  pristineCluster ??= (async () => {
+    const file = pristineFile();
+    if (existsSync(file)) return new Blob([readFileSync(file)]);
+    const fresh = await PGlite.create();
     const dump = await fresh.dumpDataDir('none');
     await fresh.close();
+    mkdirSync(dirname(file), { recursive: true });
+    // Written aside and renamed, so a concurrent reader never sees half a file.
+    const partial = `${file}.${process.pid}.tmp`;
+    writeFileSync(partial, Buffer.from(await dump.arrayBuffer()));
+    renameSync(partial, file);
     return dump;
-  });
-  return PGlite.create({ loadDataDir: await pristineCluster });
+  })();
+  return pristineCluster;
+}
+
+/** An embedded database: in memory, or in `dir` (created from the pristine cluster the first time). */
+async function openPglite(dataDir: string, name: string): Promise<PGlite> {
+  if (dataDir === 'memory://') return PGlite.create({ loadDataDir: await pristine() });
+  const dir = join(dataDir, name);
+  if (existsSync(join(dir, 'PG_VERSION'))) return PGlite.create({ dataDir: dir });
+  mkdirSync(dir, { recursive: true });
+  return PGlite.create({ dataDir: dir, loadDataDir: await pristine() });
 }
 
 // pg returns int8 and numeric as strings; our counters fit in a JS number.
@@ -64,13 +91,7 @@ export async function openDatabase<DB>({ name, config, migrations }: DatabaseOpt
     db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), log });
   } else {
     engine = 'pglite';
-    let pglite: PGlite;
-    if (config.dataDir === 'memory://') pglite = await inMemoryPglite();
-    else {
-      const dir = join(config.dataDir, name);
-      mkdirSync(dir, { recursive: true });
-      pglite = new PGlite(dir);
-    }
+    const pglite = await openPglite(config.dataDir, name);
     db = new Kysely<DB>({ dialect: new PGliteDialect({ pglite }), log });
   }
   const migrator = new Migrator({
