@@ -1,34 +1,13 @@
 /** The characters store on both engines: embedded PGlite and a PostgreSQL server. */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { TEST_DATABASE_URL } from '../../test/support/system';
+import { itMigratesIdempotently, storageFor, type Engine } from '../../test/support/stores';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { sql, type Kysely } from 'kysely';
 import { dropSchema, openDatabase, type Database } from '@chat/shared/db';
 import { pageWindow, toConnection } from '@chat/shared/pagination';
 import { characterCursor, CharactersStore, migrations, type CharacterFields, type CharactersTables, type ListScope } from './store';
 
 const NAME = 'characters';
-const POSTGRES_URL = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-type Engine = 'pglite' | 'postgres';
-
-/** Where one engine keeps this file's database: in memory, or a schema of its own on the server. */
-function storageFor(engine: Engine) {
-  const prefix = `st_${NAME}_${process.pid}_${randomBytes(4).toString('hex')}_`;
-  const config =
-    engine === 'pglite'
-      ? { dataDir: 'memory://', databaseSchemaPrefix: '' }
-      : { dataDir: 'memory://', databaseUrl: POSTGRES_URL, databaseSchemaPrefix: prefix };
-  return { config, schema: `${prefix}${NAME}` };
-}
-
-/** The tables in the connection's current schema. */
-async function tablesOf(db: Kysely<any>): Promise<string[]> {
-  const { rows } = await sql<{ table_name: string }>`
-    SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name`.execute(db);
-  return rows.map((r) => r.table_name);
-}
 
 /** A word no other test uses, so each test reads only its own characters from the shared table. */
 const unique = (prefix: string) => `${prefix}${randomBytes(4).toString('hex')}`;
@@ -51,10 +30,9 @@ function fields(overrides: Partial<CharacterFields> = {}): CharacterFields {
 const anonymous: ListScope = { viewerId: null, admin: false };
 
 describe.each<Engine>(['pglite', 'postgres'])('CharactersStore on %s', (engine) => {
-  const { config, schema } = storageFor(engine);
+  const { config, schema } = storageFor(NAME, engine);
   let database: Database<CharactersTables>;
   let store: CharactersStore;
-  let dir: string | undefined;
 
   const open = (c: typeof config = config) => openDatabase<CharactersTables>({ name: NAME, config: c, migrations });
   /** Every page of a listing, walked with real cursors. */
@@ -78,34 +56,10 @@ describe.each<Engine>(['pglite', 'postgres'])('CharactersStore on %s', (engine) 
 
   afterAll(async () => {
     await database?.close();
-    if (engine === 'postgres') await dropSchema(POSTGRES_URL, schema);
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (engine === 'postgres') await dropSchema(TEST_DATABASE_URL, schema);
   });
 
-  it('migrates idempotently: opening the same database again changes nothing', async () => {
-    let target = config;
-    let before: string[];
-    if (engine === 'pglite') {
-      // memory:// is a fresh database each time; a folder is the same one twice.
-      dir = mkdtempSync(join(tmpdir(), `${NAME}-store-`));
-      target = { dataDir: dir, databaseSchemaPrefix: '' };
-      const first = await open(target);
-      before = await tablesOf(first.db);
-      await first.close();
-    } else {
-      before = await tablesOf(database.db);
-    }
-    const again = await open(target);
-    try {
-      const tables = await tablesOf(again.db);
-      expect(tables).toEqual(before);
-      expect(tables).toContain('characters');
-      const applied = await sql<{ name: string }>`SELECT name FROM kysely_migration ORDER BY name`.execute(again.db);
-      expect(applied.rows.map((r) => r.name)).toEqual(Object.keys(migrations).sort());
-    } finally {
-      await again.close();
-    }
-  }, 90_000); // initdb of an on-disk PGlite is slow on a busy machine
+  itMigratesIdempotently({ name: NAME, engine, config, migrations, current: () => database, tables: ['characters'] });
 
   it('creates a character and reads it back by id', async () => {
     const owner = randomUUID();

@@ -36,12 +36,12 @@ interface ChatConversation {
   settings: GenerationJob['settings'];
 }
 
-/** The conversation as the caller may chat in it: their own, active, with its character's persona. */
-async function chatTarget(ctx: Context, viewer: Viewer, conversationId: string): Promise<Omit<GenerationJob, 'replyId'>> {
+/** The conversation as the caller may chat in it: their own, active (unless `allowArchived`), with its character's persona. */
+async function chatTarget(ctx: Context, viewer: Viewer, conversationId: string, allowArchived = false): Promise<Omit<GenerationJob, 'replyId'>> {
   const auth = { authorization: ctx.authorization };
   const { conversation } = await ctx.conversations.request<{ conversation: ChatConversation | null }>(CONVERSATION_QUERY, { id: conversationId }, auth);
   if (!conversation || conversation.user.id !== viewer.id) throw notFound('Conversation');
-  if (conversation.status !== 'ACTIVE') throw conflict('The conversation is archived; unarchive it to chat.');
+  if (conversation.status !== 'ACTIVE' && !allowArchived) throw conflict('The conversation is archived; unarchive it to chat.');
   const { _entities } = await ctx.characters.request<{ _entities: Array<GenerationJob['character'] | null> }>(
     CHARACTER_QUERY,
     { reps: [{ __typename: 'Character', id: conversation.character.id }] },
@@ -155,12 +155,8 @@ export async function regenerateReply(ctx: Context, messageId: string, mayRead: 
 /** promptPreview: the prompt the next reply would get, for the conversation's owner. */
 export async function promptPreview(ctx: Context, conversationId: string) {
   const viewer = requireViewer(ctx.viewer);
-  const target = await chatTarget(ctx, viewer, conversationId).catch((error) => {
-    // An archived conversation can still be previewed; anything else is refused as it was.
-    if (error?.extensions?.code === ErrorCode.CONFLICT) return null;
-    throw error;
-  });
-  if (!target) throw conflict('The conversation is archived.');
+  // An archived conversation can still be previewed.
+  const target = await chatTarget(ctx, viewer, conversationId, true);
   const prompt = await ctx.generator.prompt(target, Number.MAX_SAFE_INTEGER);
   return {
     strategy: prompt.strategy,
@@ -201,6 +197,8 @@ export async function conversationEvents(ctx: Context, conversationId: string, m
   );
   await ctx.sessions.join(conversationId);
   for (const progress of await ctx.bus.progress(conversationId)) {
+    // A reply that ended before this subscriber joined is history, unless its last events reached us.
+    if (progress.ended && !early.some((event) => event.messageId === progress.replyId)) continue;
     caughtUp.set(progress.replyId, progress.sequence);
     channel.writer.push({ kind: 'REPLY_DELTA', messageId: progress.replyId, delta: progress.text, sequence: progress.sequence });
   }

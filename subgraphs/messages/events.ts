@@ -23,7 +23,15 @@ export interface ReplyProgress {
   text: string;
   /** Sequence of the last piece of `text`. */
   sequence: number;
+  /**
+   * The reply ended moments ago. Kept for RECENTLY_ENDED_MS so a subscriber that joined while its
+   * last events were in flight still gets the text it missed.
+   */
+  ended?: boolean;
 }
+
+/** How long an ended reply's progress is kept for subscribers joining at that moment (ms). */
+export const RECENTLY_ENDED_MS = 10_000;
 
 /**
  * Publishes a conversation's events to its subscribers, wherever they are connected, and
@@ -53,8 +61,14 @@ export function createMemoryEventBus(): EventBus {
         replies.set(event.messageId, { replyId: event.messageId, text: (before?.text ?? '') + (event.delta ?? ''), sequence: event.sequence ?? 0 });
         streaming.set(conversationId, replies);
       } else if (TERMINAL_KINDS.has(event.kind)) {
-        replies.delete(event.messageId);
-        if (replies.size === 0) streaming.delete(conversationId);
+        const ended = replies.get(event.messageId);
+        if (ended) {
+          ended.ended = true;
+          setTimeout(() => {
+            replies.delete(event.messageId);
+            if (replies.size === 0 && streaming.get(conversationId) === replies) streaming.delete(conversationId);
+          }, RECENTLY_ENDED_MS).unref();
+        }
       }
       for (const listener of listeners.get(conversationId) ?? []) listener(event);
     },
@@ -82,6 +96,17 @@ export const PROGRESS_TTL_SECONDS = 600;
 
 // Appends a delta to the reply's progress and publishes the event, atomically: a subscriber
 // reading progress after subscribing sees each delta either in the progress or on the channel.
+// Marks the reply's progress as ended (kept briefly for late joiners) and publishes the final event.
+const PUBLISH_END = `
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current then
+  local progress = cjson.decode(current)
+  progress.ended = true
+  progress.endedAt = tonumber(ARGV[3])
+  redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(progress))
+end
+return redis.call('PUBLISH', KEYS[2], ARGV[2])`;
+
 const PUBLISH_DELTA = `
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 local text = ''
@@ -117,7 +142,7 @@ export function createRedisEventBus(publisher: Redis, subscriber: Redis, prefix 
       if (event.kind === 'REPLY_DELTA') {
         await publisher.eval(PUBLISH_DELTA, 2, progressKey(conversationId), channel(conversationId), event.messageId, event.delta ?? '', event.sequence ?? 0, payload, PROGRESS_TTL_SECONDS);
       } else if (TERMINAL_KINDS.has(event.kind)) {
-        await publisher.multi().hdel(progressKey(conversationId), event.messageId).publish(channel(conversationId), payload).exec();
+        await publisher.eval(PUBLISH_END, 2, progressKey(conversationId), channel(conversationId), event.messageId, payload, Date.now());
       } else {
         await publisher.publish(channel(conversationId), payload);
       }
@@ -143,7 +168,10 @@ export function createRedisEventBus(publisher: Redis, subscriber: Redis, prefix 
     },
     async progress(conversationId) {
       const entries = await publisher.hgetall(progressKey(conversationId));
-      return Object.entries(entries).map(([replyId, json]) => ({ replyId, ...(JSON.parse(json) as { text: string; sequence: number }) }));
+      const all = Object.entries(entries).map(([replyId, json]) => ({ replyId, ...(JSON.parse(json) as { text: string; sequence: number; ended?: boolean; endedAt?: number }) }));
+      const stale = all.filter((p) => p.ended && Date.now() - (p.endedAt ?? 0) > RECENTLY_ENDED_MS);
+      if (stale.length > 0) await publisher.hdel(progressKey(conversationId), ...stale.map((p) => p.replyId));
+      return all.filter((p) => !stale.includes(p)).map(({ replyId, text, sequence, ended }) => ({ replyId, text, sequence, ended }));
     },
     async close() {
       listeners.clear();

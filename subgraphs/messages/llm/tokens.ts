@@ -13,9 +13,23 @@ export const REPLY_PRIMING_TOKENS = 3;
 /** Special tokens such as `<|endoftext|>` in user text are counted as plain text instead of throwing. */
 const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 
-/** Number of tokens of a piece of text. */
+/** Runs of non-space characters longer than this are counted piece by piece. */
+export const LONG_RUN_CHARS = 200;
+const LONG_RUN = new RegExp(`\\S{${LONG_RUN_CHARS},}`, 'g');
+
+/**
+ * Number of tokens of a piece of text. The encoder's time grows steeply with the length of a
+ * run without spaces (50,000 letters take seconds), so long runs are counted in bounded pieces.
+ */
 export function countTokens(text: string): number {
-  return text ? countEncodedTokens(text, PLAIN_TEXT) : 0;
+  if (!text) return 0;
+  if (text.match(LONG_RUN) === null) return countEncodedTokens(text, PLAIN_TEXT);
+  let pieces = 0;
+  const rest = text.replace(LONG_RUN, (run) => {
+    for (let at = 0; at < run.length; at += LONG_RUN_CHARS) pieces += countEncodedTokens(run.slice(at, at + LONG_RUN_CHARS), PLAIN_TEXT);
+    return ' ';
+  });
+  return pieces + countEncodedTokens(rest, PLAIN_TEXT);
 }
 
 /** Tokens one message occupies in a chat prompt (content plus framing). */
