@@ -93,6 +93,11 @@ export class ReplyGenerator {
     return { generating: this.inflight.size, ...(await this.deps.queue.depth()) };
   }
 
+  /** The newest dead-lettered jobs. */
+  deadLetters(limit: number) {
+    return this.deps.queue.deadLetters(limit);
+  }
+
   /** Stops taking jobs and lets the running replies finish. */
   drain(): Promise<void> {
     return this.deps.queue.close();

@@ -13,8 +13,17 @@ export interface JobQueue {
   consume(handler: JobHandler, concurrency: number): void;
   /** Jobs waiting to start, and jobs started but not yet acknowledged. */
   depth(): Promise<{ waiting: number; pending: number }>;
+  /** The newest jobs that failed every delivery (an admin's view); always empty in process. */
+  deadLetters(limit: number): Promise<DeadLetter[]>;
   /** Stops taking jobs and waits for the running ones; a Redis job not acknowledged stays pending for another worker. */
   close(): Promise<void>;
+}
+
+/** A job given up on after STREAM.maxDeliveries. */
+export interface DeadLetter {
+  job: GenerationJob;
+  deliveries: number;
+  failedAt: Date;
 }
 
 /** An in-process queue (no REDIS_URL): jobs live and die with this process. */
@@ -47,6 +56,9 @@ export function createMemoryQueue(): JobQueue {
     },
     async depth() {
       return { waiting: waiting.length, pending: running.size };
+    },
+    async deadLetters() {
+      return [];
     },
     async close() {
       // Jobs already queued here have nowhere else to go: finish them too.
@@ -176,6 +188,13 @@ export function createRedisQueue(redis: Redis, reader: Redis, options: RedisQueu
       const groups = (await redis.xinfo('GROUPS', jobs)) as Array<Array<string | number>>;
       const group = groups.map((g) => Object.fromEntries(chunk(g))).find((g) => g.name === STREAM.group);
       return { waiting: Number(group?.lag ?? 0), pending: Number(group?.pending ?? 0) };
+    },
+    async deadLetters(limit) {
+      const entries = (await redis.xrevrange(deadLetters, '+', '-', 'COUNT', limit)) as StreamEntry[];
+      return entries.map(([, fields]) => {
+        const field = (name: string) => fields[fields.indexOf(name) + 1];
+        return { job: JSON.parse(field('job')) as GenerationJob, deliveries: Number(field('deliveries')), failedAt: new Date(field('failedAt')) };
+      });
     },
     async close() {
       closed = true;

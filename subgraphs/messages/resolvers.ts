@@ -1,6 +1,6 @@
 import type DataLoader from 'dataloader';
 import { canAccess, requireViewer } from '@chat/shared/auth';
-import { notFound } from '@chat/shared/errors';
+import { forbidden, notFound } from '@chat/shared/errors';
 import type { GraphClient } from '@chat/shared/graph-client';
 import { pageWindow, toConnection } from '@chat/shared/pagination';
 import type { RequestIdentity } from '@chat/shared/subgraph';
@@ -55,6 +55,12 @@ export const resolvers: Resolvers = {
   Query: {
     message: (_root, { id }, ctx) => visibleMessage(ctx, id),
     promptPreview: (_root, { conversationId }, ctx) => promptPreview(ctx, conversationId),
+    async generationDeadLetters(_root, { first }, ctx) {
+      if (requireViewer(ctx.viewer).role !== 'ADMIN') throw forbidden('Only admins may see dead letters.');
+      const { limit } = pageWindow({ first }, ['integer']);
+      const letters = await ctx.generator.deadLetters(limit);
+      return letters.map(({ job, deliveries, failedAt }) => ({ replyId: job.replyId, conversationId: job.conversationId, userId: job.userId, deliveries, failedAt }));
+    },
   },
   Subscription: {
     conversationEvents: {

@@ -53,8 +53,20 @@ describe('Dockerfile', () => {
 });
 
 describe('docker-compose.yml', () => {
-  it('runs PostgreSQL, Redis, the four subgraphs and the gateway', () => {
-    expect(Object.keys(compose().services).sort()).toEqual(['gateway', 'postgres', 'redis', ...SUBGRAPH_NAMES].sort());
+  it('runs PostgreSQL, Redis, the four subgraphs, the gateway and a load balancer', () => {
+    expect(Object.keys(compose().services).sort()).toEqual(['gateway', 'lb', 'postgres', 'redis', ...SUBGRAPH_NAMES].sort());
+  });
+
+  it('runs two replicas of the gateway and of messages behind the load balancer', () => {
+    const { services } = compose() as { services: Record<string, ComposeService & { deploy?: { replicas?: string | number }; ports?: string[]; volumes?: string[] }> };
+    expect(String(services.gateway.deploy?.replicas)).toContain('2');
+    expect(String(services.messages.deploy?.replicas)).toContain('2');
+    expect(services.gateway.ports).toBeUndefined();
+    expect(services.lb.ports?.[0]).toMatch(/:80$/);
+    const nginx = read('deploy/nginx.conf');
+    expect(services.lb.volumes?.[0]).toContain('./deploy/nginx.conf');
+    expect(nginx).toContain('server gateway:4000');
+    expect(nginx).toContain('proxy_set_header Upgrade $http_upgrade');
   });
 
   it('starts each service from an entry point that exists', () => {

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import { STREAM } from '../../subgraphs/messages/queue';
 import { startFakeLlm, type FakeLlmServer } from '../support/fake-llm';
 import { startTestSystem, type TestSystem } from '../support/system';
 import { collect, wsClient } from '../support/ws';
@@ -48,5 +50,21 @@ describe('live chat with REDIS_URL (events and progress on Redis)', () => {
     const refused = await t.gql(`mutation($id: ID!) { sendMessage(input: { conversationId: $id, content: "third" }) { reply { id } } }`, { id }, user.token);
     expect(refused.errors?.[0].extensions?.code).toBe('RATE_LIMITED');
     expect(refused.errors?.[0].extensions?.retryAfterSeconds).toBeGreaterThan(0);
+  });
+
+  it('shows admins the dead-lettered generation jobs, and nobody else', async () => {
+    const admin = await t.gql(`mutation { register(input: { email: "admin@example.com", password: "correct horse battery", displayName: "Admin" }) { accessToken } }`);
+    const adminToken = admin.data.register.accessToken;
+    const user = await t.signUp();
+    const redis = new Redis(REDIS_URL);
+    const job = { replyId: '11111111-1111-4111-8111-111111111111', conversationId: '22222222-2222-4222-8222-222222222222', userId: user.id };
+    await redis.xadd(`${t.config.redisPrefix}${STREAM.deadLetters}`, '*', 'job', JSON.stringify(job), 'deliveries', '4', 'failedAt', '2026-11-22T00:00:00.000Z');
+    await redis.quit();
+    const query = `{ generationDeadLetters(first: 5) { replyId conversationId userId deliveries failedAt } }`;
+    const seen = await t.gql(query, {}, adminToken);
+    expect(seen.errors).toBeUndefined();
+    expect(seen.data.generationDeadLetters).toEqual([{ ...job, deliveries: 4, failedAt: '2026-11-22T00:00:00.000Z' }]);
+    const refused = await t.gql(query, {}, user.token);
+    expect(refused.errors?.[0].extensions?.code).toBe('FORBIDDEN');
   });
 });

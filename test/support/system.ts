@@ -1,5 +1,6 @@
 /** Starts the real system (four subgraphs + gateway, real HTTP) on free ports for a test file. */
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { SUBGRAPH_NAMES, loadConfig, type Config } from '@chat/shared/config';
 import { dropSchema } from '@chat/shared/db';
 import { freePort } from '@chat/shared/http';
@@ -81,6 +82,13 @@ export async function startTestSystem(engine: Engine = 'pglite', env: Record<str
     async stop() {
       await system.stop();
       if (engine === 'postgres') await Promise.all(SUBGRAPH_NAMES.map((name) => dropSchema(TEST_DATABASE_URL, `${schemaPrefix}${name}`)));
+      if (config.redisUrl) {
+        // This run's streams, progress and counters go with it.
+        const redis = new Redis(config.redisUrl);
+        const keys = await redis.keys(`${config.redisPrefix}*`);
+        if (keys.length > 0) await redis.del(...keys);
+        await redis.quit();
+      }
     },
   };
 }

@@ -57,6 +57,16 @@ export type ConversationEventKind =
   | 'REPLY_DELTA'
   | 'REPLY_FAILED';
 
+/** A generation job given up on after failing every delivery. */
+export type GenerationDeadLetter = {
+  __typename?: 'GenerationDeadLetter';
+  conversationId: Scalars['ID']['output'];
+  deliveries: Scalars['Int']['output'];
+  failedAt: Scalars['DateTime']['output'];
+  replyId: Scalars['ID']['output'];
+  userId: Scalars['ID']['output'];
+};
+
 /** One message of a conversation: the user's, or the character's reply. */
 export type Message = {
   __typename?: 'Message';
@@ -169,10 +179,17 @@ export type PromptPreview = {
 
 export type Query = {
   __typename?: 'Query';
+  /** Admins only: the newest generation jobs that failed every delivery (with Redis; none in process). */
+  generationDeadLetters: Array<GenerationDeadLetter>;
   /** A message of one of the caller's conversations. */
   message?: Maybe<Message>;
   /** The assembled prompt for the conversation's next reply, with the token count of each part (owner only). */
   promptPreview?: Maybe<PromptPreview>;
+};
+
+
+export type QueryGenerationDeadLettersArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -326,6 +343,7 @@ export type ResolversTypes = {
   ConversationEvent: ResolverTypeWrapper<Omit<ConversationEvent, 'message'> & { message?: Maybe<ResolversTypes['Message']> }>;
   ConversationEventKind: ConversationEventKind;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  GenerationDeadLetter: ResolverTypeWrapper<GenerationDeadLetter>;
   Message: ResolverTypeWrapper<MessageRow>;
   MessageConnection: ResolverTypeWrapper<Omit<MessageConnection, 'edges'> & { edges: Array<ResolversTypes['MessageEdge']> }>;
   MessageEdge: ResolverTypeWrapper<Omit<MessageEdge, 'node'> & { node: ResolversTypes['Message'] }>;
@@ -352,6 +370,7 @@ export type ResolversParentTypes = {
   String: Scalars['String']['output'];
   ConversationEvent: Omit<ConversationEvent, 'message'> & { message?: Maybe<ResolversParentTypes['Message']> };
   DateTime: Scalars['DateTime']['output'];
+  GenerationDeadLetter: GenerationDeadLetter;
   Message: MessageRow;
   MessageConnection: Omit<MessageConnection, 'edges'> & { edges: Array<ResolversParentTypes['MessageEdge']> };
   MessageEdge: Omit<MessageEdge, 'node'> & { node: ResolversParentTypes['Message'] };
@@ -388,6 +407,14 @@ export type ConversationEventResolvers<ContextType = Context, ParentType extends
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
+
+export type GenerationDeadLetterResolvers<ContextType = Context, ParentType extends ResolversParentTypes['GenerationDeadLetter'] = ResolversParentTypes['GenerationDeadLetter']> = {
+  conversationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  deliveries?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  failedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  replyId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  userId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+};
 
 export type MessageResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Message'] = ResolversParentTypes['Message'], FederationReferenceType extends FederationReferenceTypes['Message'] = FederationReferenceTypes['Message']> = {
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Message']> | FederationReferenceType, FederationReferenceType, ContextType>;
@@ -447,6 +474,7 @@ export type PromptPreviewResolvers<ContextType = Context, ParentType extends Res
 };
 
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  generationDeadLetters?: Resolver<Array<ResolversTypes['GenerationDeadLetter']>, ParentType, ContextType, Partial<QueryGenerationDeadLettersArgs>>;
   message?: Resolver<Maybe<ResolversTypes['Message']>, ParentType, ContextType, RequireFields<QueryMessageArgs, 'id'>>;
   promptPreview?: Resolver<Maybe<ResolversTypes['PromptPreview']>, ParentType, ContextType, RequireFields<QueryPromptPreviewArgs, 'conversationId'>>;
 };
@@ -474,6 +502,7 @@ export type Resolvers<ContextType = Context> = {
   Conversation?: ConversationResolvers<ContextType>;
   ConversationEvent?: ConversationEventResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
+  GenerationDeadLetter?: GenerationDeadLetterResolvers<ContextType>;
   Message?: MessageResolvers<ContextType>;
   MessageConnection?: MessageConnectionResolvers<ContextType>;
   MessageEdge?: MessageEdgeResolvers<ContextType>;
