@@ -4,6 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
+import pg from 'pg';
+import WebSocket from 'ws';
 import { SUBGRAPH_NAMES } from '@chat/shared/config';
 import { dropSchema } from '@chat/shared/db';
 import { freePort } from '@chat/shared/http';
@@ -179,4 +181,46 @@ describe('scale-out: two gateways and two messages instances on PostgreSQL and R
     subs.forEach((s) => s.stop());
     await Promise.all(clients.map((c) => c.dispose()));
   }, 90_000);
+
+  it('on SIGTERM, a messages process finishes its running reply and a gateway closes its sockets with 1001, both exiting in bounded time', async () => {
+    llm.setBehaviour({ tokens: Array.from({ length: 20 }, (_, i) => ` t${i}`), tokenDelayMs: 100 });
+    const alive = [messages1, messages2].find((p) => p.child.exitCode === null && p.child.signalCode === null)!;
+    const gateway = alive === messages1 ? gatewayA : gatewayB;
+    const gatewayProcess = processes.find((p) => p.name === (alive === messages1 ? 'gatewayA' : 'gatewayB'))!;
+    const me = await user(gateway);
+    const client = wsClient(gateway, me.token);
+    const sub = collect<any>(client, EVENTS, { id: me.conversationId }, 'conversationEvents');
+    await new Promise((r) => setTimeout(r, 300));
+    const sent = await gql(gateway, `mutation($id: ID!) { sendMessage(input: { conversationId: $id, content: "wrap up" }) { reply { id } } }`, { id: me.conversationId }, me.token);
+    const replyId = sent.data.sendMessage.reply.id;
+    await sub.until((es) => es.filter((e) => e.kind === 'REPLY_DELTA').length >= 3);
+
+    const started = Date.now();
+    alive.kill('SIGTERM');
+    expect(await alive.exited).toBe(0);
+    expect(Date.now() - started).toBeLessThan(12_000);
+    // Its running reply was finished before it exited.
+    const db = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await db.connect();
+    const { rows } = await db.query(`SELECT status, content FROM "${prefix}messages".messages WHERE id = $1`, [replyId]);
+    await db.end();
+    expect(rows[0].status).toBe('COMPLETED');
+    expect(rows[0].content).toBe(Array.from({ length: 20 }, (_, i) => ` t${i}`).join(''));
+
+    // An idle graphql-ws socket on the gateway is closed with 1001 (going away) when it stops.
+    const socket = new WebSocket(gateway.replace(/^http/, 'ws'), 'graphql-transport-ws');
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${me.token}` } })));
+      socket.once('message', (data) => (JSON.parse(String(data)).type === 'connection_ack' ? resolve() : reject(new Error(String(data)))));
+    });
+    const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+    const gatewayStarted = Date.now();
+    gatewayProcess.kill('SIGTERM');
+    expect(await gatewayProcess.exited).toBe(0);
+    expect(Date.now() - gatewayStarted).toBeLessThan(12_000);
+    expect(await closed).toBe(1001);
+    sub.stop();
+    await client.dispose();
+  }, 60_000);
 });
