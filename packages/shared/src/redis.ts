@@ -18,12 +18,14 @@ export function connectRedis(url: string, name: string): Redis {
 }
 
 /** Waits until the connection is ready (bounded), so start-up fails clearly when Redis is unreachable. */
-export async function redisReady(redis: Redis, timeoutMs = 5_000): Promise<void> {
+export async function redisReady(redis: Redis, timeoutMs = 15_000): Promise<void> {
   if (redis.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       cleanup();
-      reject(new Error(`Redis did not become ready within ${timeoutMs} ms`));
+      // A blocked event loop can run this timer before the pending 'ready' event: look once more.
+      if (redis.status === 'ready') resolve();
+      else reject(new Error(`Redis did not become ready within ${timeoutMs} ms`));
     }, timeoutMs);
     const onReady = () => {
       cleanup();
