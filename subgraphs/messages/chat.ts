@@ -122,9 +122,23 @@ async function reachableReply(ctx: Context, messageId: string, mayRead: (ctx: Co
   return message;
 }
 
+/** How long a cancel waits for the instance generating the reply to end it, before ending it here. */
+export const REMOTE_CANCEL_WAIT_MS = 2_000;
+
 /** Ends an open reply as CANCELLED, keeping its text so far. */
 async function stopReply(ctx: Context, reply: MessageRow): Promise<MessageRow> {
   if (await ctx.generator.cancel(reply.id)) return (await ctx.store.byId(reply.id))!;
+  if (reply.status === 'STREAMING') {
+    // Generated elsewhere: its instance ends it, so no delta follows the final event.
+    await ctx.bus.requestCancel(reply.id);
+    const deadline = Date.now() + REMOTE_CANCEL_WAIT_MS;
+    while (Date.now() < deadline) {
+      const now = await ctx.store.byId(reply.id);
+      if (now && now.status !== 'PENDING' && now.status !== 'STREAMING') return now;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  // Not started anywhere (still queued), or its worker is gone: end it here.
   const ended = await ctx.store.finish(reply.id, { status: 'CANCELLED', finish_reason: 'cancelled' });
   if (!ended) return (await ctx.store.byId(reply.id))!;
   await ctx.bus.publish(ended.conversation_id, { kind: 'REPLY_CANCELLED', messageId: ended.id, message: ended });

@@ -46,6 +46,10 @@ export interface EventBus {
   listen(conversationId: string, listener: (event: ConversationEvent) => void, onLost?: (error: Error) => void): Promise<() => void>;
   /** Replies of the conversation streaming now, with their text so far. */
   progress(conversationId: string): Promise<ReplyProgress[]>;
+  /** Asks whichever instance generates the reply to stop it. */
+  requestCancel(replyId: string): Promise<void>;
+  /** Calls `handler` for every cancel request, from any instance. */
+  onCancelRequest(handler: (replyId: string) => void): void;
   close(): Promise<void>;
 }
 
@@ -53,7 +57,14 @@ export interface EventBus {
 export function createMemoryEventBus(): EventBus {
   const listeners = new Map<string, Set<(event: ConversationEvent) => void>>();
   const streaming = new Map<string, Map<string, ReplyProgress>>();
+  const cancelHandlers: Array<(replyId: string) => void> = [];
   return {
+    async requestCancel(replyId) {
+      for (const handler of cancelHandlers) handler(replyId);
+    },
+    onCancelRequest(handler) {
+      cancelHandlers.push(handler);
+    },
     async publish(conversationId, event) {
       const replies = streaming.get(conversationId) ?? new Map<string, ReplyProgress>();
       if (event.kind === 'REPLY_DELTA') {
@@ -121,7 +132,13 @@ export function createRedisEventBus(publisher: Redis, subscriber: Redis, prefix 
   const progressKey = (conversationId: string) => `${prefix}progress:${conversationId}`;
   const listeners = new Map<string, Set<(event: ConversationEvent) => void>>();
   const losers = new Map<(event: ConversationEvent) => void, (error: Error) => void>();
+  const cancelChannel = `${prefix}cancel-requests`;
+  const cancelHandlers: Array<(replyId: string) => void> = [];
   subscriber.on('message', (name: string, payload: string) => {
+    if (name === cancelChannel) {
+      for (const handler of cancelHandlers) handler(payload);
+      return;
+    }
     const conversationId = name.slice(channel('').length);
     const set = listeners.get(conversationId);
     if (!set) return;
@@ -136,7 +153,16 @@ export function createRedisEventBus(publisher: Redis, subscriber: Redis, prefix 
     void subscriber.unsubscribe().catch(() => undefined);
     for (const onLost of lost) onLost(new Error('The connection to Redis was lost.'));
   });
+  // Cancel requests reach every instance (ioredis subscribes again after a reconnection).
+  subscriber.on('ready', () => void subscriber.subscribe(cancelChannel).catch(() => undefined));
   return {
+    async requestCancel(replyId) {
+      await publisher.publish(cancelChannel, replyId);
+    },
+    onCancelRequest(handler) {
+      cancelHandlers.push(handler);
+      void subscriber.subscribe(cancelChannel).catch(() => undefined);
+    },
     async publish(conversationId, event) {
       const payload = JSON.stringify(event);
       if (event.kind === 'REPLY_DELTA') {

@@ -69,8 +69,9 @@ export class ReplyGenerator {
 
   constructor(private readonly deps: GeneratorDeps) {}
 
-  /** Starts taking jobs from the queue. */
+  /** Starts taking jobs from the queue, and listening for cancel requests from any instance. */
   start(): void {
+    this.deps.bus.onCancelRequest((replyId) => this.inflight.get(replyId)?.abort.abort());
     this.deps.queue.consume((job, delivery) => this.run(job, delivery), this.deps.concurrency);
   }
 
@@ -79,7 +80,7 @@ export class ReplyGenerator {
     return this.deps.queue.enqueue(job);
   }
 
-  /** Stops a reply generated here and waits until it has ended; false when it is not running here. */
+  /** Stops a reply generated here and waits until it has ended; false when it is not running here (see requestCancel). */
   async cancel(replyId: string): Promise<boolean> {
     const running = this.inflight.get(replyId);
     if (!running) return false;
