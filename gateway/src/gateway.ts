@@ -7,6 +7,7 @@ import { createTokenVerifier, remoteKeys, type TokenVerifier } from '@chat/share
 import type { Config, SubgraphName } from '@chat/shared/config';
 import { GRAPHQL_PATH, graphqlHandler, listen, sendJson, type RunningServer } from '@chat/shared/http';
 import { identify, type RequestIdentity } from '@chat/shared/subgraph';
+import { createGraphiqlHandler } from './graphiql';
 import { attachSubscriptionServer } from './subscriptions';
 
 /** The committed supergraph the gateway serves (composed by `npm run compose`, never introspected at run time). */
@@ -43,13 +44,17 @@ export async function startGateway(config: Config, options: { port?: number; sup
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     includeStacktraceInErrorResponses: config.nodeEnv !== 'production',
-    introspection: config.nodeEnv !== 'production',
+    // GraphiQL needs introspection for its docs and completion: enabling it in production enables both.
+    introspection: config.nodeEnv !== 'production' || config.graphiql,
     plugins: [ApolloServerPluginLandingPageDisabled()],
   });
   await apollo.start();
   const context = (req: IncomingMessage) => identify(verifier, req.headers.authorization);
+  const graphql = graphqlHandler(apollo, context, { '/health': (_req, res) => sendJson(res, 200, { status: 'healthy', service: 'gateway' }) });
+  // GraphiQL for browsers at / and GET /graphql; off in production unless GRAPHIQL=true.
+  const graphiql = config.graphiql ? createGraphiqlHandler({ graphqlPath: GRAPHQL_PATH }) : undefined;
   const running = await listen(
-    graphqlHandler(apollo, context, { '/health': (_req, res) => sendJson(res, 200, { status: 'healthy', service: 'gateway' }) }),
+    graphiql ? (req, res) => (graphiql(req, res) ? undefined : void graphql(req, res)) : graphql,
     options.port ?? config.port,
     config.host,
   );

@@ -68,6 +68,8 @@ export interface Config {
   initialCredits: number;
   rateLimitMessagesPerMinute: number;
   logLevel: string;
+  /** Whether the gateway serves GraphiQL (GET /graphql from a browser, and /): on unless NODE_ENV=production. */
+  graphiql: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -88,6 +90,14 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   if (raw === undefined || raw === '') return fallback;
   if (!allowed.includes(raw as T)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
   return raw as T;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
 }
 
 function url(env: Env, name: string): string | undefined {
@@ -160,5 +170,6 @@ export function loadConfig(env: Env = process.env): Config {
     initialCredits: int(env, 'INITIAL_CREDITS', 100000),
     rateLimitMessagesPerMinute: int(env, 'RATE_LIMIT_MESSAGES_PER_MINUTE', 100, 1),
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'silent' : 'info'),
+    graphiql: bool(env, 'GRAPHIQL', nodeEnv !== 'production'),
   };
 }
