@@ -35,6 +35,7 @@ describe('scale-out: two gateways and two messages instances on PostgreSQL and R
   let gatewayB: string;
   let messages1: ServiceProcess;
   let messages2: ServiceProcess;
+  let spare: { token: string; conversationId: string } | undefined;
 
   beforeAll(async () => {
     llm = await startFakeLlm({ tokens: ['Hello', ' from', ' the', ' other', ' side'], tokenDelayMs: 5 });
@@ -176,6 +177,8 @@ describe('scale-out: two gateways and two messages instances on PostgreSQL and R
   it('finishes a reply on the other instance when the generating one is killed mid-stream, stored once and charged once', async () => {
     llm.setBehaviour({ tokens: Array.from({ length: 30 }, (_, i) => ` w${i}`), tokenDelayMs: 100 });
     const me = await user(gatewayA);
+    // The conversations subgraph reaches messages #1 to start conversations: start the next test's while both live.
+    spare = await user(gatewayA);
     const before = (await gql(gatewayA, `{ me { credits } }`, {}, me.token)).data.me.credits as number;
     const clients = [wsClient(gatewayA, me.token), wsClient(gatewayB, me.token)];
     const subs = clients.map((c) => collect<any>(c, EVENTS, { id: me.conversationId }, 'conversationEvents'));
@@ -215,7 +218,7 @@ describe('scale-out: two gateways and two messages instances on PostgreSQL and R
     const alive = [messages1, messages2].find((p) => p.child.exitCode === null && p.child.signalCode === null)!;
     const gateway = alive === messages1 ? gatewayA : gatewayB;
     const gatewayProcess = processes.find((p) => p.name === (alive === messages1 ? 'gatewayA' : 'gatewayB'))!;
-    const me = await user(gateway);
+    const me = spare!;
     const client = wsClient(gateway, me.token);
     const sub = collect<any>(client, EVENTS, { id: me.conversationId }, 'conversationEvents');
     await new Promise((r) => setTimeout(r, 300));
