@@ -39,18 +39,24 @@ export interface Config {
   };
   llm: {
     provider: LlmProviderName;
+    /** OpenAI: API base including `/v1` (default LM Studio). Anthropic: API origin (a trailing `/v1` is tolerated). */
     baseUrl?: string;
     apiKey?: string;
+    /** The model new conversations ask for. */
     model: string;
-    /** Longest wait for the first token, for silence between tokens, and for a whole reply (ms). */
+    /** Longest wait for the first chunk of an attempt (connect, headers and prompt processing), ms. */
     firstTokenTimeoutMs: number;
+    /** Longest silence between two chunks once the first arrived, ms. */
     idleTimeoutMs: number;
+    /** Deadline for the whole call, retries and backoff included, ms. */
     totalTimeoutMs: number;
-    /** Attempts after the first, made only before any token arrived. */
+    /** Extra attempts after the first, made only before any chunk reached the caller. */
     maxRetries: number;
+    /** Backoff before retry n (0-based) is this * 2^n (with jitter, capped), ms. */
     retryBaseDelayMs: number;
-    /** Consecutive failures that open a provider's circuit breaker, and how long it stays open (ms). */
+    /** Consecutive failed attempts that open a provider's circuit breaker. */
     breakerFailureThreshold: number;
+    /** How long the breaker stays open before one trial call (half-open), ms. */
     breakerResetMs: number;
     /** The offline demo provider's pause between words (ms). */
     offlineWordDelayMs: number;

@@ -1,3 +1,5 @@
+import type { Config } from '@chat/shared/config';
+
 /**
  * Shared types of the messages subgraph's LLM layer: chat messages, streaming chunks,
  * the provider contract, configuration and the single error type every provider throws.
@@ -43,32 +45,13 @@ export interface LlmProvider {
 }
 
 /** Which backend a provider talks to. */
-export type LlmProviderKind = 'openai' | 'anthropic' | 'offline';
+export type LlmProviderKind = Config['llm']['provider'];
 
-/** Configuration of the LLM layer (all durations in milliseconds). */
-export interface LlmConfig {
-  provider: LlmProviderKind;
-  /** OpenAI: API base including `/v1` (default LM Studio). Anthropic: API origin (a trailing `/v1` is tolerated). */
-  baseUrl?: string;
-  apiKey?: string;
-  model: string;
-  /** Maximum wait for the first chunk of an attempt (covers connect, headers and prompt processing). */
-  firstTokenTimeoutMs: number;
-  /** Maximum silence between two chunks once the first one arrived. */
-  idleTimeoutMs: number;
-  /** Deadline for the whole call, retries and backoff included. */
-  totalTimeoutMs: number;
-  /** Extra attempts after the first one; only made before any chunk reached the caller. */
-  maxRetries: number;
-  /** Backoff before retry n (0-based) is `retryBaseDelayMs * 2^n` (with jitter, capped). */
-  retryBaseDelayMs: number;
-  /** Consecutive failed attempts that open the circuit breaker. */
-  breakerFailureThreshold: number;
-  /** How long the breaker stays open before allowing one trial call (half-open). */
-  breakerResetMs: number;
-  /** Offline provider only: delay between streamed words (default {@link DEFAULT_OFFLINE_WORD_DELAY_MS}). */
-  offlineWordDelayMs?: number;
-}
+/**
+ * Configuration of the LLM layer: the service configuration's `llm` part (packages/shared/src/config.ts
+ * documents each field), with the offline provider's word delay optional (default {@link DEFAULT_OFFLINE_WORD_DELAY_MS}).
+ */
+export type LlmConfig = Omit<Config['llm'], 'offlineWordDelayMs'> & { offlineWordDelayMs?: number };
 
 /** Default delay between words of the offline provider. */
 export const DEFAULT_OFFLINE_WORD_DELAY_MS = 20;
