@@ -23,7 +23,8 @@ export interface TokenVerifier {
 
 /** The JWKS of the users subgraph, fetched over HTTP and cached by jose. */
 export function remoteKeys(usersSubgraphUrl: string): JWTVerifyGetKey {
-  return createRemoteJWKSet(new URL(JWKS_PATH, usersSubgraphUrl), { cooldownDuration: 5_000, cacheMaxAge: 60_000 });
+  // Refetched at most every 5 s: a key removed from the JWKS stops verifying within seconds everywhere.
+  return createRemoteJWKSet(new URL(JWKS_PATH, usersSubgraphUrl), { cooldownDuration: 5_000, cacheMaxAge: 5_000 });
 }
 
 /** A verifier pinned to one algorithm, issuer and audience. */
