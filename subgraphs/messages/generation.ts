@@ -6,7 +6,6 @@ import {
   countTokens,
   isAbortError,
   summarizeHistory,
-  SUMMARY_BUFFER_MIN_CONTEXT_TOKENS,
   type BuiltPrompt,
   type PromptCharacter,
   type ResilientProvider,
