@@ -42,13 +42,30 @@ async function loadPrivateJwk(config: Pick<Config, 'nodeEnv' | 'dataDir' | 'auth
   return jwk;
 }
 
-/** Loads the signing key and derives the public JWKS from it. */
+/** The public keys rotated out (JWT_PREVIOUS_JWKS): still published, so their tokens verify until they expire. */
+function previousKeys(config: Pick<Config, 'auth'>): JWK[] {
+  if (!config.auth.previousJwks) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(config.auth.previousJwks);
+  } catch {
+    throw new ConfigError('JWT_PREVIOUS_JWKS must be JSON: an array of public JWKs or a JWKS');
+  }
+  const keys = (Array.isArray(parsed) ? parsed : (parsed as { keys?: unknown }).keys) as JWK[] | undefined;
+  if (!Array.isArray(keys) || keys.some((k) => !k?.kid || k.crv !== 'Ed25519' || !k.x)) {
+    throw new ConfigError('JWT_PREVIOUS_JWKS must hold Ed25519 public keys, each with a kid');
+  }
+  // Only the public part is ever published.
+  return keys.map(({ kty, crv, x, kid }) => ({ kty, crv, x, kid, alg: ACCESS_TOKEN_ALG, use: 'sig' }));
+}
+
+/** Loads the signing key and derives the public JWKS from it (plus the keys rotated out). */
 export async function loadSigningKeys(config: Pick<Config, 'nodeEnv' | 'dataDir' | 'auth'>): Promise<SigningKeys> {
   const jwk = await loadPrivateJwk(config);
   if (!jwk.kid || jwk.crv !== 'Ed25519' || !jwk.d) throw new ConfigError('JWT_PRIVATE_JWK must be an Ed25519 private key with a kid');
   const privateKey = await importJWK(jwk, ACCESS_TOKEN_ALG);
   const { d: _private, ...publicJwk } = jwk;
-  const jwks = { keys: [{ ...publicJwk, alg: ACCESS_TOKEN_ALG, use: 'sig' }] };
+  const jwks = { keys: [{ ...publicJwk, alg: ACCESS_TOKEN_ALG, use: 'sig' }, ...previousKeys(config).filter((k) => k.kid !== jwk.kid)] };
   return {
     jwks,
     getKey: createLocalJWKSet(jwks),

@@ -37,11 +37,14 @@ async function forgeToken(jwk: JWK, claims: { sub: string; iss: string; aud: str
 describe.each(ENGINES)('accounts (%s)', (engine) => {
   let t: TestSystem;
   let systemKey: JWK;
+  let previousKey: JWK;
 
   beforeAll(async () => {
     // The system signs with a key the test knows, so it can forge expired and misaddressed tokens.
     systemKey = await signingJwk();
-    t = await startTestSystem(engine, { JWT_PRIVATE_JWK: JSON.stringify(systemKey) });
+    previousKey = await signingJwk();
+    const { d: _private, ...previousPublic } = previousKey;
+    t = await startTestSystem(engine, { JWT_PRIVATE_JWK: JSON.stringify(systemKey), JWT_PREVIOUS_JWKS: JSON.stringify([previousPublic]) });
   }, START_TIMEOUT_MS);
   afterAll(() => t?.stop());
 
@@ -186,6 +189,31 @@ describe.each(ENGINES)('accounts (%s)', (engine) => {
     });
     expect(basic.status).toBeLessThan(500);
     expect(errorCodes((await basic.json()) as any)).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it('accepts tokens of a key rotated out until they expire, and refuses a token signed with HS256 using a public key as secret', async () => {
+    const user = await t.signUp();
+    const { iss, aud } = { iss: t.config.auth.issuer, aud: t.config.auth.audience };
+    const later = Math.floor(Date.now() / 1000) + 600;
+    const rotated = await forgeToken(previousKey, { sub: user.id, iss, aud, exp: later });
+    expect(expectOk(await t.gql(ME, {}, rotated)).me.id).toBe(user.id);
+    const expiredRotated = await forgeToken(previousKey, { sub: user.id, iss, aud, exp: Math.floor(Date.now() / 1000) - 60 });
+    expect(errorCodes(await t.gql(ME, {}, expiredRotated))).toEqual(['UNAUTHENTICATED']);
+    // Algorithm confusion: HMAC keyed with the published public key must not pass as the signature.
+    const jwks = (await (await fetch(new URL('/.well-known/jwks.json', t.system.subgraphs.users.url))).json()) as { keys: JWK[] };
+    expect(jwks.keys.map((k) => k.kid).sort()).toEqual([systemKey.kid, previousKey.kid].sort());
+    expect(jwks.keys.every((k) => k.d === undefined)).toBe(true);
+    const secret = new TextEncoder().encode(JSON.stringify(jwks.keys[0]));
+    const confused = await new SignJWT({ role: 'ADMIN' })
+      .setProtectedHeader({ alg: 'HS256', kid: systemKey.kid })
+      .setSubject(user.id)
+      .setIssuer(iss)
+      .setAudience(aud)
+      .setExpirationTime(later)
+      .sign(secret);
+    const res = await t.gql(ME, {}, confused);
+    expect(errorCodes(res)).toEqual(['UNAUTHENTICATED']);
+    expect(res.status).toBeLessThan(500);
   });
 
   it("hides another user's email and credits (FORBIDDEN) but shows their displayName", async () => {

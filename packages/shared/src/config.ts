@@ -34,6 +34,8 @@ export interface Config {
     refreshTokenTtlSeconds: number;
     /** A private JWK (JSON) to sign tokens with; unset in development: generated once under DATA_DIR. */
     privateJwk?: string;
+    /** Public JWKs (a JSON array or JWKS) of keys rotated out: tokens they signed stay valid until they expire. */
+    previousJwks?: string;
     /** Emails that are given the ADMIN role when they register. */
     adminEmails: string[];
   };
@@ -76,6 +78,15 @@ export interface Config {
   logLevel: string;
   /** Whether the gateway serves GraphiQL (GET /graphql from a browser, and /): on unless NODE_ENV=production. */
   graphiql: boolean;
+  /** The gateway's limits on GraphQL operations, each refused before execution (gateway/src/limits.ts). */
+  limits: {
+    maxDepth: number;
+    maxAliases: number;
+    maxCost: number;
+    maxDocumentBytes: number;
+  };
+  /** Browser origins the gateway answers CORS requests for (exact `scheme://host[:port]`); empty: no CORS headers. */
+  corsOrigins: string[];
 }
 
 type Env = Record<string, string | undefined>;
@@ -117,6 +128,20 @@ function url(env: Env, name: string): string | undefined {
   return raw;
 }
 
+function origins(env: Env, name: string): string[] {
+  const list = (env[name] ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  for (const origin of list) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || parsed.origin !== origin) throw new ConfigError(`${name} must be comma-separated origins like https://app.example.com, got "${origin}"`);
+  }
+  return list;
+}
+
 /** Reads and validates the configuration from an environment (process.env by default). */
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
@@ -148,6 +173,7 @@ export function loadConfig(env: Env = process.env): Config {
       accessTokenTtlSeconds: int(env, 'ACCESS_TOKEN_TTL_SECONDS', 15 * 60, 1),
       refreshTokenTtlSeconds: int(env, 'REFRESH_TOKEN_TTL_SECONDS', 30 * 24 * 3600, 1),
       privateJwk: env.JWT_PRIVATE_JWK || undefined,
+      previousJwks: env.JWT_PREVIOUS_JWKS || undefined,
       adminEmails: (env.ADMIN_EMAILS ?? '')
         .split(',')
         .map((e) => e.trim().toLowerCase())
@@ -177,5 +203,12 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitMessagesPerMinute: int(env, 'RATE_LIMIT_MESSAGES_PER_MINUTE', 100, 1),
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'silent' : 'info'),
     graphiql: bool(env, 'GRAPHIQL', nodeEnv !== 'production'),
+    limits: {
+      maxDepth: int(env, 'MAX_QUERY_DEPTH', 12, 1),
+      maxAliases: int(env, 'MAX_ALIASES', 30, 0),
+      maxCost: int(env, 'MAX_QUERY_COST', 5000, 1),
+      maxDocumentBytes: int(env, 'MAX_DOCUMENT_BYTES', 20_000, 1),
+    },
+    corsOrigins: origins(env, 'CORS_ORIGINS'),
   };
 }
