@@ -6,7 +6,7 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { createTokenVerifier, remoteKeys, type TokenVerifier } from '@chat/shared/auth';
 import type { Config, SubgraphName } from '@chat/shared/config';
 import { GRAPHQL_PATH, graphqlHandler, listen, sendJson, type RunningServer } from '@chat/shared/http';
-import { identify, type RequestIdentity } from '@chat/shared/subgraph';
+import { clientAddressOf, identify, type RequestIdentity } from '@chat/shared/subgraph';
 import { createGraphiqlHandler } from './graphiql';
 import { attachSubscriptionServer } from './subscriptions';
 
@@ -30,6 +30,8 @@ export function gatewayVerifier(config: Config): TokenVerifier {
 class AuthenticatedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   override willSendRequest({ request, context }: Parameters<NonNullable<RemoteGraphQLDataSource<GatewayContext>['willSendRequest']>>[0]) {
     if (context.authorization) request.http?.headers.set('authorization', context.authorization);
+    // The client's address, for per-address limits; set here, never passed through from the client.
+    if (context.clientAddress) request.http?.headers.set('x-forwarded-for', context.clientAddress);
   }
 }
 
@@ -49,7 +51,11 @@ export async function startGateway(config: Config, options: { port?: number; sup
     plugins: [ApolloServerPluginLandingPageDisabled()],
   });
   await apollo.start();
-  const context = (req: IncomingMessage) => identify(verifier, req.headers.authorization);
+  // Behind a trusted proxy (TRUST_PROXY) the client is the first X-Forwarded-For hop; otherwise the peer.
+  const context = async (req: IncomingMessage): Promise<GatewayContext> => ({
+    ...(await identify(verifier, req.headers.authorization)),
+    clientAddress: config.trustProxy ? clientAddressOf(req) : req.socket.remoteAddress,
+  });
   const graphql = graphqlHandler(apollo, context, { '/health': (_req, res) => sendJson(res, 200, { status: 'healthy', service: 'gateway' }) });
   // GraphiQL for browsers at / and GET /graphql; off in production unless GRAPHIQL=true.
   const graphiql = config.graphiql ? createGraphiqlHandler({ graphqlPath: GRAPHQL_PATH }) : undefined;

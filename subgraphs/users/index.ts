@@ -6,6 +6,8 @@ import { openDatabase } from '@chat/shared/db';
 import { JWKS_PATH } from '@chat/shared/auth';
 import { sendJson } from '@chat/shared/http';
 import { keyedLoader } from '@chat/shared/loaders';
+import { createMemoryRateLimiter, createRedisRateLimiter } from '@chat/shared/rate-limit';
+import { connectRedis, redisReady } from '@chat/shared/redis';
 import type { SubgraphService } from '@chat/shared/subgraph';
 import { loadSigningKeys, type SigningKeys } from './keys';
 import { decoyHash } from './passwords';
@@ -26,6 +28,10 @@ export async function createUsersSubgraph(config: Config): Promise<UsersService>
   const store = new UsersStore(database);
   const keys = await loadSigningKeys(config);
   const decoy = decoyHash();
+  // Sign-in throttles are shared through Redis when there is one, so every users instance counts alike.
+  const redis = config.redisUrl ? connectRedis(config.redisUrl, 'users') : undefined;
+  if (redis) await redisReady(redis);
+  const rateLimiter = redis ? createRedisRateLimiter(redis, `${config.redisPrefix}ratelimit:`) : createMemoryRateLimiter();
   return {
     name: 'users',
     keys,
@@ -38,8 +44,12 @@ export async function createUsersSubgraph(config: Config): Promise<UsersService>
       keys,
       config,
       decoyHash: decoy,
+      rateLimiter,
       loaders: { user: keyedLoader((ids) => store.usersByIds(ids), (row) => row.id) },
     }),
-    close: () => database.close(),
+    close: async () => {
+      await redis?.quit().catch(() => redis.disconnect());
+      await database.close();
+    },
   };
 }

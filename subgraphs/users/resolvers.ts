@@ -2,6 +2,7 @@ import type DataLoader from 'dataloader';
 import { canAccess, requireViewer, type Viewer } from '@chat/shared/auth';
 import type { Config } from '@chat/shared/config';
 import { badInput, conflict, forbidden, unauthenticated } from '@chat/shared/errors';
+import { rateLimited, type RateLimiter } from '@chat/shared/rate-limit';
 import type { RequestIdentity } from '@chat/shared/subgraph';
 import { email, LIMITS, stripControl, text } from '@chat/shared/validate';
 import type { AuthPayload, Resolvers } from './generated/graphql';
@@ -13,7 +14,8 @@ import type { UserRow, UsersStore } from './store';
 export interface Context extends RequestIdentity {
   store: UsersStore;
   keys: SigningKeys;
-  config: Pick<Config, 'auth' | 'initialCredits'>;
+  config: Pick<Config, 'auth' | 'initialCredits' | 'throttle'>;
+  rateLimiter: RateLimiter;
   /** A hash checked when the email is unknown, so a wrong email costs what a wrong password does. */
   decoyHash: Promise<string>;
   loaders: { user: DataLoader<string, UserRow | null> };
@@ -22,6 +24,16 @@ export interface Context extends RequestIdentity {
 type Session = Omit<AuthPayload, 'user'> & { user: UserRow };
 
 const INVALID_LOGIN = 'Invalid email or password.';
+/** Login attempts are counted over this window; sign-ups over an hour. */
+export const LOGIN_WINDOW_MS = 5 * 60_000;
+export const REGISTRATION_WINDOW_MS = 60 * 60_000;
+
+/** RATE_LIMITED once any of the keys is over its limit (every key counts the attempt). */
+async function throttle(ctx: Context, what: string, checks: Array<[key: string, limit: number, windowMs: number]>): Promise<void> {
+  const decisions = await Promise.all(checks.map(([key, limit, windowMs]) => ctx.rateLimiter.hit(key, limit, windowMs)));
+  const refused = decisions.filter((d) => !d.allowed).sort((a, b) => b.retryAfterSeconds - a.retryAfterSeconds)[0];
+  if (refused) throw rateLimited(refused, what);
+}
 const INVALID_REFRESH = 'The refresh token is not valid; sign in again.';
 
 /**
@@ -53,6 +65,7 @@ export const resolvers: Resolvers = {
   },
   Mutation: {
     async register(_root, { input }, ctx) {
+      await throttle(ctx, 'sign-ups from this address', [[`register:address:${ctx.clientAddress}`, ctx.config.throttle.registrationsPerAddress, REGISTRATION_WINDOW_MS]]);
       const address = email('email', input.email);
       const password = text('password', input.password, { min: LIMITS.passwordMin, max: LIMITS.passwordMax });
       const displayName = text('displayName', input.displayName, { min: 1, max: LIMITS.displayNameMax }).trim();
@@ -69,7 +82,12 @@ export const resolvers: Resolvers = {
     async login(_root, { input }, ctx) {
       // Cleaned as register cleans them: control characters never reach the database, and a
       // password is compared as it was hashed (register strips them from passwords too).
-      const user = await ctx.store.userByEmail(stripControl(input.email).trim().toLowerCase());
+      const address = stripControl(input.email).trim().toLowerCase();
+      await throttle(ctx, 'sign-in attempts', [
+        [`login:account:${address}`, ctx.config.throttle.loginsPerAccount, LOGIN_WINDOW_MS],
+        [`login:address:${ctx.clientAddress}`, ctx.config.throttle.loginsPerAddress, LOGIN_WINDOW_MS],
+      ]);
+      const user = await ctx.store.userByEmail(address);
       const matches = await verifyPassword(stripControl(input.password), user?.password_hash ?? (await ctx.decoyHash));
       if (!user || !matches) throw unauthenticated(INVALID_LOGIN);
       return startSession(ctx, user);

@@ -52,6 +52,7 @@ describe('scale-out: two gateways and two messages instances on PostgreSQL and R
       LLM_PROVIDER: 'openai',
       LLM_BASE_URL: llm.baseUrl,
       JOB_CLAIM_IDLE_MS: '1500',
+      REGISTRATIONS_PER_ADDRESS: '100000',
       REPLY_FLUSH_INTERVAL_MS: '50',
       USERS_URL: url(ports.users),
       CHARACTERS_URL: url(ports.characters),

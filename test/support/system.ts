@@ -51,6 +51,9 @@ export async function startTestSystem(engine: Engine = 'pglite', env: Record<str
     ...Object.fromEntries(SUBGRAPH_NAMES.map((name, i) => [`${name.toUpperCase()}_URL`, `http://127.0.0.1:${ports[i + 1]}/graphql`])),
     ...(engine === 'postgres' ? { DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA_PREFIX: schemaPrefix } : {}),
     ADMIN_EMAILS: 'admin@example.com',
+    // Test files sign up and sign in many users from 127.0.0.1; the throttle tests lower these.
+    REGISTRATIONS_PER_ADDRESS: '100000',
+    LOGIN_ATTEMPTS_PER_ADDRESS: '100000',
     REDIS_KEY_PREFIX: `${schemaPrefix}:`,
     ...env,
   });

@@ -75,7 +75,15 @@ export interface Config {
   };
   initialCredits: number;
   rateLimitMessagesPerMinute: number;
+  /** Sign-in throttles (the seeds' and LibreChat's practice): attempts per account and per address in 5 minutes, sign-ups per address an hour. */
+  throttle: {
+    loginsPerAccount: number;
+    loginsPerAddress: number;
+    registrationsPerAddress: number;
+  };
   logLevel: string;
+  /** The gateway sits behind a proxy that sets X-Forwarded-For (e.g. the compose load balancer): trust its first hop as the client. */
+  trustProxy: boolean;
   /** Whether the gateway serves GraphiQL (GET /graphql from a browser, and /): on unless NODE_ENV=production. */
   graphiql: boolean;
   /** The gateway's limits on GraphQL operations, each refused before execution (gateway/src/limits.ts). */
@@ -201,6 +209,12 @@ export function loadConfig(env: Env = process.env): Config {
     },
     initialCredits: int(env, 'INITIAL_CREDITS', 100000),
     rateLimitMessagesPerMinute: int(env, 'RATE_LIMIT_MESSAGES_PER_MINUTE', 100, 1),
+    throttle: {
+      loginsPerAccount: int(env, 'LOGIN_ATTEMPTS_PER_ACCOUNT', 5, 1),
+      loginsPerAddress: int(env, 'LOGIN_ATTEMPTS_PER_ADDRESS', 30, 1),
+      registrationsPerAddress: int(env, 'REGISTRATIONS_PER_ADDRESS', 20, 1),
+    },
+    trustProxy: bool(env, 'TRUST_PROXY', false),
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'silent' : 'info'),
     graphiql: bool(env, 'GRAPHIQL', nodeEnv !== 'production'),
     limits: {

@@ -10,6 +10,15 @@ import { graphqlHandler, listen, sendJson, type Route, type RunningServer } from
 export interface RequestIdentity {
   viewer: Viewer | null;
   authorization?: string;
+  /** The client's address: the first X-Forwarded-For hop the gateway set, or the peer's address. */
+  clientAddress?: string;
+}
+
+/** The client address of a request that came through the gateway (which sets X-Forwarded-For), or its peer. */
+export function clientAddressOf(req: IncomingMessage): string | undefined {
+  const forwarded = req.headers['x-forwarded-for'];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
+  return first || req.socket.remoteAddress;
 }
 
 /** A subgraph ready to serve: its schema, its per-request context, extra routes and its resources. */
@@ -58,7 +67,7 @@ export async function serveSubgraph<TContext extends object>(
   });
   await apollo.start();
   const context = async (req: IncomingMessage) => {
-    const identity = await identify(options.verifier, req.headers.authorization);
+    const identity = { ...(await identify(options.verifier, req.headers.authorization)), clientAddress: clientAddressOf(req) };
     return service.createContext(identity);
   };
   const routes: Record<string, Route> = {
