@@ -8,6 +8,7 @@ import type { Config, SubgraphName } from '@chat/shared/config';
 import { GRAPHQL_PATH, graphqlHandler, listen, sendJson, type RunningServer } from '@chat/shared/http';
 import { clientAddressOf, identify, type RequestIdentity } from '@chat/shared/subgraph';
 import { createGraphiqlHandler } from './graphiql';
+import { corsHandler, queryLimitsPlugin } from './limits';
 import { attachSubscriptionServer } from './subscriptions';
 
 /** The committed supergraph the gateway serves (composed by `npm run compose`, never introspected at run time). */
@@ -48,7 +49,10 @@ export async function startGateway(config: Config, options: { port?: number; sup
     includeStacktraceInErrorResponses: config.nodeEnv !== 'production',
     // GraphiQL needs introspection for its docs and completion: enabling it in production enables both.
     introspection: config.nodeEnv !== 'production' || config.graphiql,
-    plugins: [ApolloServerPluginLandingPageDisabled()],
+    // Size, depth, alias and cost limits (gateway/src/limits.ts); JSON-array batches get Apollo's 400; CSRF prevention stays on.
+    plugins: [ApolloServerPluginLandingPageDisabled(), queryLimitsPlugin<GatewayContext>(config.limits)],
+    allowBatchedHttpRequests: false,
+    csrfPrevention: true,
   });
   await apollo.start();
   // Behind a trusted proxy (TRUST_PROXY) the client is the first X-Forwarded-For hop; otherwise the peer.
@@ -59,8 +63,9 @@ export async function startGateway(config: Config, options: { port?: number; sup
   const graphql = graphqlHandler(apollo, context, { '/health': (_req, res) => sendJson(res, 200, { status: 'healthy', service: 'gateway' }) });
   // GraphiQL for browsers at / and GET /graphql; off in production unless GRAPHIQL=true.
   const graphiql = config.graphiql ? createGraphiqlHandler({ graphqlPath: GRAPHQL_PATH }) : undefined;
+  const cors = corsHandler(config.corsOrigins);
   const running = await listen(
-    graphiql ? (req, res) => (graphiql(req, res) ? undefined : void graphql(req, res)) : graphql,
+    (req, res) => (cors(req, res) || graphiql?.(req, res) ? undefined : void graphql(req, res)),
     options.port ?? config.port,
     config.host,
   );
@@ -69,6 +74,7 @@ export async function startGateway(config: Config, options: { port?: number; sup
     path: GRAPHQL_PATH,
     supergraphSdl,
     serviceUrl: (name) => config.subgraphUrls[name as SubgraphName],
+    limits: config.limits,
     // A socket needs a valid token: conversationEvents is for a conversation's owner only.
     authenticate: async (params) => {
       const authorization = typeof params?.authorization === 'string' ? params.authorization : undefined;

@@ -37,6 +37,7 @@ import {
   GOING_AWAY_CLOSE_CODE,
   SubscriptionErrorCode,
 } from './protocol';
+import { documentSizeError, queryLimitRules, type QueryLimits } from '../limits';
 
 /** How long `close()` waits for clients to finish the close handshake before terminating their sockets (ms). */
 export const CLIENT_CLOSE_GRACE_MS = 2_000;
@@ -96,6 +97,8 @@ export interface AttachSubscriptionServerOptions {
   readonly entityCacheMaxEntries?: number;
   /** Query planner configuration. */
   readonly queryPlannerConfig?: QueryPlannerConfig;
+  /** Size, depth, alias and cost limits, checked for every operation before it is planned or executed (default: none). */
+  readonly limits?: QueryLimits;
 }
 
 /** A running subscription server. */
@@ -258,6 +261,8 @@ function prepareOperation(
 ): ExecutionArgs | readonly GraphQLError[] {
   let supergraph: SupergraphState;
   let document: DocumentNode;
+  const tooLarge = options.limits && documentSizeError(payload.query, options.limits.maxDocumentBytes);
+  if (tooLarge) return [tooLarge];
   try {
     supergraph = currentSupergraph();
     document = parse(payload.query);
@@ -267,6 +272,10 @@ function prepareOperation(
   const schema = supergraph.planner.apiSchema;
   const validationErrors = validate(schema, document);
   if (validationErrors.length > 0) return validationErrors;
+  if (options.limits) {
+    const limitErrors = validate(schema, document, queryLimitRules(options.limits, payload.variables));
+    if (limitErrors.length > 0) return limitErrors;
+  }
   const operationName = payload.operationName ?? undefined;
   const operation = getOperationAST(document, operationName);
   if (!operation) return [new GraphQLError('Unable to identify operation')];
