@@ -4,6 +4,7 @@ import { createChannel } from '@chat/shared/channel';
 import { rateLimited } from '@chat/shared/rate-limit';
 import { LIMITS, text } from '@chat/shared/validate';
 import type { ConversationEvent } from './events';
+import { moderate, SPAM_RECENT_MESSAGES } from './moderation';
 import type { GenerationJob } from './generation';
 import type { Context } from './resolvers';
 import type { MessageRow } from './store';
@@ -85,11 +86,16 @@ export async function sendMessage(ctx: Context, input: { conversationId: string;
     if (earlier) return earlier;
   }
   const content = text('content', input.content, { min: 1, max: LIMITS.messageMax });
+  const moderationFlags = moderate(content, await ctx.store.recentFrom(target.conversationId, viewer.id, SPAM_RECENT_MESSAGES));
+  const refused = (await ctx.store.moderationPolicy()).filter((flag) => moderationFlags.includes(flag));
+  if (refused.length > 0) {
+    throw contractError(ErrorCode.BAD_USER_INPUT, `content: refused by the content policy (${refused.join(', ')})`, { field: 'content', flags: refused });
+  }
   if ((await ctx.store.countInPlace(target.conversationId)) >= MAX_MESSAGES_PER_CONVERSATION) {
     throw conflict(`A conversation holds at most ${MAX_MESSAGES_PER_CONVERSATION} messages; start a new one.`);
   }
   await checkAllowance(ctx, viewer);
-  const exchange = await ctx.store.createExchange({ conversationId: target.conversationId, authorId: viewer.id, content, clientMessageId });
+  const exchange = await ctx.store.createExchange({ conversationId: target.conversationId, authorId: viewer.id, content, clientMessageId, moderationFlags });
   // A concurrent send with the same clientMessageId won the race: answer with its exchange.
   if (!exchange) return (await ctx.store.exchangeByClientId(target.conversationId, clientMessageId!))!;
   await publishCreated(ctx, exchange.message, exchange.reply);

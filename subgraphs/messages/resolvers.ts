@@ -35,6 +35,11 @@ export interface Context extends RequestIdentity {
   };
 }
 
+/** FORBIDDEN unless the caller is an admin. */
+function requireAdmin(ctx: Context, what: string): void {
+  if (requireViewer(ctx.viewer).role !== 'ADMIN') throw forbidden(`Only admins may ${what}.`);
+}
+
 /** True when the viewer may read the conversation's messages (its owner, or an admin). */
 export async function mayRead(ctx: Context, conversationId: string): Promise<boolean> {
   const owner = await ctx.loaders.owner.load(conversationId);
@@ -55,8 +60,12 @@ export const resolvers: Resolvers = {
   Query: {
     message: (_root, { id }, ctx) => visibleMessage(ctx, id),
     promptPreview: (_root, { conversationId }, ctx) => promptPreview(ctx, conversationId),
+    async moderationPolicy(_root, _args, ctx) {
+      requireAdmin(ctx, 'see the moderation policy');
+      return { refuse: await ctx.store.moderationPolicy() };
+    },
     async generationDeadLetters(_root, { first }, ctx) {
-      if (requireViewer(ctx.viewer).role !== 'ADMIN') throw forbidden('Only admins may see dead letters.');
+      requireAdmin(ctx, 'see dead letters');
       const { limit } = pageWindow({ first }, ['integer']);
       const letters = await ctx.generator.deadLetters(limit);
       return letters.map(({ job, deliveries, failedAt }) => ({ replyId: job.replyId, conversationId: job.conversationId, userId: job.userId, deliveries, failedAt }));
@@ -85,6 +94,10 @@ export const resolvers: Resolvers = {
       if (greeting == null) throw notFound('Character');
       return ctx.store.recordStart(conversation.id, conversation.user.id, greeting);
     },
+    async setModerationPolicy(_root, { refuse }, ctx) {
+      requireAdmin(ctx, 'set the moderation policy');
+      return { refuse: await ctx.store.setModerationPolicy([...new Set(refuse)]) };
+    },
     sendMessage: (_root, { input }, ctx) => sendMessage(ctx, input),
     cancelReply: (_root, { messageId }, ctx) => cancelReply(ctx, messageId, mayRead),
     regenerateReply: (_root, { messageId }, ctx) => regenerateReply(ctx, messageId, mayRead),
@@ -112,6 +125,7 @@ export const resolvers: Resolvers = {
         : { promptTokens: m.prompt_tokens ?? 0, completionTokens: m.completion_tokens ?? 0, totalTokens: m.total_tokens },
     finishReason: (m) => m.finish_reason,
     latencyMs: (m) => m.latency_ms,
+    moderation: (m) => m.moderation_flags ?? [],
     createdAt: (m) => m.created_at,
     completedAt: (m) => m.completed_at,
   },

@@ -4,6 +4,7 @@ import type { Migration } from 'kysely/migration';
 import type { Database } from '@chat/shared/db';
 import type { CursorKey, PageWindow } from '@chat/shared/pagination';
 import { isUuid } from '@chat/shared/validate';
+import type { ModerationFlag } from './moderation';
 
 /** A message as stored. */
 export interface MessageRow {
@@ -30,6 +31,15 @@ export interface MessageRow {
   reply_to: string | null;
   /** On a regenerated reply: the reply that took its place (hidden from lists and prompts). */
   replaced_by: string | null;
+  /** What the content pipeline flagged on a user message (moderation.ts). */
+  moderation_flags: ModerationFlag[];
+}
+
+/** Which moderation flags refuse a message rather than only flag it (one row, set by admins). */
+export interface ModerationPolicyRow {
+  id: number;
+  refuse: ModerationFlag[];
+  updated_at: Date;
 }
 
 /** A running summary of the history that fell out of a large context window. */
@@ -61,6 +71,7 @@ export interface MessagesTables {
   messages: MessageRow;
   conversation_owners: ConversationOwnerRow;
   conversation_summaries: SummaryRow;
+  moderation_policy: ModerationPolicyRow;
 }
 
 export const migrations: Record<string, Migration> = {
@@ -111,6 +122,17 @@ export const migrations: Record<string, Migration> = {
         .execute();
       // Lists, counts and prompts read only the messages still in place.
       await sql`CREATE INDEX messages_in_place ON messages (conversation_id, seq) WHERE replaced_by IS NULL`.execute(db);
+    },
+  },
+  '003_moderation': {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('messages').addColumn('moderation_flags', sql`text[]`, (c) => c.notNull().defaultTo(sql`'{}'`)).execute();
+      await db.schema
+        .createTable('moderation_policy')
+        .addColumn('id', 'integer', (c) => c.primaryKey().check(sql`id = 1`))
+        .addColumn('refuse', sql`text[]`, (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .execute();
     },
   },
 };
@@ -263,7 +285,13 @@ export class MessagesStore {
    * Stores the user's message and a PENDING reply to it, together or not at all. With a
    * clientMessageId already used in this conversation, stores nothing and returns undefined.
    */
-  async createExchange(input: { conversationId: string; authorId: string; content: string; clientMessageId: string | null }): Promise<{ message: MessageRow; reply: MessageRow } | undefined> {
+  async createExchange(input: {
+    conversationId: string;
+    authorId: string;
+    content: string;
+    clientMessageId: string | null;
+    moderationFlags: ModerationFlag[];
+  }): Promise<{ message: MessageRow; reply: MessageRow } | undefined> {
     return this.db.transaction().execute(async (tx) => {
       const now = new Date();
       const message = await tx
@@ -276,6 +304,7 @@ export class MessagesStore {
           status: 'COMPLETED',
           author_id: input.authorId,
           client_message_id: input.clientMessageId,
+          moderation_flags: input.moderationFlags,
           created_at: now,
           completed_at: now,
         } as never)
@@ -303,6 +332,35 @@ export class MessagesStore {
       await tx.updateTable('messages').set({ replaced_by: reply.id }).where('id', '=', old.id).execute();
       return reply;
     });
+  }
+
+  /** The texts of the sender's latest messages in a conversation, newest first (for spam checks). */
+  async recentFrom(conversationId: string, authorId: string, limit: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('messages')
+      .select('content')
+      .where('conversation_id', '=', conversationId)
+      .where('author_id', '=', authorId)
+      .orderBy('seq', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.content);
+  }
+
+  /** The flags that refuse a message (none until an admin sets some). */
+  async moderationPolicy(): Promise<ModerationFlag[]> {
+    const row = await this.db.selectFrom('moderation_policy').select('refuse').where('id', '=', 1).executeTakeFirst();
+    return row?.refuse ?? [];
+  }
+
+  async setModerationPolicy(refuse: ModerationFlag[]): Promise<ModerationFlag[]> {
+    const row = await this.db
+      .insertInto('moderation_policy')
+      .values({ id: 1, refuse, updated_at: new Date() })
+      .onConflict((oc) => oc.column('id').doUpdateSet({ refuse, updated_at: new Date() }))
+      .returning('refuse')
+      .executeTakeFirstOrThrow();
+    return row.refuse;
   }
 
   /** The newest message in place of a conversation. */

@@ -26,7 +26,7 @@ const CAPTURES: Record<string, (data: any) => Record<string, string>> = {
 };
 
 /** Examples only an admin may run: the test runs them as a user named in ADMIN_EMAILS. */
-const AS_ADMIN = new Set(['GenerationDeadLetters']);
+const AS_ADMIN = new Set(['GenerationDeadLetters', 'ModerationPolicy', 'SetModerationPolicy']);
 
 /** Replaces each "<name>" string with state[name]. */
 function resolve(value: unknown, state: Record<string, string>, file: string): unknown {

@@ -82,6 +82,8 @@ export type Message = {
   id: Scalars['ID']['output'];
   latencyMs?: Maybe<Scalars['Int']['output']>;
   model?: Maybe<Scalars['String']['output']>;
+  /** USER messages: what the content pipeline flagged (the message is stored as sent either way). */
+  moderation: Array<ModerationFlag>;
   provider?: Maybe<Scalars['String']['output']>;
   role: MessageRole;
   status: MessageStatus;
@@ -112,6 +114,21 @@ export type MessageStatus =
   | 'PENDING'
   | 'STREAMING';
 
+/** What a user message can be flagged for. */
+export type ModerationFlag =
+  /** Email addresses or phone numbers. */
+  | 'PERSONAL_DATA'
+  /** Phrasings that try to override the character's instructions. */
+  | 'PROMPT_INJECTION'
+  /** The same text again, or one piece repeated over and over. */
+  | 'SPAM';
+
+/** Which flags refuse a message (BAD_USER_INPUT naming them) instead of only flagging it. */
+export type ModerationPolicy = {
+  __typename?: 'ModerationPolicy';
+  refuse: Array<ModerationFlag>;
+};
+
 export type Mutation = {
   __typename?: 'Mutation';
   /** Stops a reply within a second; the text so far is kept as CANCELLED. */
@@ -125,6 +142,8 @@ export type Mutation = {
   regenerateReply: Message;
   /** Returns at once; reply is PENDING or STREAMING. */
   sendMessage: SendMessagePayload;
+  /** Admins only: which moderation flags refuse a message. */
+  setModerationPolicy: ModerationPolicy;
 };
 
 
@@ -145,6 +164,11 @@ export type MutationRegenerateReplyArgs = {
 
 export type MutationSendMessageArgs = {
   input: SendMessageInput;
+};
+
+
+export type MutationSetModerationPolicyArgs = {
+  refuse: Array<ModerationFlag>;
 };
 
 export type PageInfo = {
@@ -183,6 +207,8 @@ export type Query = {
   generationDeadLetters: Array<GenerationDeadLetter>;
   /** A message of one of the caller's conversations. */
   message?: Maybe<Message>;
+  /** Admins only: the content policy. */
+  moderationPolicy: ModerationPolicy;
   /** The assembled prompt for the conversation's next reply, with the token count of each part (owner only). */
   promptPreview?: Maybe<PromptPreview>;
 };
@@ -349,6 +375,8 @@ export type ResolversTypes = {
   MessageEdge: ResolverTypeWrapper<Omit<MessageEdge, 'node'> & { node: ResolversTypes['Message'] }>;
   MessageRole: MessageRole;
   MessageStatus: MessageStatus;
+  ModerationFlag: ModerationFlag;
+  ModerationPolicy: ResolverTypeWrapper<ModerationPolicy>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
@@ -374,6 +402,7 @@ export type ResolversParentTypes = {
   Message: MessageRow;
   MessageConnection: Omit<MessageConnection, 'edges'> & { edges: Array<ResolversParentTypes['MessageEdge']> };
   MessageEdge: Omit<MessageEdge, 'node'> & { node: ResolversParentTypes['Message'] };
+  ModerationPolicy: ModerationPolicy;
   Mutation: Record<PropertyKey, never>;
   PageInfo: PageInfo;
   Boolean: Scalars['Boolean']['output'];
@@ -428,6 +457,7 @@ export type MessageResolvers<ContextType = Context, ParentType extends Resolvers
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   latencyMs?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   model?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  moderation?: Resolver<Array<ResolversTypes['ModerationFlag']>, ParentType, ContextType>;
   provider?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   role?: Resolver<ResolversTypes['MessageRole'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['MessageStatus'], ParentType, ContextType>;
@@ -444,11 +474,16 @@ export type MessageEdgeResolvers<ContextType = Context, ParentType extends Resol
   node?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
 };
 
+export type ModerationPolicyResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ModerationPolicy'] = ResolversParentTypes['ModerationPolicy']> = {
+  refuse?: Resolver<Array<ResolversTypes['ModerationFlag']>, ParentType, ContextType>;
+};
+
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   cancelReply?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationCancelReplyArgs, 'messageId'>>;
   recordConversationStart?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationRecordConversationStartArgs, 'conversationId'>>;
   regenerateReply?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationRegenerateReplyArgs, 'messageId'>>;
   sendMessage?: Resolver<ResolversTypes['SendMessagePayload'], ParentType, ContextType, RequireFields<MutationSendMessageArgs, 'input'>>;
+  setModerationPolicy?: Resolver<ResolversTypes['ModerationPolicy'], ParentType, ContextType, RequireFields<MutationSetModerationPolicyArgs, 'refuse'>>;
 };
 
 export type PageInfoResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
@@ -476,6 +511,7 @@ export type PromptPreviewResolvers<ContextType = Context, ParentType extends Res
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   generationDeadLetters?: Resolver<Array<ResolversTypes['GenerationDeadLetter']>, ParentType, ContextType, Partial<QueryGenerationDeadLettersArgs>>;
   message?: Resolver<Maybe<ResolversTypes['Message']>, ParentType, ContextType, RequireFields<QueryMessageArgs, 'id'>>;
+  moderationPolicy?: Resolver<ResolversTypes['ModerationPolicy'], ParentType, ContextType>;
   promptPreview?: Resolver<Maybe<ResolversTypes['PromptPreview']>, ParentType, ContextType, RequireFields<QueryPromptPreviewArgs, 'conversationId'>>;
 };
 
@@ -506,6 +542,7 @@ export type Resolvers<ContextType = Context> = {
   Message?: MessageResolvers<ContextType>;
   MessageConnection?: MessageConnectionResolvers<ContextType>;
   MessageEdge?: MessageEdgeResolvers<ContextType>;
+  ModerationPolicy?: ModerationPolicyResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   PromptPart?: PromptPartResolvers<ContextType>;
