@@ -75,12 +75,13 @@ export async function startGateway(config: Config, options: { port?: number; sup
     supergraphSdl,
     serviceUrl: (name) => config.subgraphUrls[name as SubgraphName],
     limits: config.limits,
+    socketLimits: config.socketLimits,
     // A socket needs a valid token: conversationEvents is for a conversation's owner only.
     authenticate: async (params) => {
       const authorization = typeof params?.authorization === 'string' ? params.authorization : undefined;
       const viewer = await verifier.fromAuthorization(authorization);
       if (!viewer) throw new Error('connection_init must carry { authorization: "Bearer <accessToken>" }');
-      return { authorization, viewer };
+      return { authorization, viewer, userKey: viewer.id, expiresAt: viewer.expiresAt };
     },
     // Queries and mutations sent over the socket run as they would over HTTP.
     executeOperation: async ({ query, variables, operationName, auth }) => {

@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Context, SubscribePayload } from 'graphql-ws';
 import {
@@ -31,6 +31,7 @@ import { createUpstreamPool, type UpstreamPool } from './upstream';
 import { startGatewaySubscription, SubscriptionTerminatedError } from './subscribe';
 import {
   AUTHORIZATION_PARAM,
+  CloseCode,
   DEFAULT_CLIENT_KEEP_ALIVE_MS,
   DEFAULT_CONNECTION_INIT_WAIT_TIMEOUT_MS,
   DEFAULT_SUBSCRIPTION_PATH,
@@ -51,6 +52,10 @@ export interface SubscriptionAuth {
   readonly authorization?: string;
   /** Application-level identity, handed to data sources and `executeOperation` in the context. */
   readonly viewer?: unknown;
+  /** Counts this user's sockets against `socketLimits.maxConnectionsPerUser`. */
+  readonly userKey?: string;
+  /** When the credentials expire (ms since the epoch): the socket is closed with 4403 then. */
+  readonly expiresAt?: number;
 }
 
 /** Query or mutation received over the socket, for the `executeOperation` hook. */
@@ -99,6 +104,16 @@ export interface AttachSubscriptionServerOptions {
   readonly queryPlannerConfig?: QueryPlannerConfig;
   /** Size, depth, alias and cost limits, checked for every operation before it is planned or executed (default: none). */
   readonly limits?: QueryLimits;
+  /** Socket limits (default: none): open subscriptions per socket, sockets per user, bytes per message. */
+  readonly socketLimits?: SocketLimits;
+}
+
+/** Limits on graphql-ws use, per socket and per user. */
+export interface SocketLimits {
+  maxSubscriptionsPerConnection: number;
+  maxConnectionsPerUser: number;
+  /** Larger messages close the socket with 1009 (message too big). */
+  maxMessageBytes: number;
 }
 
 /** A running subscription server. */
@@ -112,6 +127,10 @@ interface ConnectionState {
   readonly auth: SubscriptionAuth;
   readonly upstream: UpstreamPool;
   readonly connectionParams?: Readonly<Record<string, unknown>>;
+  /** Ids of the subscriptions open on this socket. */
+  readonly subscriptions: Set<string>;
+  /** Closes the socket when its credentials expire. */
+  readonly expiry?: NodeJS.Timeout;
 }
 
 /** Everything derived from one supergraph SDL. */
@@ -149,7 +168,8 @@ export function attachSubscriptionServer(options: AttachSubscriptionServerOption
     return current.state;
   };
 
-  const wss = new WebSocketServer({ noServer: true });
+  const wss = new WebSocketServer({ noServer: true, ...(options.socketLimits ? { maxPayload: options.socketLimits.maxMessageBytes } : {}) });
+  const socketsPerUser = new Map<string, number>();
   const graphqlWs = useServer<Record<string, unknown>>(
     {
       connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs ?? DEFAULT_CONNECTION_INIT_WAIT_TIMEOUT_MS,
@@ -161,20 +181,52 @@ export function attachSubscriptionServer(options: AttachSubscriptionServerOption
           return false; // graphql-ws closes with 4403 Forbidden
         }
         if (!auth) return false;
+        const socket = (ctx.extra as { socket: WebSocket }).socket;
+        const limit = options.socketLimits?.maxConnectionsPerUser;
+        if (limit !== undefined && auth.userKey !== undefined) {
+          const open = socketsPerUser.get(auth.userKey) ?? 0;
+          if (open >= limit) {
+            socket.close(CloseCode.Forbidden, `Forbidden: at most ${limit} open connections per user`);
+            return false;
+          }
+          socketsPerUser.set(auth.userKey, open + 1);
+        }
+        // A token that expires while the socket is open ends it at that moment, with 4403.
+        const expiry =
+          auth.expiresAt === undefined
+            ? undefined
+            : setTimeout(() => socket.close(CloseCode.Forbidden, 'Forbidden: the access token expired'), Math.max(0, auth.expiresAt - Date.now()));
+        expiry?.unref();
         const upstream = createUpstreamPool({ authorization: auth.authorization, ackTimeoutMs: options.upstreamAckTimeoutMs });
-        connections.set(ctx, { auth, upstream, connectionParams: ctx.connectionParams });
+        connections.set(ctx, { auth, upstream, connectionParams: ctx.connectionParams, subscriptions: new Set(), expiry });
         return true;
       },
       async onClose(ctx) {
         const connection = connections.get(ctx);
         if (!connection) return;
         connections.delete(ctx);
+        clearTimeout(connection.expiry);
+        const key = connection.auth.userKey;
+        if (key !== undefined && socketsPerUser.has(key)) {
+          const left = (socketsPerUser.get(key) ?? 1) - 1;
+          if (left > 0) socketsPerUser.set(key, left);
+          else socketsPerUser.delete(key);
+        }
         await connection.upstream.dispose();
       },
-      onSubscribe(ctx, _id, payload) {
+      onSubscribe(ctx, id, payload) {
         const connection = connections.get(ctx);
         if (!connection) return [new GraphQLError('Connection is not initialised')];
-        return prepareOperation(connection, payload, currentSupergraph, options);
+        const max = options.socketLimits?.maxSubscriptionsPerConnection;
+        if (max !== undefined && connection.subscriptions.size >= max) {
+          return [new GraphQLError(`At most ${max} subscriptions may be open on one connection.`, { extensions: { code: 'RATE_LIMITED', retryAfterSeconds: 1 } })];
+        }
+        const prepared = prepareOperation(connection, payload, currentSupergraph, options);
+        if (!Array.isArray(prepared)) connection.subscriptions.add(id);
+        return prepared;
+      },
+      onComplete(ctx, id) {
+        connections.get(ctx)?.subscriptions.delete(id);
       },
       subscribe: (args) => {
         const prepared = args.contextValue as PreparedOperation;
@@ -209,7 +261,10 @@ export function attachSubscriptionServer(options: AttachSubscriptionServerOption
           return { errors: [toGraphQLError(error)] };
         }
       },
-      onError: (_ctx, _id, _payload, errors) => formatTerminalErrors(errors),
+      onError: (ctx, id, _payload, errors) => {
+        connections.get(ctx)?.subscriptions.delete(id);
+        return formatTerminalErrors(errors);
+      },
     },
     wss,
     options.keepAliveMs ?? DEFAULT_CLIENT_KEEP_ALIVE_MS,

@@ -5,6 +5,8 @@ import { unauthenticated } from './errors';
 export interface Viewer {
   id: string;
   role: 'USER' | 'ADMIN';
+  /** When the token this viewer came from expires (ms since the epoch). */
+  expiresAt?: number;
 }
 
 /** The one signature algorithm access tokens may use; anything else is refused. */
@@ -39,7 +41,7 @@ export function createTokenVerifier(options: { keys: JWTVerifyGetKey; issuer: st
       });
       const role = payload.role === 'ADMIN' ? 'ADMIN' : 'USER';
       if (typeof payload.sub !== 'string') throw unauthenticated('The access token has no subject.');
-      return { id: payload.sub, role };
+      return { id: payload.sub, role, expiresAt: (payload.exp as number) * 1000 };
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) throw unauthenticated('The access token has expired.');
       if (error instanceof joseErrors.JOSEError) throw unauthenticated('The access token is not valid.');

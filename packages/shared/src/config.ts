@@ -95,6 +95,12 @@ export interface Config {
   };
   /** Browser origins the gateway answers CORS requests for (exact `scheme://host[:port]`); empty: no CORS headers. */
   corsOrigins: string[];
+  /** The gateway's graphql-ws limits: subscriptions per socket, sockets per user (per gateway), bytes per message. */
+  socketLimits: {
+    maxSubscriptionsPerConnection: number;
+    maxConnectionsPerUser: number;
+    maxMessageBytes: number;
+  };
 }
 
 type Env = Record<string, string | undefined>;
@@ -224,5 +230,10 @@ export function loadConfig(env: Env = process.env): Config {
       maxDocumentBytes: int(env, 'MAX_DOCUMENT_BYTES', 20_000, 1),
     },
     corsOrigins: origins(env, 'CORS_ORIGINS'),
+    socketLimits: {
+      maxSubscriptionsPerConnection: int(env, 'WS_MAX_SUBSCRIPTIONS_PER_CONNECTION', 20, 1),
+      maxConnectionsPerUser: int(env, 'WS_MAX_CONNECTIONS_PER_USER', 10, 1),
+      maxMessageBytes: int(env, 'WS_MAX_MESSAGE_BYTES', 64 * 1024, 1024),
+    },
   };
 }

@@ -1,0 +1,120 @@
+/** graphql-ws limits at the gateway, tried over raw sockets speaking graphql-transport-ws. */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import WebSocket from 'ws';
+import { startTestSystem, type TestSystem } from '../support/system';
+
+interface RawSocket {
+  socket: WebSocket;
+  messages: any[];
+  closed: Promise<{ code: number; reason: string }>;
+  send(message: unknown): void;
+  /** Resolves with the first message matching `predicate`. */
+  next(predicate: (message: any) => boolean, timeoutMs?: number): Promise<any>;
+}
+
+/** Opens a socket and sends connection_init with the token; resolves once acknowledged or closed. */
+async function open(url: string, token: string): Promise<RawSocket> {
+  const socket = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+  const messages: any[] = [];
+  const waiters = new Set<() => void>();
+  socket.on('message', (data) => {
+    messages.push(JSON.parse(String(data)));
+    waiters.forEach((w) => w());
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
+  const next = (predicate: (message: any) => boolean, timeoutMs = 5_000) =>
+    new Promise<any>((resolve, reject) => {
+      const check = () => {
+        const found = messages.find(predicate);
+        if (found) {
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(found);
+        }
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`no such message; got ${JSON.stringify(messages)}`));
+      }, timeoutMs);
+      waiters.add(check);
+      check();
+    });
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('error', reject);
+  });
+  const raw: RawSocket = { socket, messages, closed, next, send: (message) => socket.send(JSON.stringify(message)) };
+  raw.send({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } });
+  await Promise.race([next((m) => m.type === 'connection_ack'), closed]);
+  return raw;
+}
+
+describe('graphql-ws limits', () => {
+  let t: TestSystem;
+  const EVENTS = `subscription($id: ID!) { conversationEvents(conversationId: $id) { kind } }`;
+
+  beforeAll(async () => {
+    t = await startTestSystem('pglite', {
+      WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: '2',
+      WS_MAX_CONNECTIONS_PER_USER: '2',
+      WS_MAX_MESSAGE_BYTES: '2048',
+      ACCESS_TOKEN_TTL_SECONDS: '6',
+    });
+  });
+  afterAll(() => t?.stop());
+
+  it('refuses a subscription past the per-connection cap, and takes one again once another ends', async () => {
+    const me = await t.signUp();
+    const character = await t.gql(`mutation { createCharacter(input: { name: "Cap" }) { id } }`, {}, me.token);
+    const id = (await t.gql(`mutation($c: ID!) { startConversation(input: { characterId: $c }) { id } }`, { c: character.data.createCharacter.id }, me.token)).data.startConversation.id;
+    const raw = await open(t.gatewayUrl, me.token);
+    for (const n of ['1', '2', '3']) raw.send({ id: n, type: 'subscribe', payload: { query: EVENTS, variables: { id } } });
+    const refused = await raw.next((m) => m.id === '3' && m.type === 'error');
+    expect(refused.payload[0].extensions.code).toBe('RATE_LIMITED');
+    expect(raw.messages.some((m) => (m.id === '1' || m.id === '2') && m.type === 'error')).toBe(false);
+    raw.send({ id: '1', type: 'complete' });
+    await new Promise((r) => setTimeout(r, 300));
+    raw.send({ id: '4', type: 'subscribe', payload: { query: EVENTS, variables: { id } } });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(raw.messages.some((m) => m.id === '4' && m.type === 'error')).toBe(false);
+    raw.socket.close();
+  });
+
+  it("closes a user's third socket with 4403, while other users connect", async () => {
+    const me = await t.signUp();
+    const first = await open(t.gatewayUrl, me.token);
+    const second = await open(t.gatewayUrl, me.token);
+    const third = await open(t.gatewayUrl, me.token);
+    expect((await third.closed).code).toBe(4403);
+    expect(first.messages[0].type).toBe('connection_ack');
+    expect(second.messages[0].type).toBe('connection_ack');
+    const other = await open(t.gatewayUrl, (await t.signUp()).token);
+    expect(other.messages[0].type).toBe('connection_ack');
+    // A socket closed frees its place.
+    first.socket.close();
+    await first.closed;
+    await new Promise((r) => setTimeout(r, 100));
+    const again = await open(t.gatewayUrl, me.token);
+    expect(again.messages[0].type).toBe('connection_ack');
+    for (const s of [second, other, again]) s.socket.close();
+  });
+
+  it('closes the socket with 1009 on a message over the size cap', async () => {
+    const me = await t.signUp();
+    const raw = await open(t.gatewayUrl, me.token);
+    raw.send({ id: 'big', type: 'subscribe', payload: { query: EVENTS, variables: { id: 'x'.repeat(4000) } } });
+    expect((await raw.closed).code).toBe(1009);
+  });
+
+  it('closes a socket with 4403 when its access token expires', async () => {
+    const me = await t.signUp();
+    const issued = Date.now();
+    const raw = await open(t.gatewayUrl, me.token);
+    expect(raw.messages[0].type).toBe('connection_ack');
+    const { code } = await raw.closed;
+    expect(code).toBe(4403);
+    const lived = Date.now() - issued;
+    expect(lived).toBeGreaterThan(4_000);
+    expect(lived).toBeLessThan(9_000);
+  }, 20_000);
+});
