@@ -84,6 +84,24 @@ describe.each(ENGINES)('accounts (%s)', (engine) => {
     expect(expectOk(await t.gql(ME, {}, login.accessToken)).me.id).toBe(user.id);
   });
 
+  it('spends the same password-hashing work on an unknown email as on a wrong password', async () => {
+    const users = [await t.signUp(), await t.signUp()];
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const timed = async (email: string, password: string) => {
+      const started = performance.now();
+      expectError(await t.gql(LOGIN, { input: { email, password } }), 'UNAUTHENTICATED');
+      return performance.now() - started;
+    };
+    const wrongPassword: number[] = [];
+    const unknownEmail: number[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      wrongPassword.push(await timed(users[i % 2].email, 'not the password'));
+      unknownEmail.push(await timed(`${uniqueName('nobody')}@example.com`, 'not the password'));
+    }
+    // Without the decoy hash an unknown email would answer about ten times faster (no scrypt at all).
+    expect(median(unknownEmail)).toBeGreaterThan(median(wrongPassword) * 0.5);
+  });
+
   it('gives the same UNAUTHENTICATED error for a wrong password and an unknown email', async () => {
     const user = await t.signUp();
     const wrongPassword = await t.gql(LOGIN, { input: { email: user.email, password: 'not the password' } });
