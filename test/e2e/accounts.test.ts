@@ -98,8 +98,8 @@ describe.each(ENGINES)('accounts (%s)', (engine) => {
       wrongPassword.push(await timed(users[i % 2].email, 'not the password'));
       unknownEmail.push(await timed(`${uniqueName('nobody')}@example.com`, 'not the password'));
     }
-    // Without the decoy hash an unknown email would answer about ten times faster (no scrypt at all).
-    expect(median(unknownEmail)).toBeGreaterThan(median(wrongPassword) * 0.5);
+    // Without the decoy hash an unknown email answers in well under half the time (no scrypt at all).
+    expect(median(unknownEmail)).toBeGreaterThan(median(wrongPassword) * 0.7);
   });
 
   it('gives the same UNAUTHENTICATED error for a wrong password and an unknown email', async () => {
