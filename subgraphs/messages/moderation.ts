@@ -17,9 +17,12 @@ export const PROMPT_INJECTION_PATTERNS: readonly RegExp[] = [
   /<\|?(im_start|im_end|system)\|?>|\[\/?(INST|SYS)\]/i,
 ];
 
-/** Personal data: email addresses and phone numbers (7+ digits with the usual separators). */
+/**
+ * Personal data: email addresses and phone numbers (7+ digits with the usual separators). Every
+ * repetition is bounded, so a 50,000-character message without spaces costs linear time, not quadratic.
+ */
 export const PERSONAL_DATA_PATTERNS: readonly RegExp[] = [
-  /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/,
+  /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}/,
   /(?<![\w])\+?\d{1,3}?[\s.-]?(\(\d{2,4}\)|\d{2,4})[\s.-]?\d{3,4}[\s.-]?\d{3,4}(?![\w])/,
 ];
 

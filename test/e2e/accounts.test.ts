@@ -94,12 +94,12 @@ describe.each(ENGINES)('accounts (%s)', (engine) => {
     };
     const wrongPassword: number[] = [];
     const unknownEmail: number[] = [];
-    for (let i = 0; i < 4; i += 1) {
+    for (let i = 0; i < 6; i += 1) {
       wrongPassword.push(await timed(users[i % 2].email, 'not the password'));
       unknownEmail.push(await timed(`${uniqueName('nobody')}@example.com`, 'not the password'));
     }
     // Without the decoy hash an unknown email answers in well under half the time (no scrypt at all).
-    expect(median(unknownEmail)).toBeGreaterThan(median(wrongPassword) * 0.7);
+    expect(median(unknownEmail)).toBeGreaterThan(median(wrongPassword) * 0.6);
   });
 
   it('gives the same UNAUTHENTICATED error for a wrong password and an unknown email', async () => {

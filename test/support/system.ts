@@ -86,11 +86,18 @@ export async function startTestSystem(engine: Engine = 'pglite', env: Record<str
       await system.stop();
       if (engine === 'postgres') await Promise.all(SUBGRAPH_NAMES.map((name) => dropSchema(TEST_DATABASE_URL, `${schemaPrefix}${name}`)));
       if (config.redisUrl) {
-        // This run's streams, progress and counters go with it.
-        const redis = new Redis(config.redisUrl);
-        const keys = await redis.keys(`${config.redisPrefix}*`);
-        if (keys.length > 0) await redis.del(...keys);
-        await redis.quit();
+        // This run's streams, progress and counters go with it (best effort: a test may have stopped that Redis).
+        const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, retryStrategy: () => null, lazyConnect: true });
+        redis.on('error', () => undefined);
+        try {
+          await redis.connect();
+          const keys = await redis.keys(`${config.redisPrefix}*`);
+          if (keys.length > 0) await redis.del(...keys);
+        } catch {
+          // nothing to clean where Redis is gone
+        } finally {
+          redis.disconnect();
+        }
       }
     },
   };

@@ -68,6 +68,35 @@ async function openPglite(dataDir: string, name: string): Promise<PGlite> {
 const PG_INT8_OID = 20;
 pg.types.setTypeParser(PG_INT8_OID, (v) => Number(v));
 
+/** The advisory lock that serialises schema changes on a server (any key nobody else uses). */
+export const SCHEMA_CHANGE_LOCK = 0x63686174; // "chat"
+
+/**
+ * Runs `change` while holding SCHEMA_CHANGE_LOCK: Kysely's migrator reads the catalog of every
+ * schema, which fails if another process drops a schema at that moment (and two instances
+ * starting together migrate one after the other).
+ */
+async function withSchemaLock<T>(databaseUrl: string, change: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [SCHEMA_CHANGE_LOCK]);
+    return await change(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function migrate<DB>(db: Kysely<DB>, migrations: Record<string, Migration>, schema?: string): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations },
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error) throw error;
+}
+
 /** Opens (and creates) the subgraph's database and brings its schema up to date, idempotently. */
 export async function openDatabase<DB>({ name, config, migrations }: DatabaseOptions): Promise<Database<DB>> {
   const stats = { queries: 0 };
@@ -76,31 +105,27 @@ export async function openDatabase<DB>({ name, config, migrations }: DatabaseOpt
   };
   let db: Kysely<DB>;
   let engine: Database<DB>['engine'];
-  let schema: string | undefined;
+  let bringUpToDate: () => Promise<void>;
   if (config.databaseUrl) {
     engine = 'postgres';
-    schema = `${config.databaseSchemaPrefix}${name}`;
-    const setup = new pg.Client({ connectionString: config.databaseUrl });
-    await setup.connect();
-    try {
-      await setup.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-    } finally {
-      await setup.end();
-    }
-    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10, options: `-c search_path="${schema}"` });
+    const { databaseUrl } = config;
+    const schema = `${config.databaseSchemaPrefix}${name}`;
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, options: `-c search_path="${schema}"` });
     db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), log });
+    bringUpToDate = () =>
+      withSchemaLock(databaseUrl, async (client) => {
+        await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+        await migrate(db, migrations, schema);
+      });
   } else {
     engine = 'pglite';
     const pglite = await openPglite(config.dataDir, name);
     db = new Kysely<DB>({ dialect: new PGliteDialect({ pglite }), log });
+    bringUpToDate = () => migrate(db, migrations);
   }
-  const migrator = new Migrator({
-    db,
-    provider: { getMigrations: async () => migrations },
-    ...(schema ? { migrationTableSchema: schema } : {}),
-  });
-  const { error } = await migrator.migrateToLatest();
-  if (error) {
+  try {
+    await bringUpToDate();
+  } catch (error) {
     await db.destroy();
     throw error;
   }
@@ -108,13 +133,7 @@ export async function openDatabase<DB>({ name, config, migrations }: DatabaseOpt
   return { db, engine, stats, close: () => db.destroy() };
 }
 
-/** Drops a subgraph's schema from a PostgreSQL server (test clean-up). */
+/** Drops a subgraph's schema from a PostgreSQL server (test clean-up), never during another's migration. */
 export async function dropSchema(databaseUrl: string, schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  } finally {
-    await client.end();
-  }
+  await withSchemaLock(databaseUrl, (client) => client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
 }
