@@ -8,7 +8,7 @@ import type { Config, SubgraphName } from '@chat/shared/config';
 import { GRAPHQL_PATH, graphqlHandler, listen, sendJson, type RunningServer } from '@chat/shared/http';
 import { clientAddressOf, identify, type RequestIdentity } from '@chat/shared/subgraph';
 import { createGraphiqlHandler } from './graphiql';
-import { corsHandler, queryLimitsPlugin } from './limits';
+import { contractCodes, corsHandler, queryLimitsPlugin } from './limits';
 import { attachSubscriptionServer } from './subscriptions';
 
 /** The committed supergraph the gateway serves (composed by `npm run compose`, never introspected at run time). */
@@ -52,6 +52,7 @@ export async function startGateway(config: Config, options: { port?: number; sup
     // Size, depth, alias and cost limits (gateway/src/limits.ts); JSON-array batches get Apollo's 400; CSRF prevention stays on.
     plugins: [ApolloServerPluginLandingPageDisabled(), queryLimitsPlugin<GatewayContext>(config.limits)],
     allowBatchedHttpRequests: false,
+    formatError: contractCodes,
     csrfPrevention: true,
   });
   await apollo.start();

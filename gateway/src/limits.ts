@@ -20,6 +20,7 @@ import {
   Kind,
   validate,
   type ASTNode,
+  type GraphQLFormattedError,
   type FieldNode,
   type FragmentDefinitionNode,
   type SelectionSetNode,
@@ -182,6 +183,22 @@ function forHttp(error: GraphQLError): GraphQLError {
   });
 }
 
+/** BAD_USER_INPUT for an operation the gateway cannot select or run over HTTP. */
+function badOperation(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
+}
+
+/** Apollo Server's message when an automatic persisted query's hash does not match its text. */
+export const PERSISTED_QUERY_HASH_MISMATCH = 'provided sha does not match query';
+
+/** Gives Apollo Server's own request errors the contract's code (e.g. a persisted-query hash mismatch). */
+export function contractCodes(formatted: GraphQLFormattedError): GraphQLFormattedError {
+  if (formatted.message === PERSISTED_QUERY_HASH_MISMATCH) {
+    return { ...formatted, extensions: { ...formatted.extensions, code: 'BAD_USER_INPUT' } };
+  }
+  return formatted;
+}
+
 /** What the pipeline carries on in place of an oversized text, so that text is never parsed. */
 export const OVERSIZED_PLACEHOLDER = '{ __typename }';
 
@@ -201,8 +218,15 @@ export function queryLimitsPlugin<TContext extends BaseContext>(limits: QueryLim
         request.extensions = undefined;
       }
       return {
-        async didResolveOperation({ schema, document }) {
+        async didResolveOperation({ schema, document, operation }) {
           if (tooLarge) throw forHttp(tooLarge);
+          // The gateway cannot run these; unrefused, it would answer them with a 500.
+          if (!operation) {
+            throw forHttp(badOperation(request.operationName ? `There is no operation named "${request.operationName}" in the document.` : 'The document holds several operations: name one with operationName.'));
+          }
+          if (operation.operation === 'subscription') {
+            throw forHttp(badOperation('Subscriptions are served over graphql-ws (WebSocket) on this path, not over HTTP.'));
+          }
           const [error] = validate(schema, document, queryLimitRules(limits, request.variables));
           if (error) throw forHttp(error);
         },
