@@ -1,10 +1,9 @@
 /** The characters store on both engines: embedded PGlite and a PostgreSQL server. */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { TEST_DATABASE_URL } from '../../test/support/system';
-import { itMigratesIdempotently, storageFor, type Engine } from '../../test/support/stores';
+import { itMigratesIdempotently, storageFor, walkPages, type Engine } from '../../test/support/stores';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { dropSchema, openDatabase, type Database } from '@chat/shared/db';
-import { pageWindow, toConnection } from '@chat/shared/pagination';
 import { characterCursor, CharactersStore, migrations, type CharacterFields, type CharactersTables, type ListScope } from './store';
 
 const NAME = 'characters';
@@ -36,18 +35,10 @@ describe.each<Engine>(['pglite', 'postgres'])('CharactersStore on %s', (engine) 
 
   const open = (c: typeof config = config) => openDatabase<CharactersTables>({ name: NAME, config: c, migrations });
   /** Every page of a listing, walked with real cursors. */
-  async function listAll(scope: ListScope, filter: { search?: string; tag?: string }, first = 2) {
-    const pages: string[][] = [];
-    let after: string | null = null;
-    for (;;) {
-      const window = pageWindow({ first, after }, 2);
-      const connection = toConnection(await store.list(scope, window, filter), window, characterCursor);
-      pages.push(connection.edges.map((e) => e.node.id));
-      if (!connection.pageInfo.hasNextPage) return pages;
-      after = connection.pageInfo.endCursor;
-      if (pages.length > 50) throw new Error('pagination does not end');
-    }
+  function listAll(scope: ListScope, filter: { search?: string; tag?: string }, first = 2) {
+    return walkPages((window) => store.list(scope, window, filter), characterCursor, first);
   }
+
 
   beforeAll(async () => {
     database = await open();

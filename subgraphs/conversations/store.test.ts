@@ -1,10 +1,9 @@
 /** The conversations store on both engines: embedded PGlite and a PostgreSQL server. */
 import { randomUUID } from 'node:crypto';
 import { TEST_DATABASE_URL } from '../../test/support/system';
-import { itMigratesIdempotently, storageFor, type Engine } from '../../test/support/stores';
+import { itMigratesIdempotently, storageFor, walkPages, type Engine } from '../../test/support/stores';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { dropSchema, openDatabase, type Database } from '@chat/shared/db';
-import { pageWindow, toConnection } from '@chat/shared/pagination';
 import { conversationCursor, ConversationsStore, migrations, type ConversationRow, type ConversationSettings, type ConversationsTables } from './store';
 
 const NAME = 'conversations';
@@ -22,18 +21,10 @@ describe.each<Engine>(['pglite', 'postgres'])('ConversationsStore on %s', (engin
   /** Sets when a conversation was last active (what a new message does). */
   const activeAt = (id: string, at: Date) => database.db.updateTable('conversations').set({ last_activity_at: at }).where('id', '=', id).execute();
   /** Every page of a user's list, walked with real cursors. */
-  async function listAll(userId: string, status?: ConversationRow['status'], first = 2) {
-    const pages: string[][] = [];
-    let after: string | null = null;
-    for (;;) {
-      const window = pageWindow({ first, after }, 2);
-      const connection = toConnection(await store.listByUser(userId, window, status), window, conversationCursor);
-      pages.push(connection.edges.map((e) => e.node.id));
-      if (!connection.pageInfo.hasNextPage) return pages;
-      after = connection.pageInfo.endCursor;
-      if (pages.length > 50) throw new Error('pagination does not end');
-    }
+  function listAll(userId: string, status?: ConversationRow['status'], first = 2) {
+    return walkPages((window) => store.listByUser(userId, window, status), conversationCursor, first);
   }
+
 
   beforeAll(async () => {
     database = await open();

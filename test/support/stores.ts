@@ -7,6 +7,7 @@ import { afterAll, expect, it } from '@jest/globals';
 import { sql, type Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 import { openDatabase, type Database, type DatabaseOptions } from '@chat/shared/db';
+import { pageWindow, toConnection, type CursorKey, type PageWindow } from '@chat/shared/pagination';
 import { TEST_DATABASE_URL, type Engine } from './system';
 
 export type { Engine };
@@ -67,4 +68,22 @@ export function itMigratesIdempotently(options: {
       await again.close();
     }
   }, 90_000); // opening an on-disk PGlite is slow on a busy machine
+}
+
+/** Every page of a listing, walked with real cursors from the first page to the last (ids per page). */
+export async function walkPages<Row extends { id: string }>(
+  read: (window: PageWindow) => Promise<Row[]>,
+  cursorOf: (row: Row) => CursorKey,
+  first = 2,
+): Promise<string[][]> {
+  const pages: string[][] = [];
+  let after: string | null = null;
+  for (;;) {
+    const window = pageWindow({ first, after }, 2);
+    const connection = toConnection(await read(window), window, cursorOf);
+    pages.push(connection.edges.map((e) => e.node.id));
+    if (!connection.pageInfo.hasNextPage) return pages;
+    after = connection.pageInfo.endCursor;
+    if (pages.length > 50) throw new Error('pagination does not end');
+  }
 }
