@@ -99,23 +99,23 @@ export async function sendMessage(ctx: Context, input: { conversationId: string;
   // A concurrent send with the same clientMessageId won the race: answer with its exchange.
   if (!exchange) return (await ctx.store.exchangeByClientId(target.conversationId, clientMessageId!))!;
   await publishCreated(ctx, exchange.message, exchange.reply);
-  const reply = await queueReply(ctx, { ...target, replyId: exchange.reply.id });
+  const reply = await queueReply(ctx, { ...target, replyId: exchange.reply.id }, exchange.reply);
   ctx.conversations
     .request(ACTIVITY_MUTATION, { id: target.conversationId }, { authorization: ctx.authorization })
     .catch((err) => ctx.log.warn({ err }, 'recording conversation activity failed'));
   return { message: exchange.message, reply };
 }
 
-/** Queues a stored reply; if the queue cannot take it, the reply ends FAILED rather than waiting forever. */
-async function queueReply(ctx: Context, job: GenerationJob): Promise<MessageRow> {
+/** Queues a stored reply (returned as stored); if the queue cannot take it, the reply ends FAILED rather than waiting forever. */
+async function queueReply(ctx: Context, job: GenerationJob, reply: MessageRow): Promise<MessageRow> {
   try {
     await ctx.generator.enqueue(job);
-    return (await ctx.store.byId(job.replyId))!;
+    return reply;
   } catch (err) {
     ctx.log.error({ err, replyId: job.replyId }, 'queueing a reply failed');
     const failed = await ctx.store.finish(job.replyId, { status: 'FAILED', finish_reason: 'error', error: 'The reply could not be queued; regenerate it to try again.' });
     if (failed) await ctx.bus.publish(failed.conversation_id, { kind: 'REPLY_FAILED', messageId: failed.id, message: failed, error: failed.error }).catch(() => undefined);
-    return failed ?? (await ctx.store.byId(job.replyId))!;
+    return failed ?? (await ctx.store.byId(job.replyId)) ?? reply;
   }
 }
 
@@ -169,7 +169,7 @@ export async function regenerateReply(ctx: Context, messageId: string, mayRead: 
   if (old.status === 'PENDING' || old.status === 'STREAMING') await stopReply(ctx, old);
   const reply = await ctx.store.replaceReply(old);
   await publishCreated(ctx, reply);
-  return queueReply(ctx, { ...target, replyId: reply.id });
+  return queueReply(ctx, { ...target, replyId: reply.id }, reply);
 }
 
 /** promptPreview: the prompt the next reply would get, for the conversation's owner. */
