@@ -5,10 +5,16 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { createTokenVerifier, remoteKeys, type TokenVerifier } from '@chat/shared/auth';
 import type { Config, SubgraphName } from '@chat/shared/config';
-import { GRAPHQL_PATH, graphqlHandler, listen, sendJson, type RunningServer } from '@chat/shared/http';
+import { GRAPHQL_PATH, graphqlHandler, listen, type RunningServer } from '@chat/shared/http';
+import { METRICS_PATH } from '@chat/shared/metrics';
+import { operationsPlugin } from '@chat/shared/operations';
 import { clientAddressOf, identify, type RequestIdentity } from '@chat/shared/subgraph';
+import { createTelemetry, type ServiceTelemetry } from '@chat/shared/telemetry';
+import { inSpan, SpanKind, traceHeaders } from '@chat/shared/tracing';
 import { createGraphiqlHandler } from './graphiql';
+import { gatewayHealthRoutes } from './health';
 import { contractCodes, corsHandler, queryLimitsPlugin } from './limits';
+import { GatewayMetrics } from './metrics';
 import { attachSubscriptionServer } from './subscriptions';
 
 /** The committed supergraph the gateway serves (composed by `npm run compose`, never introspected at run time). */
@@ -27,12 +33,45 @@ export function gatewayVerifier(config: Config): TokenVerifier {
   return createTokenVerifier({ keys: remoteKeys(config.subgraphUrls.users), issuer: config.auth.issuer, audience: config.auth.audience });
 }
 
-/** Forwards the caller's Authorization to the subgraph, which verifies it itself. */
+/** What a data source observes its fetches with. */
+interface FetchObservers {
+  telemetry: ServiceTelemetry;
+  metrics: GatewayMetrics;
+}
+
+/** Forwards the caller's Authorization to the subgraph, which verifies it itself; each fetch is a span and a latency sample. */
 class AuthenticatedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  constructor(
+    url: string,
+    private readonly subgraph: string,
+    private readonly observers: FetchObservers,
+  ) {
+    super({ url });
+  }
+
   override willSendRequest({ request, context }: Parameters<NonNullable<RemoteGraphQLDataSource<GatewayContext>['willSendRequest']>>[0]) {
     if (context.authorization) request.http?.headers.set('authorization', context.authorization);
     // The client's address, for per-address limits; set here, never passed through from the client.
     if (context.clientAddress) request.http?.headers.set('x-forwarded-for', context.clientAddress);
+    // The fetch's span goes with the request: the subgraph's spans join the client's trace.
+    for (const [name, value] of Object.entries(traceHeaders())) request.http?.headers.set(name, value);
+  }
+
+  override process(options: Parameters<RemoteGraphQLDataSource<GatewayContext>['process']>[0]) {
+    const { telemetry, metrics } = this.observers;
+    const started = performance.now();
+    let outcome = 'failed';
+    const attributes = { 'graphql.subgraph.name': this.subgraph };
+    return inSpan(telemetry.tracer, `fetch ${this.subgraph}`, { kind: SpanKind.CLIENT, attributes }, async (span) => {
+      try {
+        const response = await super.process(options);
+        outcome = response.errors?.length ? 'error' : 'ok';
+        return response;
+      } finally {
+        span.setAttribute('graphql.outcome', outcome);
+        metrics.subgraphFetches.observe({ subgraph: this.subgraph, outcome }, (performance.now() - started) / 1000);
+      }
+    });
   }
 }
 
@@ -40,9 +79,11 @@ class AuthenticatedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
 export async function startGateway(config: Config, options: { port?: number; supergraphSdl?: string } = {}): Promise<RunningGateway> {
   const supergraphSdl = options.supergraphSdl ?? readFileSync(SUPERGRAPH_FILE, 'utf8');
   const verifier = gatewayVerifier(config);
+  const telemetry = createTelemetry(config, 'gateway');
+  const metrics = new GatewayMetrics(telemetry.metrics.registry);
   const gateway = new ApolloGateway({
     supergraphSdl,
-    buildService: ({ name, url }) => new AuthenticatedDataSource({ url: config.subgraphUrls[name as SubgraphName] ?? url }),
+    buildService: ({ name, url }) => new AuthenticatedDataSource(config.subgraphUrls[name as SubgraphName] ?? url ?? '', name, { telemetry, metrics }),
   });
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
@@ -50,7 +91,7 @@ export async function startGateway(config: Config, options: { port?: number; sup
     // GraphiQL needs introspection for its docs and completion: enabling it in production enables both.
     introspection: config.nodeEnv !== 'production' || config.graphiql,
     // Size, depth, alias and cost limits (gateway/src/limits.ts); JSON-array batches get Apollo's 400; CSRF prevention stays on.
-    plugins: [ApolloServerPluginLandingPageDisabled(), queryLimitsPlugin<GatewayContext>(config.limits)],
+    plugins: [ApolloServerPluginLandingPageDisabled(), queryLimitsPlugin<GatewayContext>(config.limits), operationsPlugin<GatewayContext>(telemetry)],
     allowBatchedHttpRequests: false,
     formatError: contractCodes,
     csrfPrevention: true,
@@ -61,7 +102,9 @@ export async function startGateway(config: Config, options: { port?: number; sup
     ...(await identify(verifier, req.headers.authorization)),
     clientAddress: config.trustProxy ? clientAddressOf(req) : req.socket.remoteAddress,
   });
-  const graphql = graphqlHandler(apollo, context, { '/health': (_req, res) => sendJson(res, 200, { status: 'healthy', service: 'gateway' }) });
+  let draining = false;
+  const routes = { ...gatewayHealthRoutes(config, () => draining), [METRICS_PATH]: telemetry.metrics.route() };
+  const graphql = graphqlHandler(apollo, context, { routes, tracer: telemetry.tracer });
   // GraphiQL for browsers at / and GET /graphql; off in production unless GRAPHIQL=true.
   const graphiql = config.graphiql ? createGraphiqlHandler({ graphqlPath: GRAPHQL_PATH }) : undefined;
   const cors = corsHandler(config.corsOrigins);
@@ -77,6 +120,8 @@ export async function startGateway(config: Config, options: { port?: number; sup
     serviceUrl: (name) => config.subgraphUrls[name as SubgraphName],
     limits: config.limits,
     socketLimits: config.socketLimits,
+    gauges: { connections: metrics.connections, subscriptions: metrics.subscriptions },
+    tracer: telemetry.tracer,
     // A socket needs a valid token: conversationEvents is for a conversation's owner only.
     authenticate: async (params) => {
       const authorization = typeof params?.authorization === 'string' ? params.authorization : undefined;
@@ -97,6 +142,7 @@ export async function startGateway(config: Config, options: { port?: number; sup
     ...running,
     url: `${running.origin}${GRAPHQL_PATH}`,
     close: async () => {
+      draining = true;
       await subscriptions.close();
       await running.close();
       await apollo.stop();

@@ -1,11 +1,13 @@
 /** Runs the gateway alone, against subgraphs at SUBGRAPH_PORT_BASE+1..4 or <NAME>_URL. */
 import { loadConfig } from '@chat/shared/config';
 import { createLogger } from '@chat/shared/log';
+import { startTracing } from '@chat/shared/tracing';
 import { exitOnSignal } from '@chat/system';
 import { startGateway } from './gateway';
 
 const config = loadConfig();
 const log = createLogger(config, 'gateway');
+const tracing = startTracing(config, 'gateway');
 const gateway = await startGateway(config);
 log.info({ url: gateway.url }, 'gateway ready');
-exitOnSignal(() => gateway.close(), log);
+exitOnSignal(() => gateway.close().finally(() => tracing.shutdown()), log);

@@ -5,6 +5,7 @@ import type { Config } from '@chat/shared/config';
 import { openDatabase } from '@chat/shared/db';
 import { keyedLoader } from '@chat/shared/loaders';
 import type { SubgraphService } from '@chat/shared/subgraph';
+import { createTelemetry } from '@chat/shared/telemetry';
 import { resolvers, type Context } from './resolvers';
 import { CharactersStore, migrations, type CharactersTables } from './store';
 
@@ -13,12 +14,15 @@ export const typeDefs = parse(readFileSync(new URL('./schema.graphql', import.me
 
 /** Opens the characters store and builds the subgraph. */
 export async function createCharactersSubgraph(config: Config): Promise<SubgraphService<Context>> {
-  const database = await openDatabase<CharactersTables>({ name: 'characters', config, migrations });
+  const telemetry = createTelemetry(config, 'characters');
+  const database = await openDatabase<CharactersTables>({ name: 'characters', config, migrations, telemetry });
   const store = new CharactersStore(database);
   return {
     name: 'characters',
     schema: buildSubgraphSchema({ typeDefs, resolvers: resolvers as never }),
     stats: database.stats,
+    telemetry,
+    checks: { database: database.ping },
     createContext: (identity) => ({
       ...identity,
       store,

@@ -6,6 +6,7 @@ import { openDatabase } from '@chat/shared/db';
 import { createGraphClient } from '@chat/shared/graph-client';
 import { keyedLoader } from '@chat/shared/loaders';
 import type { SubgraphService } from '@chat/shared/subgraph';
+import { createTelemetry } from '@chat/shared/telemetry';
 import { resolvers, type Context } from './resolvers';
 import { ConversationsStore, migrations, type ConversationsTables } from './store';
 
@@ -14,7 +15,8 @@ export const typeDefs = parse(readFileSync(new URL('./schema.graphql', import.me
 
 /** Opens the conversations store and builds the subgraph. */
 export async function createConversationsSubgraph(config: Config): Promise<SubgraphService<Context>> {
-  const database = await openDatabase<ConversationsTables>({ name: 'conversations', config, migrations });
+  const telemetry = createTelemetry(config, 'conversations');
+  const database = await openDatabase<ConversationsTables>({ name: 'conversations', config, migrations, telemetry });
   const store = new ConversationsStore(database);
   const characters = createGraphClient(config.subgraphUrls.characters);
   const messages = createGraphClient(config.subgraphUrls.messages);
@@ -22,6 +24,8 @@ export async function createConversationsSubgraph(config: Config): Promise<Subgr
     name: 'conversations',
     schema: buildSubgraphSchema({ typeDefs, resolvers: resolvers as never }),
     stats: database.stats,
+    telemetry,
+    checks: { database: database.ping },
     createContext: (identity) => ({
       ...identity,
       store,

@@ -1,4 +1,5 @@
 import type { Redis } from '@chat/shared/redis';
+import { contextFrom, SpanKind, type Tracer } from '@chat/shared/tracing';
 import type { MessageRow } from './store';
 
 /** The kinds of event a conversation's subscribers receive (the contract's ConversationEventKind). */
@@ -15,6 +16,8 @@ export interface ConversationEvent {
   sequence?: number | null;
   message?: MessageRow | null;
   error?: string | null;
+  /** The publisher's trace context (W3C headers) on events that start or end something; deltas carry none. */
+  trace?: Record<string, string>;
 }
 
 /** The text so far of a reply still streaming, for subscribers joining late. */
@@ -127,7 +130,7 @@ redis.call('EXPIRE', KEYS[1], ARGV[5])
 return redis.call('PUBLISH', KEYS[2], ARGV[4])`;
 
 /** A bus on Redis pub/sub: events reach subscribers on every instance. */
-export function createRedisEventBus(publisher: Redis, subscriber: Redis, prefix = 'chat:'): EventBus {
+export function createRedisEventBus(publisher: Redis, subscriber: Redis, prefix = 'chat:', tracer?: Tracer): EventBus {
   const channel = (conversationId: string) => `${prefix}events:${conversationId}`;
   const progressKey = (conversationId: string) => `${prefix}progress:${conversationId}`;
   const listeners = new Map<string, Set<(event: ConversationEvent) => void>>();
@@ -143,6 +146,8 @@ export function createRedisEventBus(publisher: Redis, subscriber: Redis, prefix 
     const set = listeners.get(conversationId);
     if (!set) return;
     const event = JSON.parse(payload) as ConversationEvent;
+    // The hop through Redis shows in the publisher's trace.
+    if (event.trace && tracer) tracer.startSpan(`event ${event.kind} received`, { kind: SpanKind.CONSUMER }, contextFrom(event.trace)).end();
     for (const listener of set) listener(event);
   });
   // Events published while the connection is down are gone: tell every listener, so clients resubscribe and catch up.

@@ -1,5 +1,6 @@
 import type { GraphClient } from '@chat/shared/graph-client';
 import type { Logger } from '@chat/shared/log';
+import { contextFrom, inSpan, SpanKind, traceHeaders, type Span, type Tracer } from '@chat/shared/tracing';
 import type { EventBus } from './events';
 import {
   buildPrompt,
@@ -11,6 +12,7 @@ import {
   type ResilientProvider,
   type TokenUsage,
 } from './llm';
+import type { ReplyMetrics, ReplyOutcome } from './metrics';
 import type { JobQueue } from './queue';
 import type { MessageRow, MessagesStore } from './store';
 
@@ -31,6 +33,10 @@ export interface GenerationJob {
   authorization?: string;
   settings: ReplySettings;
   character: PromptCharacter;
+  /** The trace context of the request that queued it (W3C headers), so the reply joins its trace. */
+  trace?: Record<string, string>;
+  /** When it was queued (epoch ms), for the job-age metric. */
+  enqueuedAt?: number;
 }
 
 
@@ -46,6 +52,21 @@ export interface GeneratorDeps {
   log: Logger;
   flushIntervalMs: number;
   concurrency: number;
+  metrics: ReplyMetrics;
+  tracer: Tracer;
+}
+
+/** What one provider stream produced. */
+interface StreamOutcome {
+  /** False when the reply was taken elsewhere before its first token (nothing more to do). */
+  proceeded: boolean;
+  finishReason: string;
+  usage?: TokenUsage;
+  /** Milliseconds from asking the provider to its first token, and to its last. */
+  firstTokenMs?: number;
+  lastTokenMs?: number;
+  /** Pieces received in this stream. */
+  pieces: number;
 }
 
 /** A reply being generated here. */
@@ -68,6 +89,11 @@ export class ReplyGenerator {
 
   constructor(private readonly deps: GeneratorDeps) {}
 
+  /** The provider replies come from (its name and circuit breaker, for the admin view). */
+  get provider(): ResilientProvider {
+    return this.deps.provider;
+  }
+
   /** Starts taking jobs from the queue, and listening for cancel requests from any instance. */
   start(): void {
     this.deps.bus.onCancelRequest((replyId) => this.inflight.get(replyId)?.abort.abort());
@@ -76,7 +102,7 @@ export class ReplyGenerator {
 
   /** Queues a reply; a worker (here or on another instance) starts it as soon as it has room. */
   enqueue(job: GenerationJob): Promise<void> {
-    return this.deps.queue.enqueue(job);
+    return this.deps.queue.enqueue({ ...job, trace: traceHeaders(), enqueuedAt: Date.now() });
   }
 
   /** Stops a reply generated here and waits until it has ended; false when it is not running here (see requestCancel). */
@@ -132,7 +158,12 @@ export class ReplyGenerator {
   }
 
   private run(job: GenerationJob, delivery: number): Promise<void> {
-    const run = this.generate(job, delivery).finally(() => this.running.delete(job.replyId));
+    // The reply's span continues the trace of the request that queued it, across the queue.
+    const attributes = { 'chat.reply.id': job.replyId, 'chat.conversation.id': job.conversationId, 'chat.job.delivery': delivery };
+    const generating = inSpan(this.deps.tracer, 'reply generate', { kind: SpanKind.CONSUMER, attributes, parent: contextFrom(job.trace) }, (span) =>
+      this.generate(job, delivery, span),
+    );
+    const run = generating.finally(() => this.running.delete(job.replyId));
     this.running.set(job.replyId, run);
     return run;
   }
@@ -142,8 +173,8 @@ export class ReplyGenerator {
    * it continues from the text so far (the model is asked to go on from it) and keeps numbering
    * deltas where they stopped, so subscribers' concatenated deltas stay equal to the content.
    */
-  private async generate(job: GenerationJob, delivery = 1): Promise<void> {
-    const { store, bus, provider, log } = this.deps;
+  private async generate(job: GenerationJob, delivery: number, span: Span): Promise<void> {
+    const { store, bus, provider, log, metrics } = this.deps;
     const reply = await store.byId(job.replyId);
     if (!reply) return;
     const resuming = reply.status === 'STREAMING' && delivery > 1;
@@ -157,44 +188,29 @@ export class ReplyGenerator {
       abort: new AbortController(),
     };
     if (resuming) log.info({ replyId: job.replyId, delivery, from: state.sequence }, 'continuing a reply whose worker stopped');
+    else if (job.enqueuedAt) metrics.jobAge.observe(Math.max(0, Date.now() - job.enqueuedAt) / 1000);
+    metrics.replies.inc({ outcome: 'started' });
     this.inflight.set(job.replyId, state);
     const startedAt = Date.now();
-    let flushed = Date.now();
+    const model = metrics.model(job.settings.model);
+    let streamed: StreamOutcome | undefined;
     let writing: Promise<void> = Promise.resolve();
-    let prompt: BuiltPrompt | undefined;
+    let outcome: ReplyOutcome = 'failed';
     try {
-      prompt = await this.prompt(job, reply.seq, state.abort.signal);
+      const prompt = await this.prompt(job, reply.seq, state.abort.signal);
       const messages = state.text ? [...prompt.messages, { role: 'assistant' as const, content: state.text }] : prompt.messages;
-      let finishReason = 'stop';
-      let usage: TokenUsage | undefined;
-      for await (const chunk of provider.stream({
-        model: job.settings.model,
-        messages,
-        temperature: job.settings.temperature,
-        maxTokens: job.settings.maxTokens,
-        signal: state.abort.signal,
-      })) {
-        if (chunk.type === 'done') {
-          finishReason = chunk.finishReason;
-          usage = chunk.usage;
-          continue;
-        }
-        if (chunk.text === '') continue;
-        if (state.sequence === -1 && !resuming && !(await store.markStreaming(job.replyId))) return;
-        state.text += chunk.text;
-        state.sequence += 1;
-        await bus.publish(job.conversationId, { kind: 'REPLY_DELTA', messageId: job.replyId, delta: chunk.text, sequence: state.sequence });
-        if (Date.now() - flushed >= this.deps.flushIntervalMs) {
-          flushed = Date.now();
-          const text = state.text;
-          // Progress writes run behind the stream, one at a time, never holding up the next token.
-          writing = writing.then(() => store.saveProgress(job.replyId, text)).catch((err) => log.warn({ err }, 'saving reply progress failed'));
-        }
-      }
+      streamed = await this.stream(job, state, messages, resuming, (saving) => (writing = saving(writing)));
+      if (!streamed.proceeded) return;
       await writing;
+      const usage = streamed.usage;
       const promptTokens = usage?.promptTokens ?? prompt.totalTokens;
       const completionTokens = usage?.completionTokens ?? countTokens(state.text);
       const totalTokens = usage?.totalTokens ?? promptTokens + completionTokens;
+      metrics.tokens.inc({ provider: provider.name, model, kind: 'prompt' }, promptTokens);
+      metrics.tokens.inc({ provider: provider.name, model, kind: 'completion' }, completionTokens);
+      const streamingMs = (streamed.lastTokenMs ?? 0) - (streamed.firstTokenMs ?? 0);
+      if (streamingMs > 0 && completionTokens > 1) metrics.tokensPerSecond.observe({ provider: provider.name, model }, (completionTokens - 1) / (streamingMs / 1000));
+      span.setAttributes({ 'gen_ai.usage.input_tokens': promptTokens, 'gen_ai.usage.output_tokens': completionTokens });
       const done = await store.finish(job.replyId, {
         status: 'COMPLETED',
         content: state.text,
@@ -203,15 +219,17 @@ export class ReplyGenerator {
         prompt_tokens: promptTokens,
         completion_tokens: completionTokens,
         total_tokens: totalTokens,
-        finish_reason: finishReason,
+        finish_reason: streamed.finishReason,
         latency_ms: Date.now() - startedAt,
       });
       if (!done) return;
-      await bus.publish(job.conversationId, { kind: 'REPLY_COMPLETED', messageId: job.replyId, message: done });
+      outcome = 'completed';
+      await bus.publish(job.conversationId, { kind: 'REPLY_COMPLETED', messageId: job.replyId, message: done, trace: traceHeaders() });
       await this.charge(job, done);
     } catch (error) {
       await writing;
       const cancelled = isAbortError(error) && state.abort.signal.aborted;
+      outcome = cancelled ? 'cancelled' : 'failed';
       const ended = await store.finish(job.replyId, {
         status: cancelled ? 'CANCELLED' : 'FAILED',
         content: state.text,
@@ -228,16 +246,95 @@ export class ReplyGenerator {
         messageId: job.replyId,
         message: ended,
         error: ended.error,
+        trace: traceHeaders(),
       });
     } finally {
       this.inflight.delete(job.replyId);
+      if (streamed?.proceeded !== false) {
+        metrics.replies.inc({ outcome });
+        span.setAttribute('chat.reply.outcome', outcome);
+        // One line per reply: how it went, never what it said.
+        log.info(
+          {
+            replyId: job.replyId,
+            conversationId: job.conversationId,
+            userId: job.userId,
+            outcome,
+            provider: provider.name,
+            model: job.settings.model,
+            delivery,
+            timeToFirstTokenMs: streamed?.firstTokenMs === undefined ? undefined : Math.round(streamed.firstTokenMs),
+            pieces: streamed?.pieces ?? 0,
+            latencyMs: Date.now() - startedAt,
+          },
+          'reply',
+        );
+      }
     }
+  }
+
+  /**
+   * Streams the reply from the provider in a span of its own (time to first token, pieces, finish):
+   * publishes every delta and hands progress writes to `queueWrite`, which runs them one at a time.
+   */
+  private stream(
+    job: GenerationJob,
+    state: Inflight,
+    messages: BuiltPrompt['messages'],
+    resuming: boolean,
+    queueWrite: (saving: (previous: Promise<void>) => Promise<void>) => void,
+  ): Promise<StreamOutcome> {
+    const { store, bus, provider, log, metrics, tracer, flushIntervalMs } = this.deps;
+    const attributes = { 'gen_ai.system': provider.name, 'gen_ai.request.model': job.settings.model, 'gen_ai.request.max_tokens': job.settings.maxTokens };
+    return inSpan(tracer, `llm ${provider.name} stream`, { kind: SpanKind.CLIENT, attributes }, async (span) => {
+      const asked = performance.now();
+      const outcome: StreamOutcome = { proceeded: true, finishReason: 'stop', pieces: 0 };
+      let flushed = Date.now();
+      for await (const chunk of provider.stream({
+        model: job.settings.model,
+        messages,
+        temperature: job.settings.temperature,
+        maxTokens: job.settings.maxTokens,
+        signal: state.abort.signal,
+      })) {
+        if (chunk.type === 'done') {
+          outcome.finishReason = chunk.finishReason;
+          outcome.usage = chunk.usage;
+          continue;
+        }
+        if (chunk.text === '') continue;
+        if (state.sequence === -1 && !resuming && !(await store.markStreaming(job.replyId))) return { ...outcome, proceeded: false };
+        if (outcome.firstTokenMs === undefined) {
+          outcome.firstTokenMs = performance.now() - asked;
+          metrics.timeToFirstToken.observe({ provider: provider.name, model: metrics.model(job.settings.model) }, outcome.firstTokenMs / 1000);
+          span.addEvent('first token');
+        }
+        outcome.lastTokenMs = performance.now() - asked;
+        outcome.pieces += 1;
+        state.text += chunk.text;
+        state.sequence += 1;
+        await bus.publish(job.conversationId, { kind: 'REPLY_DELTA', messageId: job.replyId, delta: chunk.text, sequence: state.sequence });
+        if (Date.now() - flushed >= flushIntervalMs) {
+          flushed = Date.now();
+          const text = state.text;
+          // Progress writes run behind the stream, one at a time, never holding up the next token.
+          queueWrite((previous) => previous.then(() => store.saveProgress(job.replyId, text)).catch((err) => log.warn({ err }, 'saving reply progress failed')));
+        }
+      }
+      span.setAttributes({
+        'gen_ai.response.finish_reasons': [outcome.finishReason],
+        'llm.time_to_first_token_ms': Math.round(outcome.firstTokenMs ?? -1),
+        'llm.pieces': outcome.pieces,
+      });
+      return outcome;
+    });
   }
 
   /** Charges the reply's tokens once; the key makes a retried charge a no-op. */
   private async charge(job: GenerationJob, reply: MessageRow): Promise<void> {
     try {
       await this.deps.users.request(CHARGE, { amount: reply.total_tokens ?? 0, key: `reply:${reply.id}` }, { authorization: job.authorization });
+      this.deps.metrics.credits.inc(reply.total_tokens ?? 0);
     } catch (error) {
       this.deps.log.error({ err: error, replyId: reply.id }, 'charging credits failed');
     }

@@ -6,17 +6,19 @@ import { WebSocketServer } from 'ws';
 import type { Config } from '@chat/shared/config';
 import { openDatabase } from '@chat/shared/db';
 import { createGraphClient } from '@chat/shared/graph-client';
-import { GRAPHQL_PATH, sendJson } from '@chat/shared/http';
+import { GRAPHQL_PATH } from '@chat/shared/http';
 import { keyedLoader } from '@chat/shared/loaders';
-import { createLogger } from '@chat/shared/log';
-import { createMemoryRateLimiter, createRedisRateLimiter } from '@chat/shared/rate-limit';
+import { countingRefusals, createMemoryRateLimiter, createRedisRateLimiter } from '@chat/shared/rate-limit';
 import { connectRedis, redisReady } from '@chat/shared/redis';
 import { identify, type SubgraphService } from '@chat/shared/subgraph';
+import { createTelemetry } from '@chat/shared/telemetry';
+import { contextFrom, SpanKind } from '@chat/shared/tracing';
 import { createMemoryEventBus, createRedisEventBus } from './events';
 import { ReplyGenerator } from './generation';
 import { createMemoryPresence, createRedisPresence, SessionTracker } from './sessions';
 import { createMemoryQueue, createRedisQueue, type JobQueue } from './queue';
 import { createLlmProvider } from './llm';
+import { ReplyMetrics } from './metrics';
 import { resolvers, type Context } from './resolvers';
 import { MessagesStore, migrations, type MessagesTables } from './store';
 
@@ -33,9 +35,10 @@ export interface MessagesService extends SubgraphService<Context> {
 
 /** Opens the messages store, starts the reply generator and builds the subgraph (HTTP and graphql-ws). */
 export async function createMessagesSubgraph(config: Config): Promise<MessagesService> {
-  const database = await openDatabase<MessagesTables>({ name: 'messages', config, migrations });
+  const telemetry = createTelemetry(config, 'messages');
+  const { log, tracer } = telemetry;
+  const database = await openDatabase<MessagesTables>({ name: 'messages', config, migrations, telemetry });
   const store = new MessagesStore(database);
-  const log = createLogger(config, 'messages');
   const conversations = createGraphClient(config.subgraphUrls.conversations);
   const characters = createGraphClient(config.subgraphUrls.characters);
   const users = createGraphClient(config.subgraphUrls.users);
@@ -49,8 +52,11 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
       }
     : undefined;
   if (redis) await Promise.all(Object.values(redis).map((connection) => redisReady(connection)));
-  const bus = redis ? createRedisEventBus(redis.publisher, redis.subscriber, config.redisPrefix) : createMemoryEventBus();
-  const rateLimiter = redis ? createRedisRateLimiter(redis.publisher, `${config.redisPrefix}ratelimit:`) : createMemoryRateLimiter();
+  const bus = redis ? createRedisEventBus(redis.publisher, redis.subscriber, config.redisPrefix, tracer) : createMemoryEventBus();
+  const rateLimiter = countingRefusals(
+    redis ? createRedisRateLimiter(redis.publisher, `${config.redisPrefix}ratelimit:`) : createMemoryRateLimiter(),
+    telemetry.metrics.rateLimitRefusals,
+  );
   const provider = createLlmProvider(config.llm);
   if (config.llm.provider === 'offline') log.info('no LLM configured: replies come from the offline demo provider (set LLM_PROVIDER, see README)');
   let generator: ReplyGenerator;
@@ -71,6 +77,8 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
     log,
     flushIntervalMs: config.chat.flushIntervalMs,
     concurrency: config.chat.generationConcurrency,
+    metrics: new ReplyMetrics(telemetry.metrics.registry, () => generator.load()),
+    tracer,
   });
   generator.start();
   const sessions = new SessionTracker({
@@ -106,11 +114,14 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
     schema,
     generator,
     stats: database.stats,
-    createContext,
-    routes: {
-      // Health with the generator's load: operators (and the scale-out test) see who is generating what.
-      '/health': async (_req, res) => sendJson(res, 200, { status: 'healthy', service: 'messages', generation: await generator.load() }),
+    telemetry,
+    checks: {
+      database: database.ping,
+      ...(redis ? { redis: () => redis.publisher.ping() } : {}),
     },
+    // Health with the generator's load: operators (and the scale-out test) see who is generating what.
+    healthDetails: async () => ({ generation: await generator.load() }),
+    createContext,
     onListen(server, verifier) {
       // graphql-ws beside HTTP on the same path: the gateway opens subscriptions here with the caller's token.
       wss = new WebSocketServer({ server: server.server, path: GRAPHQL_PATH });
@@ -127,6 +138,11 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
             } catch {
               return false;
             }
+          },
+          // The gateway sends its trace context in the subscribe message's extensions: the hop shows in its trace.
+          onSubscribe: (_ctx, _id, payload) => {
+            const carrier = payload.extensions?.trace as Record<string, unknown> | undefined;
+            if (carrier) tracer.startSpan(`subscribe ${payload.operationName ?? '(anonymous)'}`, { kind: SpanKind.SERVER }, contextFrom(carrier)).end();
           },
           context: (ctx) => createContext((ctx.extra as unknown as { identity: Parameters<typeof createContext>[0] }).identity),
         },

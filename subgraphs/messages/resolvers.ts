@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type DataLoader from 'dataloader';
 import { canAccess, requireViewer } from '@chat/shared/auth';
 import { forbidden, notFound } from '@chat/shared/errors';
@@ -25,7 +26,7 @@ export interface Context extends RequestIdentity {
   generator: ReplyGenerator;
   sessions: SessionTracker;
   rateLimiter: RateLimiter;
-  config: Pick<Config, 'rateLimitMessagesPerMinute'>;
+  config: Pick<Config, 'rateLimitMessagesPerMinute' | 'llm'>;
   log: Logger;
   loaders: {
     message: DataLoader<string, MessageRow | null>;
@@ -34,6 +35,9 @@ export interface Context extends RequestIdentity {
     count: DataLoader<string, { conversation_id: string; count: number } | null>;
   };
 }
+
+/** The contract's names for the breaker's states. */
+const BREAKER_STATES = { closed: 'CLOSED', open: 'OPEN', 'half-open': 'HALF_OPEN' } as const;
 
 /** FORBIDDEN unless the caller is an admin. */
 function requireAdmin(ctx: Context, what: string): void {
@@ -63,6 +67,19 @@ export const resolvers: Resolvers = {
     async moderationPolicy(_root, _args, ctx) {
       requireAdmin(ctx, 'see the moderation policy');
       return { refuse: await ctx.store.moderationPolicy() };
+    },
+    async systemStatus(_root, _args, ctx) {
+      requireAdmin(ctx, 'see the system status');
+      const load = await ctx.generator.load();
+      return {
+        instance: `${hostname()}:${process.pid}`,
+        queueDepth: load.waiting,
+        jobsPending: load.pending,
+        repliesInFlight: load.generating,
+        openSubscriptions: ctx.sessions.openSubscriptions(),
+        providers: [{ name: ctx.generator.provider.name, defaultModel: ctx.config.llm.model, breakerState: BREAKER_STATES[ctx.generator.provider.breakerState()] }],
+        checkedAt: new Date(),
+      };
     },
     async generationDeadLetters(_root, { first }, ctx) {
       requireAdmin(ctx, 'see dead letters');

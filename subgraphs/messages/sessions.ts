@@ -73,6 +73,7 @@ const RECORD_SESSION = /* GraphQL */ `mutation RecordSession($input: SessionReco
  */
 export class SessionTracker {
   private readonly timers = new Set<NodeJS.Timeout>();
+  private subscribers = 0;
 
   constructor(
     private readonly deps: { presence: Presence; store: MessagesStore; conversations: GraphClient; log: Logger; graceMs: number },
@@ -80,11 +81,18 @@ export class SessionTracker {
 
   /** A subscriber arrived. */
   join(conversationId: string): Promise<void> {
+    this.subscribers += 1;
     return this.deps.presence.join(conversationId, new Date());
+  }
+
+  /** Subscriptions to conversation events open on this instance. */
+  openSubscriptions(): number {
+    return this.subscribers;
   }
 
   /** A subscriber left; `authorization` is theirs, used to report the session if it closes. */
   async leave(conversationId: string, authorization: string | undefined): Promise<void> {
+    this.subscribers = Math.max(0, this.subscribers - 1);
     if ((await this.deps.presence.leave(conversationId)) > 0) return;
     const timer = setTimeout(() => {
       this.timers.delete(timer);

@@ -6,9 +6,10 @@ import { openDatabase } from '@chat/shared/db';
 import { JWKS_PATH } from '@chat/shared/auth';
 import { sendJson } from '@chat/shared/http';
 import { keyedLoader } from '@chat/shared/loaders';
-import { createMemoryRateLimiter, createRedisRateLimiter } from '@chat/shared/rate-limit';
+import { countingRefusals, createMemoryRateLimiter, createRedisRateLimiter } from '@chat/shared/rate-limit';
 import { connectRedis, redisReady } from '@chat/shared/redis';
 import type { SubgraphService } from '@chat/shared/subgraph';
+import { createTelemetry } from '@chat/shared/telemetry';
 import { loadSigningKeys, type SigningKeys } from './keys';
 import { decoyHash } from './passwords';
 import { resolvers, type Context } from './resolvers';
@@ -24,19 +25,25 @@ export interface UsersService extends SubgraphService<Context> {
 
 /** Opens the users store, loads the signing keys and builds the subgraph. */
 export async function createUsersSubgraph(config: Config): Promise<UsersService> {
-  const database = await openDatabase<UsersTables>({ name: 'users', config, migrations });
+  const telemetry = createTelemetry(config, 'users');
+  const database = await openDatabase<UsersTables>({ name: 'users', config, migrations, telemetry });
   const store = new UsersStore(database);
   const keys = await loadSigningKeys(config);
   const decoy = decoyHash();
   // Sign-in throttles are shared through Redis when there is one, so every users instance counts alike.
   const redis = config.redisUrl ? connectRedis(config.redisUrl, 'users') : undefined;
   if (redis) await redisReady(redis);
-  const rateLimiter = redis ? createRedisRateLimiter(redis, `${config.redisPrefix}ratelimit:`) : createMemoryRateLimiter();
+  const rateLimiter = countingRefusals(
+    redis ? createRedisRateLimiter(redis, `${config.redisPrefix}ratelimit:`) : createMemoryRateLimiter(),
+    telemetry.metrics.rateLimitRefusals,
+  );
   return {
     name: 'users',
     keys,
     schema: buildSubgraphSchema({ typeDefs, resolvers: resolvers as never }),
     stats: database.stats,
+    telemetry,
+    checks: { database: database.ping, ...(redis ? { redis: () => redis.ping() } : {}) },
     routes: { [JWKS_PATH]: (_req, res) => sendJson(res, 200, keys.jwks) },
     createContext: (identity) => ({
       ...identity,

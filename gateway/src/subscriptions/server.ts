@@ -25,6 +25,7 @@ import {
   type GraphQLFormattedError,
 } from 'graphql';
 import { RemoteGraphQLDataSource, type GraphQLDataSource, type ServiceMap } from '@apollo/gateway';
+import { SpanKind, type Tracer } from '@opentelemetry/api';
 import type { QueryPlannerConfig } from '@apollo/query-planner';
 import { createSupergraphPlanner, type SubscriptionPlan, type SupergraphPlanner } from './planner';
 import { createUpstreamPool, type UpstreamPool } from './upstream';
@@ -106,6 +107,16 @@ export interface AttachSubscriptionServerOptions {
   readonly limits?: QueryLimits;
   /** Socket limits (default: none): open subscriptions per socket, sockets per user, bytes per message. */
   readonly socketLimits?: SocketLimits;
+  /** Counts the open connections and subscriptions (Prometheus gauges). */
+  readonly gauges?: { readonly connections: OpenCount; readonly subscriptions: OpenCount };
+  /** Each subscription starts in a span of this tracer; its upstream subscribe carries that trace. */
+  readonly tracer?: Tracer;
+}
+
+/** Something counting what is open now. */
+export interface OpenCount {
+  inc(): void;
+  dec(amount?: number): void;
 }
 
 /** Limits on graphql-ws use, per socket and per user. */
@@ -168,6 +179,11 @@ export function attachSubscriptionServer(options: AttachSubscriptionServerOption
     return current.state;
   };
 
+  /** A subscription of `connection` ended. */
+  const forget = (connection: ConnectionState | undefined, id: string) => {
+    if (connection?.subscriptions.delete(id)) options.gauges?.subscriptions.dec();
+  };
+
   const wss = new WebSocketServer({ noServer: true, ...(options.socketLimits ? { maxPayload: options.socketLimits.maxMessageBytes } : {}) });
   const socketsPerUser = new Map<string, number>();
   const graphqlWs = useServer<Record<string, unknown>>(
@@ -199,12 +215,16 @@ export function attachSubscriptionServer(options: AttachSubscriptionServerOption
         expiry?.unref();
         const upstream = createUpstreamPool({ authorization: auth.authorization, ackTimeoutMs: options.upstreamAckTimeoutMs });
         connections.set(ctx, { auth, upstream, connectionParams: ctx.connectionParams, subscriptions: new Set(), expiry });
+        options.gauges?.connections.inc();
         return true;
       },
       async onClose(ctx) {
         const connection = connections.get(ctx);
         if (!connection) return;
         connections.delete(ctx);
+        options.gauges?.connections.dec();
+        if (connection.subscriptions.size > 0) options.gauges?.subscriptions.dec(connection.subscriptions.size);
+        connection.subscriptions.clear();
         clearTimeout(connection.expiry);
         const key = connection.auth.userKey;
         if (key !== undefined && socketsPerUser.has(key)) {
@@ -222,17 +242,20 @@ export function attachSubscriptionServer(options: AttachSubscriptionServerOption
           return [new GraphQLError(`At most ${max} subscriptions may be open on one connection.`, { extensions: { code: 'RATE_LIMITED', retryAfterSeconds: 1 } })];
         }
         const prepared = prepareOperation(connection, payload, currentSupergraph, options);
-        if (!Array.isArray(prepared)) connection.subscriptions.add(id);
+        if (!Array.isArray(prepared)) {
+          connection.subscriptions.add(id);
+          options.gauges?.subscriptions.inc();
+        }
         return prepared;
       },
       onComplete(ctx, id) {
-        connections.get(ctx)?.subscriptions.delete(id);
+        forget(connections.get(ctx), id);
       },
       subscribe: (args) => {
         const prepared = args.contextValue as PreparedOperation;
         const { connection, supergraph, plan } = prepared;
         if (!plan) return { errors: [new GraphQLError('Subscription was not planned')] };
-        return startGatewaySubscription({
+        const start = () => startGatewaySubscription({
           planner: supergraph.planner,
           plan,
           upstream: connection.upstream,
@@ -242,6 +265,15 @@ export function attachSubscriptionServer(options: AttachSubscriptionServerOption
           variables: prepared.variables,
           context: dataSourceContext(connection),
           entityCacheMaxEntries: options.entityCacheMaxEntries,
+        });
+        if (!options.tracer) return start();
+        // A short span for the start: the upstream subscribe made inside it carries its trace to the subgraph.
+        return options.tracer.startActiveSpan(`subscription ${args.operationName ?? '(anonymous)'}`, { kind: SpanKind.SERVER }, (span) => {
+          try {
+            return start();
+          } finally {
+            span.end();
+          }
         });
       },
       execute: async (args) => {
@@ -262,7 +294,7 @@ export function attachSubscriptionServer(options: AttachSubscriptionServerOption
         }
       },
       onError: (ctx, id, _payload, errors) => {
-        connections.get(ctx)?.subscriptions.delete(id);
+        forget(connections.get(ctx), id);
         return formatTerminalErrors(errors);
       },
     },

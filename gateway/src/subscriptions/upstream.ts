@@ -7,6 +7,7 @@
 import WebSocket from 'ws';
 import { GraphQLError } from 'graphql';
 import { createClient, type Client, type FormattedExecutionResult } from 'graphql-ws';
+import { context, propagation } from '@opentelemetry/api';
 import {
   AUTHORIZATION_PARAM,
   DEFAULT_UPSTREAM_ACK_TIMEOUT_MS,
@@ -56,6 +57,13 @@ export interface UpstreamPoolOptions {
   readonly keepAliveMs?: number;
 }
 
+/** The active W3C trace context as a string map (empty without tracing). */
+function activeTrace(): Record<string, string> {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return carrier;
+}
+
 /** Converts a subgraph's http(s) URL to the ws(s) URL on the same host and path. */
 export function toWebSocketUrl(httpUrl: string): string {
   const url = new URL(httpUrl);
@@ -88,7 +96,8 @@ export function createUpstreamPool(options: UpstreamPoolOptions = {}): UpstreamP
         return () => {};
       }
       return clientFor(request.url).subscribe(
-        { query: request.query, operationName: request.operationName, variables: request.variables },
+        // The active trace (the subscription's start) travels in the subscribe message's extensions.
+        { query: request.query, operationName: request.operationName, variables: request.variables, extensions: { trace: activeTrace() } },
         {
           next: (result) => sink.next(result),
           error: (failure) => sink.error(toUpstreamErrors(request.serviceName, failure)),

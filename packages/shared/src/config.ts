@@ -82,6 +82,11 @@ export interface Config {
     registrationsPerAddress: number;
   };
   logLevel: string;
+  /** OpenTelemetry: where spans go (OTLP/HTTP; unset: not exported) and the service name to report (unset: each process's own). */
+  tracing: {
+    otlpEndpoint?: string;
+    serviceName?: string;
+  };
   /** The gateway sits behind a proxy that sets X-Forwarded-For (e.g. the compose load balancer): trust its first hop as the client. */
   trustProxy: boolean;
   /** Whether the gateway serves GraphiQL (GET /graphql from a browser, and /): on unless NODE_ENV=production. */
@@ -222,6 +227,10 @@ export function loadConfig(env: Env = process.env): Config {
     },
     trustProxy: bool(env, 'TRUST_PROXY', false),
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'silent' : 'info'),
+    tracing: {
+      otlpEndpoint: url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT'),
+      serviceName: env.OTEL_SERVICE_NAME || undefined,
+    },
     graphiql: bool(env, 'GRAPHIQL', nodeEnv !== 'production'),
     limits: {
       maxDepth: int(env, 'MAX_QUERY_DEPTH', 12, 1),

@@ -3,10 +3,12 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PGliteDialect, PostgresDialect } from 'kysely';
+import { Kysely, PGliteDialect, PostgresDialect, sql, type LogEvent } from 'kysely';
 import { Migrator, type Migration } from 'kysely/migration';
+import { SpanKind, trace } from '@opentelemetry/api';
 import pg from 'pg';
 import type { Config } from './config';
+import type { ServiceTelemetry } from './telemetry';
 
 /** A subgraph's own database: embedded PGlite or one schema on a PostgreSQL server, migrated. */
 export interface Database<DB> {
@@ -15,6 +17,8 @@ export interface Database<DB> {
   engine: 'pglite' | 'postgres';
   /** Queries run since start; tests read it to prove batching. */
   stats: { queries: number };
+  /** One round trip (`SELECT 1`), for readiness checks. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -23,6 +27,8 @@ export interface DatabaseOptions {
   name: string;
   config: Pick<Config, 'dataDir' | 'databaseUrl' | 'databaseSchemaPrefix'>;
   migrations: Record<string, Migration>;
+  /** Where query latency goes (a histogram, and a span under the active one). */
+  telemetry?: Pick<ServiceTelemetry, 'metrics' | 'tracer'>;
 }
 
 /** Where the pristine cluster of this PGlite version is cached between processes. */
@@ -98,16 +104,27 @@ async function migrate<DB>(db: Kysely<DB>, migrations: Record<string, Migration>
 }
 
 /** Opens (and creates) the subgraph's database and brings its schema up to date, idempotently. */
-export async function openDatabase<DB>({ name, config, migrations }: DatabaseOptions): Promise<Database<DB>> {
+export async function openDatabase<DB>({ name, config, migrations, telemetry }: DatabaseOptions): Promise<Database<DB>> {
   const stats = { queries: 0 };
-  const log = (event: { level: string }) => {
+  const engine: Database<DB>['engine'] = config.databaseUrl ? 'postgres' : 'pglite';
+  // Kysely reports each query once it has finished, with its duration.
+  const log = (event: LogEvent) => {
     if (event.level === 'query') stats.queries += 1;
+    if (!telemetry) return;
+    telemetry.metrics.dbQueries.observe({ engine }, event.queryDurationMillis / 1000);
+    if (!trace.getActiveSpan()?.isRecording()) return;
+    const operation = /^\s*(\w+)/.exec(event.query.sql)?.[1]?.toUpperCase() ?? 'QUERY';
+    telemetry.tracer
+      .startSpan(`db ${operation}`, {
+        kind: SpanKind.CLIENT,
+        startTime: performance.timeOrigin + performance.now() - event.queryDurationMillis,
+        attributes: { 'db.system.name': 'postgresql', 'db.namespace': name, 'db.query.text': event.query.sql },
+      })
+      .end();
   };
   let db: Kysely<DB>;
-  let engine: Database<DB>['engine'];
   let bringUpToDate: () => Promise<void>;
   if (config.databaseUrl) {
-    engine = 'postgres';
     const { databaseUrl } = config;
     const schema = `${config.databaseSchemaPrefix}${name}`;
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, options: `-c search_path="${schema}"` });
@@ -118,7 +135,6 @@ export async function openDatabase<DB>({ name, config, migrations }: DatabaseOpt
         await migrate(db, migrations, schema);
       });
   } else {
-    engine = 'pglite';
     const pglite = await openPglite(config.dataDir, name);
     db = new Kysely<DB>({ dialect: new PGliteDialect({ pglite }), log });
     bringUpToDate = () => migrate(db, migrations);
@@ -130,7 +146,7 @@ export async function openDatabase<DB>({ name, config, migrations }: DatabaseOpt
     throw error;
   }
   stats.queries = 0;
-  return { db, engine, stats, close: () => db.destroy() };
+  return { db, engine, stats, ping: async () => void (await sql`SELECT 1`.execute(db)), close: () => db.destroy() };
 }
 
 /** Drops a subgraph's schema from a PostgreSQL server (test clean-up), never during another's migration. */

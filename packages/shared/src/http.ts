@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
+import { isSpanContextValid } from '@opentelemetry/api';
+import { contextFrom, inSpan, SpanKind, TRACE_ID_HEADER, type Tracer } from './tracing';
 
 /** Largest request body accepted; larger ones get 413 before any parsing. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -39,43 +41,65 @@ async function readBody(req: IncomingMessage, limit: number): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** What a GraphQL handler serves beside GraphQL, and the tracer its requests' spans come from. */
+export interface GraphqlHandlerOptions {
+  /** Plain routes by exact path (health, metrics, JWKS). */
+  routes?: Record<string, Route>;
+  /** Each GraphQL request runs in a server span of this tracer, continuing the caller's `traceparent`. */
+  tracer?: Tracer;
+}
+
 /** Answers GraphQL requests on GRAPHQL_PATH with an Apollo Server, and `routes` by exact path. */
 export function graphqlHandler<TContext extends BaseContext>(
   apollo: ApolloServer<TContext>,
   context: (req: IncomingMessage) => Promise<TContext>,
-  routes: Record<string, Route> = {},
+  options: GraphqlHandlerOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  const routes = options.routes ?? {};
+  const serve = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    const headers = new HeaderMap();
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+    }
+    let body: unknown = undefined;
+    if (req.method === 'POST') {
+      const text = await readBody(req, MAX_BODY_BYTES);
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch {
+        return sendJson(res, 400, { errors: [{ message: 'The body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }] });
+      }
+    }
+    const response = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+      context: () => context(req),
+    });
+    for (const [key, value] of response.headers) res.setHeader(key, value);
+    res.statusCode = response.status ?? 200;
+    if (response.body.kind === 'complete') {
+      res.end(response.body.string);
+    } else {
+      for await (const chunk of response.body.asyncIterator) res.write(chunk);
+      res.end();
+    }
+  };
+  const traced = (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
+    if (!options.tracer) return serve(req, res, url);
+    const attributes = { 'http.request.method': req.method ?? 'GET', 'url.path': url.pathname };
+    return inSpan(options.tracer, `${req.method} ${url.pathname}`, { kind: SpanKind.SERVER, attributes, parent: contextFrom(req.headers) }, async (span) => {
+      // The client learns its trace id, to find the request in a trace viewer.
+      if (isSpanContextValid(span.spanContext())) res.setHeader(TRACE_ID_HEADER, span.spanContext().traceId);
+      await serve(req, res, url);
+      span.setAttribute('http.response.status_code', res.statusCode);
+    });
+  };
   return async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     try {
       const route = routes[url.pathname];
       if (route) return await route(req, res);
       if (url.pathname !== GRAPHQL_PATH) return sendJson(res, 404, { error: 'not found' });
-      const headers = new HeaderMap();
-      for (const [key, value] of Object.entries(req.headers)) {
-        if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
-      }
-      let body: unknown = undefined;
-      if (req.method === 'POST') {
-        const text = await readBody(req, MAX_BODY_BYTES);
-        try {
-          body = text ? JSON.parse(text) : undefined;
-        } catch {
-          return sendJson(res, 400, { errors: [{ message: 'The body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }] });
-        }
-      }
-      const response = await apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
-        context: () => context(req),
-      });
-      for (const [key, value] of response.headers) res.setHeader(key, value);
-      res.statusCode = response.status ?? 200;
-      if (response.body.kind === 'complete') {
-        res.end(response.body.string);
-      } else {
-        for await (const chunk of response.body.asyncIterator) res.write(chunk);
-        res.end();
-      }
+      await traced(req, res, url);
     } catch (error) {
       if (error instanceof BodyTooLarge) return sendJson(res, 413, { errors: [{ message: 'The request body is too large.' }] });
       if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });

@@ -1,13 +1,35 @@
+import { trace } from '@opentelemetry/api';
 import { pino, type Logger } from 'pino';
 import type { Config } from './config';
 
 export type { Logger };
 
-/** A JSON-lines logger for one service; secrets are redacted wherever they appear. */
+/** Fields never written to a log, wherever they appear (a second level covers `{ input: { password } }` and the like). */
+export const REDACTED_FIELDS = [
+  'password',
+  'token',
+  'accessToken',
+  'refreshToken',
+  'authorization',
+  'content',
+  'variables',
+  '*.password',
+  '*.token',
+  '*.accessToken',
+  '*.refreshToken',
+  '*.authorization',
+  '*.content',
+];
+
+/** A JSON-lines logger for one service: each line carries the active trace and span ids; secrets and message text are redacted. */
 export function createLogger(config: Pick<Config, 'logLevel'>, service: string): Logger {
   return pino({
     name: service,
     level: config.logLevel,
-    redact: ['password', 'token', 'accessToken', 'refreshToken', 'authorization', '*.password', '*.authorization', '*.refreshToken'],
+    redact: REDACTED_FIELDS,
+    mixin() {
+      const span = trace.getActiveSpan()?.spanContext();
+      return span && trace.isSpanContextValid(span) ? { traceId: span.traceId, spanId: span.spanId } : {};
+    },
   });
 }

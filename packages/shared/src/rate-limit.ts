@@ -63,3 +63,14 @@ export function createRedisRateLimiter(redis: import('ioredis').Redis, prefix = 
     },
   };
 }
+
+/** A limiter that counts its refusals, labelled by what the key limits (the part before its first `:`). */
+export function countingRefusals(limiter: RateLimiter, refusals: { inc(labels: { limit: string }): void }): RateLimiter {
+  return {
+    async hit(key, limit, windowMs) {
+      const decision = await limiter.hit(key, limit, windowMs);
+      if (!decision.allowed) refusals.inc({ limit: key.split(':')[0] ?? key });
+      return decision;
+    },
+  };
+}

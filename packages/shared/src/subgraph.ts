@@ -4,7 +4,11 @@ import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDis
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { TokenVerifier, Viewer } from './auth';
 import type { Config, SubgraphName } from './config';
-import { graphqlHandler, listen, sendJson, type Route, type RunningServer } from './http';
+import { healthRoutes, type Check } from './health';
+import { graphqlHandler, listen, type Route, type RunningServer } from './http';
+import { METRICS_PATH } from './metrics';
+import { operationsPlugin } from './operations';
+import type { ServiceTelemetry } from './telemetry';
 
 /** What every subgraph's context starts from: the verified caller and their raw header (forwarded onwards). */
 export interface RequestIdentity {
@@ -30,6 +34,12 @@ export interface SubgraphService<TContext extends object = object> {
   routes?: Record<string, Route>;
   /** Database queries run so far. */
   stats: { queries: number };
+  /** Its logger, metrics (served at /metrics) and tracer. */
+  telemetry: ServiceTelemetry;
+  /** What must answer for it to be ready (/ready): its database, Redis. */
+  checks: Record<string, Check>;
+  /** Extra fields for /health (e.g. the generator's load). */
+  healthDetails?(): Promise<Record<string, unknown>>;
   /** Called once the HTTP server listens, e.g. to attach graphql-ws (with the same token verifier). */
   onListen?(server: RunningServer, verifier: TokenVerifier): void;
   close(): Promise<void>;
@@ -53,7 +63,7 @@ export async function identify(verifier: TokenVerifier, authorization: string | 
   }
 }
 
-/** Serves a subgraph over HTTP at /graphql, with /health beside it. */
+/** Serves a subgraph over HTTP at /graphql, with /health, /ready and /metrics beside it. */
 export async function serveSubgraph<TContext extends object>(
   service: SubgraphService<TContext>,
   options: { port: number; host?: string; verifier: TokenVerifier; config: Pick<Config, 'nodeEnv'> },
@@ -63,24 +73,27 @@ export async function serveSubgraph<TContext extends object>(
     includeStacktraceInErrorResponses: options.config.nodeEnv !== 'production',
     introspection: options.config.nodeEnv !== 'production',
     // Inline traces are for Apollo Studio, which we do not use; tracing is OpenTelemetry's job.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled()],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), operationsPlugin(service.telemetry)],
   });
   await apollo.start();
   const context = async (req: IncomingMessage) => {
     const identity = { ...(await identify(options.verifier, req.headers.authorization)), clientAddress: clientAddressOf(req) };
     return service.createContext(identity);
   };
+  let draining = false;
   const routes: Record<string, Route> = {
-    '/health': (_req, res) => sendJson(res, 200, { status: 'healthy', service: service.name }),
+    ...healthRoutes({ service: service.name, checks: service.checks, details: service.healthDetails, draining: () => draining }),
+    [METRICS_PATH]: service.telemetry.metrics.route(),
     ...service.routes,
   };
-  const running = await listen(graphqlHandler(apollo, context, routes), options.port, options.host);
+  const running = await listen(graphqlHandler(apollo, context, { routes, tracer: service.telemetry.tracer }), options.port, options.host);
   service.onListen?.(running, options.verifier);
   return {
     ...running,
     service,
     url: `${running.origin}/graphql`,
     close: async () => {
+      draining = true;
       // The service first (it closes its sockets and lets replies finish), then HTTP.
       await service.close();
       await running.close();

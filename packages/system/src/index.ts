@@ -1,6 +1,7 @@
 import { createTokenVerifier, remoteKeys } from '@chat/shared/auth';
 import { SUBGRAPH_NAMES, type Config, type SubgraphName } from '@chat/shared/config';
 import { serveSubgraph, type RunningSubgraph, type SubgraphService } from '@chat/shared/subgraph';
+import { startTracing } from '@chat/shared/tracing';
 import { startGateway, type RunningGateway } from '@chat/gateway';
 import { createCharactersSubgraph } from '@chat/characters';
 import { createConversationsSubgraph } from '@chat/conversations';
@@ -79,9 +80,11 @@ export function exitOnSignal(stop: () => Promise<void>, log: { info(o: object, m
   }
 }
 
-/** Runs one subgraph as its own process until SIGINT or SIGTERM. */
+/** Runs one subgraph as its own process until SIGINT or SIGTERM, traced (OpenTelemetry) as that service. */
 export async function runSubgraphAlone(name: SubgraphName, config: Config, log: { info(o: object, m: string): void }): Promise<void> {
+  const tracing = startTracing(config, name);
   const subgraph = await startSubgraph(name, config);
   log.info({ url: subgraph.url }, `${name} subgraph ready`);
-  exitOnSignal(() => subgraph.close(), log);
+  // Spans still buffered are flushed after the service has stopped.
+  exitOnSignal(() => subgraph.close().finally(() => tracing.shutdown()), log);
 }

@@ -18,6 +18,12 @@ export type Scalars = {
   _FieldSet: { input: unknown; output: unknown; }
 };
 
+/** The state of a provider's circuit breaker: CLOSED lets calls through, OPEN refuses them at once, HALF_OPEN lets one trial call through. */
+export type BreakerState =
+  | 'CLOSED'
+  | 'HALF_OPEN'
+  | 'OPEN';
+
 export type Conversation = {
   __typename?: 'Conversation';
   id: Scalars['ID']['output'];
@@ -201,6 +207,15 @@ export type PromptPreview = {
   totalTokens: Scalars['Int']['output'];
 };
 
+/** The LLM provider this instance calls. */
+export type ProviderStatus = {
+  __typename?: 'ProviderStatus';
+  breakerState: BreakerState;
+  /** The model new conversations ask for. */
+  defaultModel: Scalars['String']['output'];
+  name: Scalars['String']['output'];
+};
+
 export type Query = {
   __typename?: 'Query';
   /** Admins only: the newest generation jobs that failed every delivery (with Redis; none in process). */
@@ -211,6 +226,8 @@ export type Query = {
   moderationPolicy: ModerationPolicy;
   /** The assembled prompt for the conversation's next reply, with the token count of each part (owner only). */
   promptPreview?: Maybe<PromptPreview>;
+  /** Admins only: queue depth, replies in flight, open subscriptions and provider circuit breakers. */
+  systemStatus: SystemStatus;
 };
 
 
@@ -250,6 +267,23 @@ export type Subscription = {
 
 export type SubscriptionConversationEventsArgs = {
   conversationId: Scalars['ID']['input'];
+};
+
+/** The live state of chat generation, as one messages instance sees it (the queue is shared by every instance). */
+export type SystemStatus = {
+  __typename?: 'SystemStatus';
+  checkedAt: Scalars['DateTime']['output'];
+  /** Which instance answered (host and process). */
+  instance: Scalars['String']['output'];
+  /** Jobs taken by a worker and not yet finished, on every instance. */
+  jobsPending: Scalars['Int']['output'];
+  /** conversationEvents subscriptions open on this instance. */
+  openSubscriptions: Scalars['Int']['output'];
+  providers: Array<ProviderStatus>;
+  /** Generation jobs waiting for a worker, on every instance. */
+  queueDepth: Scalars['Int']['output'];
+  /** Replies generating on this instance now. */
+  repliesInFlight: Scalars['Int']['output'];
 };
 
 export type TokenUsage = {
@@ -362,6 +396,7 @@ export type FederationReferenceTypes = {
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
+  BreakerState: BreakerState;
   Conversation: ResolverTypeWrapper<ConversationRef>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
@@ -382,10 +417,12 @@ export type ResolversTypes = {
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   PromptPart: ResolverTypeWrapper<PromptPart>;
   PromptPreview: ResolverTypeWrapper<PromptPreview>;
+  ProviderStatus: ResolverTypeWrapper<ProviderStatus>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   SendMessageInput: SendMessageInput;
   SendMessagePayload: ResolverTypeWrapper<Omit<SendMessagePayload, 'message' | 'reply'> & { message: ResolversTypes['Message'], reply: ResolversTypes['Message'] }>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  SystemStatus: ResolverTypeWrapper<SystemStatus>;
   TokenUsage: ResolverTypeWrapper<TokenUsage>;
   User: ResolverTypeWrapper<UserRef>;
 };
@@ -408,10 +445,12 @@ export type ResolversParentTypes = {
   Boolean: Scalars['Boolean']['output'];
   PromptPart: PromptPart;
   PromptPreview: PromptPreview;
+  ProviderStatus: ProviderStatus;
   Query: Record<PropertyKey, never>;
   SendMessageInput: SendMessageInput;
   SendMessagePayload: Omit<SendMessagePayload, 'message' | 'reply'> & { message: ResolversParentTypes['Message'], reply: ResolversParentTypes['Message'] };
   Subscription: Record<PropertyKey, never>;
+  SystemStatus: SystemStatus;
   TokenUsage: TokenUsage;
   User: UserRef;
 };
@@ -508,11 +547,18 @@ export type PromptPreviewResolvers<ContextType = Context, ParentType extends Res
   totalTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
+export type ProviderStatusResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ProviderStatus'] = ResolversParentTypes['ProviderStatus']> = {
+  breakerState?: Resolver<ResolversTypes['BreakerState'], ParentType, ContextType>;
+  defaultModel?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   generationDeadLetters?: Resolver<Array<ResolversTypes['GenerationDeadLetter']>, ParentType, ContextType, Partial<QueryGenerationDeadLettersArgs>>;
   message?: Resolver<Maybe<ResolversTypes['Message']>, ParentType, ContextType, RequireFields<QueryMessageArgs, 'id'>>;
   moderationPolicy?: Resolver<ResolversTypes['ModerationPolicy'], ParentType, ContextType>;
   promptPreview?: Resolver<Maybe<ResolversTypes['PromptPreview']>, ParentType, ContextType, RequireFields<QueryPromptPreviewArgs, 'conversationId'>>;
+  systemStatus?: Resolver<ResolversTypes['SystemStatus'], ParentType, ContextType>;
 };
 
 export type SendMessagePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SendMessagePayload'] = ResolversParentTypes['SendMessagePayload']> = {
@@ -522,6 +568,16 @@ export type SendMessagePayloadResolvers<ContextType = Context, ParentType extend
 
 export type SubscriptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
   conversationEvents?: SubscriptionResolver<ResolversTypes['ConversationEvent'], "conversationEvents", ParentType, ContextType, RequireFields<SubscriptionConversationEventsArgs, 'conversationId'>>;
+};
+
+export type SystemStatusResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SystemStatus'] = ResolversParentTypes['SystemStatus']> = {
+  checkedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  instance?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  jobsPending?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  openSubscriptions?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  providers?: Resolver<Array<ResolversTypes['ProviderStatus']>, ParentType, ContextType>;
+  queueDepth?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  repliesInFlight?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type TokenUsageResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TokenUsage'] = ResolversParentTypes['TokenUsage']> = {
@@ -547,9 +603,11 @@ export type Resolvers<ContextType = Context> = {
   PageInfo?: PageInfoResolvers<ContextType>;
   PromptPart?: PromptPartResolvers<ContextType>;
   PromptPreview?: PromptPreviewResolvers<ContextType>;
+  ProviderStatus?: ProviderStatusResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   SendMessagePayload?: SendMessagePayloadResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
+  SystemStatus?: SystemStatusResolvers<ContextType>;
   TokenUsage?: TokenUsageResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
 };

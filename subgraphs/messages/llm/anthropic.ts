@@ -2,6 +2,7 @@
  * Provider for Anthropic's Messages API through `@anthropic-ai/sdk`, streaming raw events.
  */
 import Anthropic from '@anthropic-ai/sdk';
+import { traceHeaders } from '@chat/shared/tracing';
 import { toLlmError } from './errors';
 import {
   LlmAbortError,
@@ -85,7 +86,8 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
           ...toAnthropicPrompt(request.messages),
           stream: true,
         },
-        { signal },
+        // The provider call joins the reply's trace (a gateway or proxy in front of the model can continue it).
+        { signal, headers: traceHeaders() },
       );
       for await (const event of events) {
         switch (event.type) {

@@ -3,6 +3,7 @@
  * through the official `openai` client, streaming with usage reporting.
  */
 import OpenAI from 'openai';
+import { traceHeaders } from '@chat/shared/tracing';
 import { toLlmError } from './errors';
 import { LlmAbortError, LlmError, type GenerateRequest, type LlmProvider, type StreamChunk, type TokenUsage } from './types';
 
@@ -45,7 +46,8 @@ export function createOpenAiProvider(options: OpenAiProviderOptions = {}): LlmPr
           stream: true,
           stream_options: { include_usage: true },
         },
-        { signal },
+        // The provider call joins the reply's trace (a gateway or proxy in front of the model can continue it).
+        { signal, headers: traceHeaders() },
       );
       for await (const chunk of chunks) {
         // Some servers (vLLM) send the final usage chunk with `choices: null`.
