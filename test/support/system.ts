@@ -29,8 +29,13 @@ export interface TestSystem {
   gql<T = any>(query: string, variables?: Record<string, unknown>, token?: string, url?: string): Promise<GqlResponse<T>>;
   /** Registers a fresh user; returns their tokens and id. */
   signUp(name?: string): Promise<{ token: string; refreshToken: string; id: string; email: string }>;
+  /** Registers the system's admin (ADMIN_EMAIL, once per system); returns their tokens and id. */
+  signUpAdmin(): Promise<{ token: string; refreshToken: string; id: string; email: string }>;
   stop(): Promise<void>;
 }
+
+/** The email every test system makes an admin. */
+export const ADMIN_EMAIL = 'admin@example.com';
 
 let counter = 0;
 
@@ -50,7 +55,7 @@ export async function startTestSystem(engine: Engine = 'pglite', env: Record<str
     DATA_DIR: 'memory://',
     ...Object.fromEntries(SUBGRAPH_NAMES.map((name, i) => [`${name.toUpperCase()}_URL`, `http://127.0.0.1:${ports[i + 1]}/graphql`])),
     ...(engine === 'postgres' ? { DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA_PREFIX: schemaPrefix } : {}),
-    ADMIN_EMAILS: 'admin@example.com',
+    ADMIN_EMAILS: ADMIN_EMAIL,
     // Test files sign up and sign in many users from 127.0.0.1; the throttle tests lower these.
     REGISTRATIONS_PER_ADDRESS: '100000',
     LOGIN_ATTEMPTS_PER_ADDRESS: '100000',
@@ -68,20 +73,21 @@ export async function startTestSystem(engine: Engine = 'pglite', env: Record<str
     const body = (await response.json()) as { data?: any; errors?: any };
     return { status: response.status, data: body.data, errors: body.errors };
   };
+  const register = async (email: string, name: string) => {
+    const res = await gql(
+      `mutation($input: RegisterInput!) { register(input: $input) { accessToken refreshToken user { id } } }`,
+      { input: { email, password: 'correct horse battery', displayName: name } },
+    );
+    if (!res.data) throw new Error(`signUp failed: ${JSON.stringify(res.errors)}`);
+    return { token: res.data.register.accessToken, refreshToken: res.data.register.refreshToken, id: res.data.register.user.id, email };
+  };
   return {
     config,
     system,
     gatewayUrl,
     gql,
-    async signUp(name = 'Tester') {
-      const email = `${uniqueName('user')}@example.com`;
-      const res = await gql(
-        `mutation($input: RegisterInput!) { register(input: $input) { accessToken refreshToken user { id } } }`,
-        { input: { email, password: 'correct horse battery', displayName: name } },
-      );
-      if (!res.data) throw new Error(`signUp failed: ${JSON.stringify(res.errors)}`);
-      return { token: res.data.register.accessToken, refreshToken: res.data.register.refreshToken, id: res.data.register.user.id, email };
-    },
+    signUp: (name = 'Tester') => register(`${uniqueName('user')}@example.com`, name),
+    signUpAdmin: () => register(ADMIN_EMAIL, 'Admin'),
     async stop() {
       await system.stop();
       if (engine === 'postgres') await Promise.all(SUBGRAPH_NAMES.map((name) => dropSchema(TEST_DATABASE_URL, `${schemaPrefix}${name}`)));

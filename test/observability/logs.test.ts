@@ -1,0 +1,85 @@
+/**
+ * The logs of `npm start`'s process, as an operator reads them: JSON lines, one per operation and
+ * per reply, carrying the trace id the client got back, the operation name and the user id, and
+ * never a password, a token or a message's text.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { SUBGRAPH_NAMES } from '@chat/shared/config';
+import { freePort } from '@chat/shared/http';
+import { TRACE_ID_HEADER } from '@chat/shared/tracing';
+import { startProcess, waitHealthy, type ServiceProcess } from '../support/processes';
+import { waitUntil } from '../chat/helpers';
+
+const PASSWORD = 'correct horse battery staple';
+const SECRET_TEXT = 'my saffron recipe is forty-two threads';
+
+describe('logs of the whole system in one process', () => {
+  let system: ServiceProcess;
+  let gateway: string;
+  const lines: string[] = [];
+
+  beforeAll(async () => {
+    const ports = await Promise.all([0, 1, 2, 3, 4].map(() => freePort()));
+    system = startProcess('system', 'scripts/start-all.ts', {
+      NODE_ENV: 'development',
+      LOG_LEVEL: 'info',
+      DATA_DIR: 'memory://',
+      PORT: String(ports[0]),
+      OFFLINE_WORD_DELAY_MS: '1',
+      ...Object.fromEntries(SUBGRAPH_NAMES.map((name, i) => [`${name.toUpperCase()}_URL`, `http://127.0.0.1:${ports[i + 1]}/graphql`])),
+    });
+    let partial = '';
+    system.child.stdout!.on('data', (chunk: Buffer) => {
+      const text = partial + chunk.toString();
+      const complete = text.split('\n');
+      partial = complete.pop() ?? '';
+      lines.push(...complete.filter(Boolean));
+    });
+    gateway = `http://127.0.0.1:${ports[0]}/graphql`;
+    await waitHealthy(`http://127.0.0.1:${ports[0]}/ready`, system, 90_000);
+  }, 120_000);
+
+  afterAll(() => system?.stop());
+
+  async function gql(query: string, variables: Record<string, unknown>, token?: string) {
+    const response = await fetch(gateway, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
+    return { traceId: response.headers.get(TRACE_ID_HEADER), body: (await response.json()) as any };
+  }
+
+  it('writes JSON lines with trace id, operation and user for each operation and reply, and no secrets', async () => {
+    const registered = await gql('mutation Register($i: RegisterInput!) { register(input: $i) { accessToken refreshToken user { id } } }', {
+      i: { email: 'logs@example.com', password: PASSWORD, displayName: 'Logger' },
+    });
+    const { accessToken, refreshToken, user } = registered.body.data.register;
+    const character = await gql('mutation { createCharacter(input: { name: "Mrs Hudson" }) { id } }', {}, accessToken);
+    const conversation = await gql('mutation($c: ID!) { startConversation(input: { characterId: $c }) { id } }', { c: character.body.data.createCharacter.id }, accessToken);
+    const sent = await gql(
+      'mutation SendMessage($i: SendMessageInput!) { sendMessage(input: $i) { reply { id } } }',
+      { i: { conversationId: conversation.body.data.startConversation.id, content: SECRET_TEXT } },
+      accessToken,
+    );
+    expect(sent.body.errors).toBeUndefined();
+    expect(sent.traceId).toMatch(/^[0-9a-f]{32}$/);
+    const refreshed = await gql('mutation Refresh($t: String!) { refreshSession(refreshToken: $t) { accessToken } }', { t: refreshToken });
+    expect(refreshed.body.errors).toBeUndefined();
+
+    // Every line is JSON but the banner npm start prints for people.
+    const entries = () => lines.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, any>);
+    const ofTrace = () => entries().filter((e) => e.traceId === sent.traceId);
+    await waitUntil(() => ofTrace().some((e) => e.msg === 'reply'), 15_000, 'the reply log line');
+
+    const [gatewayLine] = ofTrace().filter((e) => e.name === 'gateway' && e.msg === 'graphql operation');
+    expect(gatewayLine).toMatchObject({ operation: 'SendMessage', type: 'mutation', outcome: 'ok', userId: user.id, durationMs: expect.any(Number) });
+    expect(ofTrace().filter((e) => e.name === 'messages' && e.msg === 'graphql operation')).toEqual([
+      expect.objectContaining({ type: 'mutation', outcome: 'ok', userId: user.id }),
+    ]);
+    expect(ofTrace().find((e) => e.msg === 'reply')).toMatchObject({ name: 'messages', outcome: 'completed', userId: user.id, provider: 'offline' });
+
+    const everything = lines.join('\n');
+    for (const secret of [PASSWORD, accessToken, refreshToken, SECRET_TEXT, 'Bearer ']) expect(everything).not.toContain(secret);
+  });
+});
