@@ -151,7 +151,7 @@ in the previous tab); the conversation's first message is the character's greeti
   {
     intro: `Chat. SendMessage answers at once, with the reply PENDING; its text streams as conversationEvents
 (previous tab) and is stored as it grows (Message shows it).`,
-    operations: ['SendMessage', 'Message', 'RegenerateReply', 'CancelReply', 'GenerationDeadLetters', 'ModerationPolicy', 'SetModerationPolicy'],
+    operations: ['SendMessage', 'Message', 'RegenerateReply', 'CancelReply', 'GenerationDeadLetters', 'ModerationPolicy', 'SetModerationPolicy', 'SystemStatus'],
   },
 ];
 

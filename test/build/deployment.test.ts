@@ -53,8 +53,8 @@ describe('Dockerfile', () => {
 });
 
 describe('docker-compose.yml', () => {
-  it('runs PostgreSQL, Redis, the four subgraphs, the gateway and a load balancer', () => {
-    expect(Object.keys(compose().services).sort()).toEqual(['gateway', 'lb', 'postgres', 'redis', ...SUBGRAPH_NAMES].sort());
+  it('runs PostgreSQL, Redis, the four subgraphs, the gateway, a load balancer and the trace and metrics stack', () => {
+    expect(Object.keys(compose().services).sort()).toEqual(['gateway', 'jaeger', 'lb', 'otel-collector', 'postgres', 'prometheus', 'redis', ...SUBGRAPH_NAMES].sort());
   });
 
   it('runs two replicas of the gateway and of messages behind the load balancer', () => {
@@ -90,14 +90,31 @@ describe('docker-compose.yml', () => {
     expect(services.users.environment!.JWT_PRIVATE_JWK).toBeDefined();
   });
 
-  it("checks each service's /health on the port it listens on", () => {
+  it("checks each service's /ready on the port it listens on", () => {
     const { services } = compose();
     for (const name of [...SUBGRAPH_NAMES, 'gateway']) {
       const env = services[name].environment!;
       const port = name === 'gateway' ? String(env.PORT) : new URL(String(env[`${name.toUpperCase()}_URL`])).port;
-      expect(services[name].healthcheck!.test.join(' ')).toContain(`http://127.0.0.1:${port}/health`);
+      expect(services[name].healthcheck!.test.join(' ')).toContain(`http://127.0.0.1:${port}/ready`);
     }
     expect(Object.keys(services.gateway.depends_on ?? {}).sort()).toEqual([...SUBGRAPH_NAMES].sort());
+  });
+
+  it("sends every service's spans to the collector, which forwards them to Jaeger, and has Prometheus scrape every /metrics", () => {
+    const { services } = compose();
+    const prometheus = parseYaml(read('deploy/prometheus.yml')) as { scrape_configs: Array<{ dns_sd_configs: Array<{ names: string[]; port: number }> }> };
+    const targets = prometheus.scrape_configs.flatMap((job) => job.dns_sd_configs.map((c) => `${c.names[0]}:${c.port}`));
+    for (const name of [...SUBGRAPH_NAMES, 'gateway']) {
+      const env = services[name].environment!;
+      const port = name === 'gateway' ? String(env.PORT) : new URL(String(env[`${name.toUpperCase()}_URL`])).port;
+      expect(String(env.OTEL_EXPORTER_OTLP_ENDPOINT)).toContain('http://otel-collector:4318');
+      expect(env.OTEL_SERVICE_NAME).toBe(name);
+      expect(targets).toContain(`${name}:${port}`);
+    }
+    const collector = parseYaml(read('deploy/otel-collector.yaml')) as any;
+    expect(collector.receivers.otlp.protocols.http.endpoint).toBe('0.0.0.0:4318');
+    expect(collector.exporters['otlp/jaeger'].endpoint).toBe('jaeger:4317');
+    expect(Object.keys(services)).toEqual(expect.arrayContaining(['otel-collector', 'jaeger', 'prometheus']));
   });
 });
 

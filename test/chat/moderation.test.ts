@@ -14,7 +14,7 @@ describe('moderation', () => {
 
   it('stores what was sent with its flags, visible to the owner and admins; an admin policy then refuses a flag, storing nothing', async () => {
     const me = await t.signUp();
-    const admin = (await t.gql(`mutation { register(input: { email: "admin@example.com", password: "correct horse battery", displayName: "Admin" }) { accessToken } }`)).data.register.accessToken;
+    const admin = (await t.signUpAdmin()).token;
     const character = await t.gql(`mutation { createCharacter(input: { name: "Guard" }) { id } }`, {}, me.token);
     const id = (await t.gql(`mutation($c: ID!) { startConversation(input: { characterId: $c }) { id } }`, { c: character.data.createCharacter.id }, me.token)).data.startConversation.id;
 

@@ -53,8 +53,7 @@ describe('live chat with REDIS_URL (events and progress on Redis)', () => {
   });
 
   it('shows admins the dead-lettered generation jobs, and nobody else', async () => {
-    const admin = await t.gql(`mutation { register(input: { email: "admin@example.com", password: "correct horse battery", displayName: "Admin" }) { accessToken } }`);
-    const adminToken = admin.data.register.accessToken;
+    const adminToken = (await t.signUpAdmin()).token;
     const user = await t.signUp();
     const redis = new Redis(REDIS_URL);
     const job = { replyId: '11111111-1111-4111-8111-111111111111', conversationId: '22222222-2222-4222-8222-222222222222', userId: user.id };
