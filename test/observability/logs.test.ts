@@ -1,8 +1,11 @@
 /**
- * The logs of `npm start`'s process, as an operator reads them: JSON lines, one per operation and
- * per reply, carrying the trace id the client got back, the operation name and the user id, and
- * never a password, a token or a message's text.
+ * `npm start`'s process as an operator sees it. Logs: JSON lines, one per operation and per reply,
+ * carrying the trace id the client got back, the operation name and the user id, and never a
+ * password, a token or a message's text. Traces: exported over OTLP/HTTP (to a local receiver
+ * standing in for the collector), one message's whole path under the trace id the client got.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SUBGRAPH_NAMES } from '@chat/shared/config';
 import { freePort } from '@chat/shared/http';
@@ -16,13 +19,35 @@ const SECRET_TEXT = 'my saffron recipe is forty-two threads';
 describe('logs of the whole system in one process', () => {
   let system: ServiceProcess;
   let gateway: string;
+  let receiver: Server;
   const lines: string[] = [];
+  /** Spans the process exported, as OTLP/JSON `{ scope, name, traceId }`. */
+  const exported: Array<{ scope: string; name: string; traceId: string }> = [];
 
   beforeAll(async () => {
+    // An OTLP/HTTP receiver: what a collector would get at /v1/traces.
+    receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        if (req.url === '/v1/traces') {
+          for (const resource of JSON.parse(body).resourceSpans ?? []) {
+            for (const scoped of resource.scopeSpans ?? []) {
+              for (const span of scoped.spans ?? []) exported.push({ scope: scoped.scope?.name, name: span.name, traceId: span.traceId });
+            }
+          }
+        }
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     const ports = await Promise.all([0, 1, 2, 3, 4].map(() => freePort()));
     system = startProcess('system', 'scripts/start-all.ts', {
       NODE_ENV: 'development',
       LOG_LEVEL: 'info',
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`,
+      // The SDK's batch delay (an OpenTelemetry variable), short so the test need not wait 5 s.
+      OTEL_BSP_SCHEDULE_DELAY: '200',
       DATA_DIR: 'memory://',
       PORT: String(ports[0]),
       OFFLINE_WORD_DELAY_MS: '1',
@@ -39,7 +64,10 @@ describe('logs of the whole system in one process', () => {
     await waitHealthy(`http://127.0.0.1:${ports[0]}/ready`, system, 90_000);
   }, 120_000);
 
-  afterAll(() => system?.stop());
+  afterAll(async () => {
+    await system?.stop();
+    receiver?.close();
+  });
 
   async function gql(query: string, variables: Record<string, unknown>, token?: string) {
     const response = await fetch(gateway, {
@@ -50,7 +78,7 @@ describe('logs of the whole system in one process', () => {
     return { traceId: response.headers.get(TRACE_ID_HEADER), body: (await response.json()) as any };
   }
 
-  it('writes JSON lines with trace id, operation and user for each operation and reply, and no secrets', async () => {
+  it("logs each operation and reply with trace id, operation and user and no secrets, and exports the message's whole trace over OTLP", async () => {
     const registered = await gql('mutation Register($i: RegisterInput!) { register(input: $i) { accessToken refreshToken user { id } } }', {
       i: { email: 'logs@example.com', password: PASSWORD, displayName: 'Logger' },
     });
@@ -81,5 +109,12 @@ describe('logs of the whole system in one process', () => {
 
     const everything = lines.join('\n');
     for (const secret of [PASSWORD, accessToken, refreshToken, SECRET_TEXT, 'Bearer ']) expect(everything).not.toContain(secret);
+
+    // The collector received the message's whole path under that trace id.
+    const path = ['character-chat/gateway mutation SendMessage', 'character-chat/gateway fetch messages', 'character-chat/messages reply generate', 'character-chat/messages llm offline stream'];
+    const traced = () => exported.filter((s) => s.traceId === sent.traceId).map((s) => `${s.scope} ${s.name}`);
+    await waitUntil(() => path.every((step) => traced().includes(step)), 15_000, 'the exported trace');
+    expect(traced().some((step) => step.startsWith('character-chat/messages mutation '))).toBe(true);
+    expect(traced().some((step) => step.startsWith('character-chat/messages db '))).toBe(true);
   });
 });
