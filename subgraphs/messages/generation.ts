@@ -325,6 +325,7 @@ export class ReplyGenerator {
         'gen_ai.response.finish_reasons': [outcome.finishReason],
         'llm.time_to_first_token_ms': Math.round(outcome.firstTokenMs ?? -1),
         'llm.pieces': outcome.pieces,
+        ...(outcome.usage ? { 'gen_ai.usage.input_tokens': outcome.usage.promptTokens, 'gen_ai.usage.output_tokens': outcome.usage.completionTokens } : {}),
       });
       return outcome;
     });

@@ -13,7 +13,8 @@ describe.each([
 ] as const)('chat sessions (%s presence)', (_name, env) => {
   let t: TestSystem;
   beforeAll(async () => {
-    t = await startTestSystem('pglite', { SESSION_GRACE_MS: '400', OFFLINE_WORD_DELAY_MS: '1', ...env });
+    // A grace period long enough that re-subscribing on a loaded machine stays inside it.
+    t = await startTestSystem('pglite', { SESSION_GRACE_MS: '2000', OFFLINE_WORD_DELAY_MS: '1', ...env });
   });
   afterAll(() => t?.stop());
 

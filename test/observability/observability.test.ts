@@ -54,13 +54,11 @@ describe('observability (postgres + redis)', () => {
   it('follows one sendMessage through gateway, messages, database, queue, provider and events in one trace', async () => {
     const client = wsClient(t.gatewayUrl, chat.user.token);
     const events = collect<any>(client, EVENTS, { id: chat.conversationId }, 'conversationEvents');
-    await new Promise((r) => setTimeout(r, 300));
     // The subscription's start carried its own trace to the messages subgraph over graphql-ws.
-    const opened = exporter.getFinishedSpans();
-    const started = opened.find((s) => s.instrumentationScope.name === 'character-chat/gateway' && s.name.startsWith('subscription '));
-    const subscribed = opened.find((s) => s.instrumentationScope.name === 'character-chat/messages' && s.name.startsWith('subscribe '));
-    expect(started).toBeDefined();
-    expect(subscribed?.spanContext().traceId).toBe(started!.spanContext().traceId);
+    const opening = (scope: string, prefix: string) =>
+      exporter.getFinishedSpans().find((s) => s.instrumentationScope.name === `character-chat/${scope}` && s.name.startsWith(prefix));
+    await waitUntil(() => opening('messages', 'subscribe ') !== undefined, 10_000, 'the upstream subscribe span');
+    expect(opening('messages', 'subscribe ')!.spanContext().traceId).toBe(opening('gateway', 'subscription ')?.spanContext().traceId);
     exporter.reset();
     const response = await fetch(t.gatewayUrl, {
       method: 'POST',
@@ -112,6 +110,8 @@ describe('observability (postgres + redis)', () => {
     expect(provider!.events.map((e) => e.name)).toContain('first token');
     expect(provider!.attributes['gen_ai.request.model']).toBe('trace-model');
     expect(provider!.attributes['llm.pieces']).toBe(6);
+    expect(provider!.attributes['gen_ai.usage.output_tokens']).toBeGreaterThan(0);
+    expect(provider!.attributes['llm.time_to_first_token_ms']).toBeGreaterThanOrEqual(0);
     // On the wire: the provider was called with this trace's traceparent.
     const call = llm.requests.at(-1)!;
     expect(String(call.headers.traceparent)).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
@@ -130,10 +130,12 @@ describe('observability (postgres + redis)', () => {
     expect(await metric(gatewayMetrics, 'chat_subgraph_fetch_duration_seconds_count', { subgraph: 'users' })).toBe(fetchesBefore + 2);
     expect(await metric(usersMetrics, 'chat_db_query_duration_seconds_count')).toBeGreaterThan(0);
 
+    const sockets = await metric(gatewayMetrics, 'chat_ws_connections');
+    const subscriptions = await metric(gatewayMetrics, 'chat_ws_subscriptions');
     const client = wsClient(t.gatewayUrl, chat.user.token);
     const events = collect<any>(client, EVENTS, { id: chat.conversationId }, 'conversationEvents');
-    await waitUntil(async () => (await metric(gatewayMetrics, 'chat_ws_subscriptions')) === 1, 5_000, 'one open subscription');
-    expect(await metric(gatewayMetrics, 'chat_ws_connections')).toBe(1);
+    await waitUntil(async () => (await metric(gatewayMetrics, 'chat_ws_subscriptions')) === subscriptions + 1, 10_000, 'one more open subscription');
+    expect(await metric(gatewayMetrics, 'chat_ws_connections')).toBe(sockets + 1);
     const completed = await metric(messagesMetrics, 'chat_replies_total', { outcome: 'completed' });
     const ttft = await metric(messagesMetrics, 'chat_reply_time_to_first_token_seconds_count', { provider: 'openai', model: 'trace-model' });
     const tokens = await metric(messagesMetrics, 'chat_tokens_total', { kind: 'completion' });
@@ -149,8 +151,8 @@ describe('observability (postgres + redis)', () => {
     expect(await (await fetch(messagesMetrics)).text()).toMatch(/chat_generation_queue_depth\{state="waiting",service="messages"\} 0/);
     events.stop();
     await client.dispose();
-    await waitUntil(async () => (await metric(gatewayMetrics, 'chat_ws_connections')) === 0, 5_000, 'the socket closed');
-    expect(await metric(gatewayMetrics, 'chat_ws_subscriptions')).toBe(0);
+    await waitUntil(async () => (await metric(gatewayMetrics, 'chat_ws_connections')) === sockets, 10_000, 'the socket closed');
+    expect(await metric(gatewayMetrics, 'chat_ws_subscriptions')).toBe(subscriptions);
 
     // Wrong passwords past the per-account throttle (5 in 5 minutes) are refused and counted.
     const refusals = await metric(usersMetrics, 'chat_rate_limit_refusals_total', { limit: 'login' });
@@ -164,11 +166,13 @@ describe('observability (postgres + redis)', () => {
     const refused = await t.gql(query, {}, chat.user.token);
     expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     const admin = await t.signUpAdmin();
+    const open = async () => (await t.gql(query, {}, admin.token)).data.systemStatus.openSubscriptions as number;
+    const before = await open();
     const client = wsClient(t.gatewayUrl, chat.user.token);
     const events = collect<any>(client, EVENTS, { id: chat.conversationId }, 'conversationEvents');
-    await waitUntil(async () => (await t.gql(query, {}, admin.token)).data?.systemStatus.openSubscriptions === 1, 5_000, 'the subscription counted');
+    await waitUntil(async () => (await open()) === before + 1, 10_000, 'the subscription counted');
     const status = (await t.gql(query, {}, admin.token)).data.systemStatus;
-    expect(status).toMatchObject({ queueDepth: 0, repliesInFlight: 0, openSubscriptions: 1, providers: [{ name: 'openai', defaultModel: 'trace-model', breakerState: 'CLOSED' }] });
+    expect(status).toMatchObject({ queueDepth: 0, repliesInFlight: 0, openSubscriptions: before + 1, providers: [{ name: 'openai', defaultModel: 'trace-model', breakerState: 'CLOSED' }] });
     expect(status.instance).toMatch(/:\d+$/);
     events.stop();
     await client.dispose();
