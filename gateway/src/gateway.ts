@@ -11,6 +11,7 @@ import { operationsPlugin } from '@chat/shared/operations';
 import { clientAddressOf, identify, type RequestIdentity } from '@chat/shared/subgraph';
 import { createTelemetry, type ServiceTelemetry } from '@chat/shared/telemetry';
 import { inSpan, SpanKind, traceHeaders } from '@chat/shared/tracing';
+import { SubgraphDataSource } from './datasource';
 import { createGraphiqlHandler } from './graphiql';
 import { gatewayHealthRoutes } from './health';
 import { contractCodes, corsHandler, queryLimitsPlugin } from './limits';
@@ -39,8 +40,11 @@ interface FetchObservers {
   metrics: GatewayMetrics;
 }
 
-/** Forwards the caller's Authorization to the subgraph, which verifies it itself; each fetch is a span and a latency sample. */
-class AuthenticatedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+/**
+ * Forwards the caller's Authorization to the subgraph, which verifies it itself; each fetch is a span and a latency sample.
+ * Keep-alive HTTP, one representation per entity, identical in-flight queries shared: see datasource.ts.
+ */
+class AuthenticatedDataSource extends SubgraphDataSource<GatewayContext> {
   constructor(
     url: string,
     private readonly subgraph: string,
