@@ -27,6 +27,11 @@ export interface FakeLlmBehaviour {
   finishReason: string | null;
   /** Prompt tokens reported in usage. */
   promptTokens: number;
+  /**
+   * Optional: the text actually sent for token `index`, asked for once its delay has passed and written as soon as it
+   * resolves (benchmarks stamp send times into tokens, or hold a token back until every stream has started).
+   */
+  renderToken?: (token: string, index: number) => string | Promise<string>;
 }
 
 /** A request the server received. */
@@ -195,7 +200,9 @@ async function play(res: ServerResponse, stream: WireStream, behaviour: FakeLlmB
     if (behaviour.hangAfterTokens !== null && index >= behaviour.hangAfterTokens) return hang(gone);
     const delay = index === 0 ? behaviour.firstTokenDelayMs : behaviour.tokenDelayMs;
     if (!(await pause(delay, gone))) return;
-    res.write(stream.token(token));
+    const text = behaviour.renderToken ? await behaviour.renderToken(token, index) : token;
+    if (gone.aborted) return;
+    res.write(stream.token(text));
   }
   if (behaviour.hangAfterTokens !== null && behaviour.tokens.length <= behaviour.hangAfterTokens) return hang(gone);
   for (const event of stream.closing) res.write(event);
