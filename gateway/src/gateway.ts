@@ -99,6 +99,8 @@ export async function startGateway(config: Config, options: { port?: number; sup
     allowBatchedHttpRequests: false,
     formatError: contractCodes,
     csrfPrevention: true,
+    // exitOnSignal (@chat/system) stops everything in order; Apollo's own handlers would re-raise the signal midway.
+    stopOnTerminationSignals: false,
   });
   await apollo.start();
   // Behind a trusted proxy (TRUST_PROXY) the client is the first X-Forwarded-For hop; otherwise the peer.

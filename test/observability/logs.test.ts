@@ -117,4 +117,11 @@ describe('logs of the whole system in one process', () => {
     expect(traced().some((step) => step.startsWith('character-chat/messages mutation '))).toBe(true);
     expect(traced().some((step) => step.startsWith('character-chat/messages db '))).toBe(true);
   });
+
+  it('stops in order on SIGTERM outside tests: logs it, exits 0 (no server re-raises the signal midway)', async () => {
+    system.kill('SIGTERM');
+    expect(await system.exited).toBe(0);
+    expect(system.child.signalCode).toBeNull();
+    expect(lines.some((line) => line.startsWith('{') && JSON.parse(line).msg === 'stopping')).toBe(true);
+  }, 20_000);
 });

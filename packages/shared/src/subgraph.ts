@@ -74,6 +74,8 @@ export async function serveSubgraph<TContext extends object>(
     introspection: options.config.nodeEnv !== 'production',
     // Inline traces are for Apollo Studio, which we do not use; tracing is OpenTelemetry's job.
     plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), operationsPlugin(service.telemetry)],
+    // exitOnSignal (@chat/system) stops everything in order; Apollo's own handlers would re-raise the signal midway.
+    stopOnTerminationSignals: false,
   });
   await apollo.start();
   const context = async (req: IncomingMessage) => {
