@@ -86,7 +86,7 @@ interface Report {
 }
 
 async function main(): Promise<Report> {
-  // Apollo Server installs its own SIGTERM handlers unless NODE_ENV=test (as under jest); ours stop everything in order.
+  // The systems are test/support/system.ts's, configured as under jest.
   process.env.NODE_ENV = 'test';
   const fake = await startFakeLlm();
   const env = systemEnv(fake);

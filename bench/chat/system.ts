@@ -33,7 +33,7 @@ const running = new Set<ChildService>();
 export async function startChild(role: 'system' | 'gateway', engine: 'pglite' | 'postgres' | '-', env: Record<string, string>): Promise<ChildService> {
   const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', CHILD, role, engine, JSON.stringify(env)], {
     cwd: ROOT,
-    // As under jest: Apollo Server then installs no SIGTERM handlers of its own (they race our orderly stop).
+    // The system is test/support/system.ts's, configured as under jest.
     env: { ...process.env, NODE_ENV: 'test' },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });

@@ -3,15 +3,17 @@
  * our gateway, stock @apollo/gateway and @graphql-hive/gateway, each on one core, against the same
  * Node subgraphs, loaded with the scenario's TestQuery by autocannon. See BENCHMARKS.md.
  *
- *   tsx bench/gateway/run.ts [--quick] [--rounds N] [--duration S] [--warmup S] [--gateways ours,stock,hive,hive-jit]
+ *   tsx bench/gateway/run.ts [--quick | --levers] [--rounds N] [--duration S] [--warmup S] [--gateways ours,stock,hive,hive-jit]
  *
  * Full run (default): 3 rounds of 5 s warm-up + 45 s per gateway, all four gateways (hive-jit is
  * @graphql-hive/gateway with --jit). Quick: 1 round of 3 s + 12 s, ours/stock/hive (about a minute).
+ * Levers: 3 rounds of 4 s + 20 s of stock and of ours with levers of gateway/src/datasource.ts
+ * switched off one by one (LEVER_VARIANTS), written to bench/results/gateway-levers.json.
  *
  * Core 0 runs the gateway under test (one at a time, a fresh process per gateway per round, in an
  * order rotated each round); core 1 runs the subgraphs and this process (the load generator).
  * Every response is compared with the answer computed from data.json (expected.ts). Writes
- * bench/results/gateway.json and prints a markdown table.
+ * bench/results/gateway.json (gateway-levers.json with --levers) and prints a markdown table.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -37,11 +39,21 @@ const STARTUP_TIMEOUT_S = 60;
 /** Seconds autocannon waits for one response before counting a timeout (k6's default, which the published benchmark uses). */
 const REQUEST_TIMEOUT_S = 60;
 
-type GatewayName = 'ours' | 'stock' | 'hive' | 'hive-jit';
-const ALL_GATEWAYS: readonly GatewayName[] = ['ours', 'stock', 'hive', 'hive-jit'];
+/** Our gateway with levers switched off (bench/gateway/gateways/ours.ts, BENCH_LEVERS_OFF), in the order they were added. */
+export const LEVER_VARIANTS = {
+  'ours-plain': { off: ['fetcher', 'dedupe', 'sharing'], label: "ours with @apollo/gateway's data source" },
+  'ours-fetcher': { off: ['dedupe', 'sharing'], label: '+ keep-alive node:http fetcher' },
+  'ours-dedupe': { off: ['sharing'], label: '+ one representation per entity' },
+  ours: { off: [], label: '+ identical in-flight queries shared (= ours)' },
+  'ours-sharing': { off: ['dedupe'], label: '(sharing without deduplicated representations)' },
+} as const;
+
+type GatewayName = 'stock' | 'hive' | 'hive-jit' | keyof typeof LEVER_VARIANTS;
+const ALL_GATEWAYS: readonly GatewayName[] = ['stock', 'hive', 'hive-jit', ...(Object.keys(LEVER_VARIANTS) as (keyof typeof LEVER_VARIANTS)[])];
 
 interface Settings {
   quick: boolean;
+  levers: boolean;
   rounds: number;
   warmupSeconds: number;
   durationSeconds: number;
@@ -54,14 +66,18 @@ function parseSettings(argv: string[]): Settings {
     return index >= 0 ? argv[index + 1] : undefined;
   };
   const quick = argv.includes('--quick');
+  const levers = argv.includes('--levers');
+  if (quick && levers) throw new Error('--quick and --levers do not go together');
   // Hive Gateway with --jit too in a full run; the quick run keeps to the three defaults.
-  const gateways = (value('gateways') ?? (quick ? 'ours,stock,hive' : 'ours,stock,hive,hive-jit')).split(',') as GatewayName[];
+  const defaults = levers ? ['stock', ...Object.keys(LEVER_VARIANTS)].join(',') : quick ? 'ours,stock,hive' : 'ours,stock,hive,hive-jit';
+  const gateways = (value('gateways') ?? defaults).split(',') as GatewayName[];
   for (const name of gateways) if (!ALL_GATEWAYS.includes(name)) throw new Error(`unknown gateway "${name}"`);
   return {
     quick,
+    levers,
     rounds: Number(value('rounds') ?? (quick ? 1 : 3)),
-    warmupSeconds: Number(value('warmup') ?? (quick ? 3 : 5)),
-    durationSeconds: Number(value('duration') ?? (quick ? 12 : 45)),
+    warmupSeconds: Number(value('warmup') ?? (quick ? 3 : levers ? 4 : 5)),
+    durationSeconds: Number(value('duration') ?? (quick ? 12 : levers ? 20 : 45)),
     gateways,
   };
 }
@@ -196,12 +212,6 @@ const TSX_IMPORT = ['--import', 'tsx'];
 function gatewayCommand(name: GatewayName, port: number, supergraphFile: string, throwawayJwk: string): { args: string[]; env: NodeJS.ProcessEnv } {
   const base = { ...process.env, NODE_ENV: 'production' };
   switch (name) {
-    case 'ours':
-      return {
-        args: [...TSX_IMPORT, 'bench/gateway/gateways/ours.ts', '--port', String(port), '--supergraph', supergraphFile],
-        // A production configuration (log level and all else at their defaults) with a throwaway signing key; the gateway itself only verifies.
-        env: { ...base, HOST, PORT: String(port), JWT_PRIVATE_JWK: throwawayJwk },
-      };
     case 'stock':
       return { args: ['bench/gateway/gateways/stock.js', '--port', String(port), '--supergraph', supergraphFile], env: base };
     case 'hive':
@@ -218,6 +228,12 @@ function gatewayCommand(name: GatewayName, port: number, supergraphFile: string,
           ...(name === 'hive-jit' ? ['--jit'] : []),
         ],
         env: base,
+      };
+    default:
+      return {
+        args: [...TSX_IMPORT, 'bench/gateway/gateways/ours.ts', '--port', String(port), '--supergraph', supergraphFile],
+        // A production configuration (log level and all else at their defaults) with a throwaway signing key; the gateway itself only verifies.
+        env: { ...base, HOST, PORT: String(port), JWT_PRIVATE_JWK: throwawayJwk, BENCH_LEVERS_OFF: LEVER_VARIANTS[name].off.join(',') },
       };
   }
 }
@@ -369,6 +385,7 @@ interface GatewaySummary {
   gatewayCpu: number;
   requestsPerCpuSecond: number;
   subgraphRequestsPerRequest: number;
+  subgraphKbPerRequest: number;
   ratioToStock?: number;
   cpuRatioToStock?: number;
 }
@@ -395,19 +412,21 @@ function summarise(rounds: RoundResult[]): GatewaySummary {
     gatewayCpu: mean(rounds.map((r) => r.gatewayCpu)),
     requestsPerCpuSecond: mean(rounds.map((r) => r.requestsPerCpuSecond)),
     subgraphRequestsPerRequest: mean(rounds.map((r) => r.subgraphRequestsPerRequest)),
+    subgraphKbPerRequest: mean(rounds.map((r) => r.subgraphBytesPerRequest)) / 1024,
   };
 }
 
 const fixed = (n: number | undefined, digits = 1) => (n === undefined || Number.isNaN(n) ? '–' : n.toFixed(digits));
 
-function markdownTable(summaries: Partial<Record<GatewayName, GatewaySummary>>): string {
+function markdownTable(summaries: Partial<Record<GatewayName, GatewaySummary>>, levers: boolean): string {
   const lines = [
-    '| gateway | req/s (mean) | per round | × stock | p50 ms | p95 ms | p99 ms | peak RSS MB | gateway CPU | req per CPU-s | × stock | subgraph requests per request | errors | mismatches |',
-    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| gateway | req/s (mean) | per round | × stock | p50 ms | p95 ms | p99 ms | peak RSS MB | gateway CPU | req per CPU-s | × stock | subgraph requests per request | subgraph KB per request | errors | mismatches |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const [name, s] of Object.entries(summaries) as [GatewayName, GatewaySummary][]) {
+    const label = levers && name in LEVER_VARIANTS ? `${name}: ${LEVER_VARIANTS[name as keyof typeof LEVER_VARIANTS].label}` : name;
     lines.push(
-      `| ${name} | ${fixed(s.requestsPerSecond)} | ${s.rounds.map((r) => fixed(r.requestsPerSecond)).join(' / ')} | ${fixed(s.ratioToStock, 2)} | ${fixed(s.latencyMs.p50, 0)} | ${fixed(s.latencyMs.p95, 0)} | ${fixed(s.latencyMs.p99, 0)} | ${fixed(s.peakRssMb, 0)} | ${fixed(s.gatewayCpu * 100, 0)}% | ${fixed(s.requestsPerCpuSecond)} | ${fixed(s.cpuRatioToStock, 2)} | ${fixed(s.subgraphRequestsPerRequest)} | ${s.errors} | ${s.mismatches} |`,
+      `| ${label} | ${fixed(s.requestsPerSecond)} | ${s.rounds.map((r) => fixed(r.requestsPerSecond)).join(' / ')} | ${fixed(s.ratioToStock, 2)} | ${fixed(s.latencyMs.p50, 0)} | ${fixed(s.latencyMs.p95, 0)} | ${fixed(s.latencyMs.p99, 0)} | ${fixed(s.peakRssMb, 0)} | ${fixed(s.gatewayCpu * 100, 0)}% | ${fixed(s.requestsPerCpuSecond)} | ${fixed(s.cpuRatioToStock, 2)} | ${fixed(s.subgraphRequestsPerRequest)} | ${fixed(s.subgraphKbPerRequest)} | ${s.errors} | ${s.mismatches} |`,
     );
   }
   return lines.join('\n');
@@ -498,8 +517,10 @@ async function main(): Promise<void> {
     settings: { ...settings, connections: CONNECTIONS, gatewayCore: GATEWAY_CORE, loadCore: LOAD_CORE, freshProcessPerRound: true },
     gateways: summaries,
   };
-  writeFileSync(resolve(RESULTS_DIR, 'gateway.json'), `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`\n### Gateways (${settings.quick ? 'quick' : 'full'} run)\n\n${markdownTable(summaries)}\n\nWritten: bench/results/gateway.json`);
+  const output = settings.levers ? 'bench/results/gateway-levers.json' : 'bench/results/gateway.json';
+  writeFileSync(resolve(ROOT, output), `${JSON.stringify(report, null, 2)}\n`);
+  const run = settings.levers ? 'levers' : settings.quick ? 'quick' : 'full';
+  console.log(`\n### Gateways (${run} run)\n\n${markdownTable(summaries, settings.levers)}\n\nWritten: ${output}`);
   const failed = Object.values(summaries).some((s) => s.errors > 0 || s.mismatches > 0);
   if (failed) {
     console.error('gateway bench: some responses were errors or mismatches');
