@@ -17,7 +17,7 @@ COPY subgraphs/users/package.json subgraphs/users/
 COPY subgraphs/characters/package.json subgraphs/characters/
 COPY subgraphs/conversations/package.json subgraphs/conversations/
 COPY subgraphs/messages/package.json subgraphs/messages/
-RUN npm install --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 COPY . .
 # Embedded data (only used without DATABASE_URL) lives here; the image runs as the unprivileged node user.

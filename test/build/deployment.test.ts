@@ -41,13 +41,15 @@ interface ComposeService {
 const compose = () => parseYaml(read('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService> };
 
 describe('Dockerfile', () => {
-  it("copies every workspace's package.json before installing, so npm links all @chat/* packages", () => {
+  it("installs exactly the lockfile, after copying it and every workspace's package.json, so npm links all @chat/* packages", () => {
     const dockerfile = read('Dockerfile');
-    const install = dockerfile.indexOf('RUN npm install');
+    const install = dockerfile.indexOf('RUN npm ci');
+    expect(dockerfile.indexOf('COPY package.json package-lock.json')).toBeGreaterThan(0);
+    expect(dockerfile.indexOf('COPY package.json package-lock.json')).toBeLessThan(install);
     expect(install).toBeGreaterThan(0);
     for (const dir of workspaces()) {
       const copy = dockerfile.indexOf(`COPY ${dir}/package.json ${dir}/`);
-      if (copy < 0 || copy > install) throw new Error(`Dockerfile: add "COPY ${dir}/package.json ${dir}/" before RUN npm install`);
+      if (copy < 0 || copy > install) throw new Error(`Dockerfile: add "COPY ${dir}/package.json ${dir}/" before RUN npm ci`);
     }
   });
 });
