@@ -3,6 +3,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
 import type { Config } from '@chat/shared/config';
 import { openDatabase } from '@chat/shared/db';
+import DataLoader from 'dataloader';
 import { keyedLoader } from '@chat/shared/loaders';
 import type { SubgraphService } from '@chat/shared/subgraph';
 import { createTelemetry } from '@chat/shared/telemetry';
@@ -26,7 +27,13 @@ export async function createCharactersSubgraph(config: Config): Promise<Subgraph
     createContext: (identity) => ({
       ...identity,
       store,
-      loaders: { character: keyedLoader((ids) => store.byIds(ids), (row) => row.id) },
+      loaders: {
+        character: keyedLoader((ids) => store.byIds(ids), (row) => row.id),
+        audience: new DataLoader(async (ids: readonly string[]) => {
+          const talkedWith = new Set(identity.viewer ? await store.audienceOf(identity.viewer.id, ids) : []);
+          return ids.map((id) => talkedWith.has(id));
+        }),
+      },
     }),
     close: () => database.close(),
   };

@@ -10,12 +10,25 @@ import { characterCursor, type CharacterFields, type CharacterRow, type Characte
 /** Per-request context of the characters subgraph. */
 export interface Context extends RequestIdentity {
   store: CharactersStore;
-  loaders: { character: DataLoader<string, CharacterRow | null> };
+  loaders: {
+    character: DataLoader<string, CharacterRow | null>;
+    /** Whether the viewer talks with a character (see `mayView`); false for anonymous callers. */
+    audience: DataLoader<string, boolean>;
+  };
 }
 
-/** Who may see a character: anyone when public, else its owner and admins. */
+/** Who may see a character by its visibility alone: anyone when public, else its owner and admins. */
 export function canSee(viewer: Viewer | null, character: CharacterRow): boolean {
   return character.visibility === 'PUBLIC' || canAccess(viewer, character.owner_id);
+}
+
+/**
+ * Who may see a character: those of `canSee`, and users who started a conversation with it while
+ * they could see it, so that an owner making it private does not take it from their conversations.
+ * Lists and search go by `canSee` alone.
+ */
+async function mayView(ctx: Context, character: CharacterRow): Promise<boolean> {
+  return canSee(ctx.viewer, character) || ctx.loaders.audience.load(character.id);
 }
 
 const persona = { max: LIMITS.personaFieldMax };
@@ -61,7 +74,7 @@ function newFields(input: CharacterInput): CharacterFields {
 async function editable(ctx: Context, id: string): Promise<CharacterRow> {
   const viewer = requireViewer(ctx.viewer);
   const character = await ctx.loaders.character.load(id);
-  if (!character || character.deleted_at || !canSee(viewer, character)) throw notFound('Character');
+  if (!character || character.deleted_at || !(await mayView(ctx, character))) throw notFound('Character');
   if (!canAccess(viewer, character.owner_id)) throw forbidden('Only its owner and admins may change a character.');
   return character;
 }
@@ -70,7 +83,7 @@ export const resolvers: Resolvers = {
   Query: {
     async character(_root, { id }, ctx) {
       const character = await ctx.loaders.character.load(id);
-      return character && !character.deleted_at && canSee(ctx.viewer, character) ? character : null;
+      return character && !character.deleted_at && (await mayView(ctx, character)) ? character : null;
     },
     async characters(_root, args, ctx) {
       const window = pageWindow(args, ['timestamp', 'uuid']);
@@ -100,11 +113,18 @@ export const resolvers: Resolvers = {
       await editable(ctx, id);
       return ctx.store.softDelete(id);
     },
+    async recordCharacterUse(_root, { characterId }, ctx) {
+      const viewer = requireViewer(ctx.viewer);
+      const character = await ctx.loaders.character.load(characterId);
+      if (!character || character.deleted_at || !(await mayView(ctx, character))) return null;
+      if (character.owner_id !== viewer.id) await ctx.store.addToAudience(character.id, viewer.id);
+      return character;
+    },
   },
   Character: {
     async __resolveReference(ref, ctx) {
       const character = await ctx.loaders.character.load(ref.id);
-      return character && canSee(ctx.viewer, character) ? character : null;
+      return character && (await mayView(ctx, character)) ? character : null;
     },
     exampleDialogue: (c) => c.example_dialogue,
     systemPrompt: (c) => c.system_prompt,

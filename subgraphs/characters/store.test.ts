@@ -121,6 +121,20 @@ describe.each<Engine>(['pglite', 'postgres'])('CharactersStore on %s', (engine) 
     expect(await seen({ viewerId: randomUUID(), admin: true })).toEqual([open_.id, hidden.id, strangers.id].sort());
   });
 
+  it('remembers who talks with a character, once each, and answers for many characters in one query', async () => {
+    const [first, second, untouched] = await Promise.all([1, 2, 3].map(() => store.create(randomUUID(), fields({ visibility: 'PRIVATE' }))));
+    const [user, other] = [randomUUID(), randomUUID()];
+    await store.addToAudience(first.id, user);
+    await store.addToAudience(first.id, user); // a second conversation with it changes nothing
+    await store.addToAudience(second.id, user);
+    await store.addToAudience(second.id, other);
+    const before = database.stats.queries;
+    expect((await store.audienceOf(user, [first.id, second.id, untouched.id, 'not-a-uuid'])).sort()).toEqual([first.id, second.id].sort());
+    expect(database.stats.queries - before).toBe(1);
+    expect(await store.audienceOf(other, [first.id, second.id])).toEqual([second.id]);
+    expect(await store.audienceOf(user, [])).toEqual([]);
+  });
+
   it('updates only the given fields and moves updatedAt', async () => {
     const created = await store.create(randomUUID(), fields({ tags: ['a'] }));
     await new Promise((r) => setTimeout(r, 5));

@@ -28,9 +28,20 @@ export interface UserRef {
   id: string;
 }
 
+/**
+ * A user who talks with a character: recorded as their conversation with it starts, so that the
+ * character stays visible to them in their conversations should its owner make it private.
+ */
+export interface AudienceRow {
+  character_id: string;
+  user_id: string;
+  since: Date;
+}
+
 /** The characters subgraph's tables. */
 export interface CharactersTables {
   characters: CharacterRow;
+  character_audience: AudienceRow;
 }
 
 /** The writable persona fields, in storage names. */
@@ -69,6 +80,18 @@ export const migrations: Record<string, Migration> = {
       await sql`CREATE INDEX characters_owner ON characters (owner_id) WHERE deleted_at IS NULL`.execute(db);
       await sql`CREATE INDEX characters_search ON characters USING GIN (search) WHERE deleted_at IS NULL`.execute(db);
       await sql`CREATE INDEX characters_tags ON characters USING GIN (tags) WHERE deleted_at IS NULL`.execute(db);
+    },
+  },
+  '002_audience': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('character_audience')
+        .addColumn('character_id', 'uuid', (c) => c.notNull().references('characters.id'))
+        .addColumn('user_id', 'uuid', (c) => c.notNull())
+        .addColumn('since', 'timestamptz', (c) => c.notNull())
+        // Looked up by (user, characters) only: the user goes first.
+        .addPrimaryKeyConstraint('character_audience_pkey', ['user_id', 'character_id'])
+        .execute();
     },
   },
 };
@@ -112,6 +135,23 @@ export class CharactersStore {
       query = query.where(sql<boolean>`(created_at, id) < (${new Date(createdAt)}, ${id}::uuid)`);
     }
     return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(window.limit + 1).execute();
+  }
+
+  /** Remembers that `userId` talks with the character (once; later calls change nothing). */
+  async addToAudience(characterId: string, userId: string): Promise<void> {
+    await this.db
+      .insertInto('character_audience')
+      .values({ character_id: characterId, user_id: userId, since: new Date() })
+      .onConflict((oc) => oc.columns(['user_id', 'character_id']).doNothing())
+      .execute();
+  }
+
+  /** Of `characterIds`, those `userId` talks with, in one query. */
+  async audienceOf(userId: string, characterIds: readonly string[]): Promise<string[]> {
+    const valid = characterIds.filter(isUuid);
+    if (valid.length === 0 || !isUuid(userId)) return [];
+    const rows = await this.db.selectFrom('character_audience').select('character_id').where('user_id', '=', userId).where('character_id', 'in', valid).execute();
+    return rows.map((row) => row.character_id);
   }
 
   create(ownerId: string, fields: CharacterFields): Promise<CharacterRow> {

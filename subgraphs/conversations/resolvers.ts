@@ -62,7 +62,8 @@ async function change(ctx: Context, id: string, changes: Parameters<Conversation
   return updated;
 }
 
-const CHARACTER_QUERY = /* GraphQL */ `query ConversationCharacter($id: ID!) { character(id: $id) { id name } }`;
+/** The character, if the caller may see it, remembered by the characters subgraph as one they talk with. */
+const CHARACTER_USE = /* GraphQL */ `mutation ConversationCharacter($id: ID!) { recordCharacterUse(characterId: $id) { id name } }`;
 const RECORD_START = /* GraphQL */ `mutation RecordStart($id: ID!) { recordConversationStart(conversationId: $id) { id } }`;
 
 export const resolvers: Resolvers = {
@@ -84,8 +85,8 @@ export const resolvers: Resolvers = {
         contextWindowTokens: SETTINGS_BOUNDS.contextWindowTokens.default,
       };
       const settings = mergeSettings(defaults, input.settings);
-      const { character } = await ctx.characters.request<{ character: { id: string; name: string } | null }>(
-        CHARACTER_QUERY,
+      const { recordCharacterUse: character } = await ctx.characters.request<{ recordCharacterUse: { id: string; name: string } | null }>(
+        CHARACTER_USE,
         { id: input.characterId },
         { authorization: ctx.authorization },
       );

@@ -66,6 +66,14 @@ describe('authorization at the subgraphs (postgres)', () => {
     });
   });
 
+  it("grants nothing through recordCharacterUse at the characters subgraph: another user's private character stays hidden", async () => {
+    const use = `mutation($id: ID!) { recordCharacterUse(characterId: $id) { id name } }`;
+    expect(expectOk(await t.gql(use, { id: secretId }, bob.token, url('characters'))).recordCharacterUse).toBeNull();
+    expectError(await t.gql(use, { id: secretId }, undefined, url('characters')), 'UNAUTHENTICATED');
+    await expectOwnerOnly('characters', { __typename: 'Character', id: secretId }, '... on Character { name }', { name: 'Classified' });
+    expect(expectOk(await t.gql(`query($id: ID!) { character(id: $id) { id } }`, { id: secretId }, bob.token)).character).toBeNull();
+  });
+
   it("refuses another user's email and conversations as entities (FORBIDDEN)", async () => {
     const user = { representations: [{ __typename: 'User', id: alice.id }] };
     const email = await t.gql(ENTITIES('... on User { displayName email }'), user, bob.token, url('users'));
@@ -90,6 +98,7 @@ describe('authorization at the subgraphs (postgres)', () => {
       .filter((d): d is ObjectTypeDefinitionNode => d.kind === Kind.OBJECT_TYPE_DEFINITION && (d.name.value === 'Query' || d.name.value === 'Mutation'))
       .flatMap((type) => (type.fields ?? []).filter((f) => f.directives?.some((d) => d.name.value === 'inaccessible')).map((f) => [type.name.value, f.name.value]));
     expect(hidden).toContainEqual(['Mutation', 'recordConversationStart']);
+    expect(hidden).toContainEqual(['Mutation', 'recordCharacterUse']);
     const introspection = expectOk(await t.gql(`{ query: __type(name: "Query") { fields { name } } mutation: __type(name: "Mutation") { fields { name } } }`));
     const visible = [...introspection.query.fields.map((f: any) => ['Query', f.name]), ...introspection.mutation.fields.map((f: any) => ['Mutation', f.name])];
     expect(visible).toContainEqual(['Mutation', 'startConversation']);

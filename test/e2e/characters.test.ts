@@ -1,7 +1,7 @@
 /** Characters through the gateway: defaults, visibility, listing with cursors, search, and who may change what. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ENGINES, startTestSystem, uniqueName, type TestSystem } from '../support/system';
-import { CHARACTER_FIELDS, createCharacter, expectError, expectOk, readAllPages, START_TIMEOUT_MS } from './helpers';
+import { CHARACTER_FIELDS, createCharacter, expectError, expectOk, readAllPages, START_TIMEOUT_MS, startConversation } from './helpers';
 
 const GET = /* GraphQL */ `query($id: ID!) { character(id: $id) { ${CHARACTER_FIELDS} } }`;
 const LIST = /* GraphQL */ `
@@ -163,6 +163,31 @@ describe.each(ENGINES)('characters (%s)', (engine) => {
     // The unfiltered list of another user holds none of Bob's private characters either.
     const all = (await list({ first: 100 }, alice.token)).edges.map((e: any) => e.node);
     expect(all.filter((n: any) => n.owner.id === bob.id && n.visibility === 'PRIVATE')).toEqual([]);
+  });
+
+  it('keeps a character that turns PRIVATE in the conversations already started with it, and nowhere else', async () => {
+    const tag = uniqueWord('unlisted');
+    const character = await createCharacter(t, alice.token, { name: 'Lestrade', greeting: 'Inspector here.', tags: [tag], visibility: 'PUBLIC' });
+    const conversation = await startConversation(t, bob.token, character.id);
+    const carol = await t.signUp('Carol');
+    expectOk(await t.gql(UPDATE, { id: character.id, input: { visibility: 'PRIVATE' } }, alice.token));
+
+    // Bob's conversation keeps its character, whole, and he can go on chatting.
+    const read = await t.gql(`query($id: ID!) { conversation(id: $id) { character { id name greeting visibility } } }`, { id: conversation.id }, bob.token);
+    expect(expectOk(read).conversation.character).toEqual({ id: character.id, name: 'Lestrade', greeting: 'Inspector here.', visibility: 'PRIVATE' });
+    const mine = expectOk(await t.gql(`{ me { conversations(first: 100) { edges { node { id character { name } } } } } }`, {}, bob.token));
+    expect(mine.me.conversations.edges).toContainEqual({ node: { id: conversation.id, character: { name: 'Lestrade' } } });
+    expect(expectOk(await t.gql(GET, { id: character.id }, bob.token)).character).toMatchObject({ id: character.id, visibility: 'PRIVATE' });
+    const sent = await t.gql(`mutation($id: ID!) { sendMessage(input: { conversationId: $id, content: "Any news?" }) { message { id } } }`, { id: conversation.id }, bob.token);
+    expect(expectOk(sent).sendMessage.message.id).toEqual(expect.any(String));
+    // Seeing it is not owning it.
+    expectError(await t.gql(UPDATE, { id: character.id, input: { name: 'Hijacked' } }, bob.token), 'FORBIDDEN');
+
+    // Nobody else sees it: not listed, not found, no new conversations with it.
+    for (const token of [bob.token, carol.token, undefined]) expect(await listedIds({ tag }, token)).toEqual([]);
+    for (const token of [carol.token, undefined]) expect(expectOk(await t.gql(GET, { id: character.id }, token)).character).toBeNull();
+    const refused = await t.gql(`mutation($id: ID!) { startConversation(input: { characterId: $id }) { id } }`, { id: character.id }, carol.token);
+    expectError(refused, 'NOT_FOUND');
   });
 
   it('lets the owner update: given fields change, updatedAt moves, the rest stays', async () => {

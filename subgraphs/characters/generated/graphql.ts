@@ -78,6 +78,8 @@ export type Mutation = {
   createCharacter: Character;
   /** Owner or admin. */
   deleteCharacter: Scalars['Boolean']['output'];
+  /** Internal (the conversations subgraph, as a conversation starts): the character, when the caller may see it, remembered as one they talk with, so that it stays visible to them should its owner make it private; null otherwise. */
+  recordCharacterUse?: Maybe<Character>;
   /** Owner or admin. */
   updateCharacter: Character;
 };
@@ -90,6 +92,11 @@ export type MutationCreateCharacterArgs = {
 
 export type MutationDeleteCharacterArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type MutationRecordCharacterUseArgs = {
+  characterId: Scalars['ID']['input'];
 };
 
 
@@ -108,7 +115,7 @@ export type PageInfo = {
 
 export type Query = {
   __typename?: 'Query';
-  /** A public character, or one of the caller's own. */
+  /** A public character, one of the caller's own, or one the caller has a conversation with. */
   character?: Maybe<Character>;
   /** Public characters and the caller's own, newest first; `search` matches name, description and tags, `tag` one tag exactly. */
   characters: CharacterConnection;
@@ -299,6 +306,7 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   createCharacter?: Resolver<ResolversTypes['Character'], ParentType, ContextType, RequireFields<MutationCreateCharacterArgs, 'input'>>;
   deleteCharacter?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteCharacterArgs, 'id'>>;
+  recordCharacterUse?: Resolver<Maybe<ResolversTypes['Character']>, ParentType, ContextType, RequireFields<MutationRecordCharacterUseArgs, 'characterId'>>;
   updateCharacter?: Resolver<ResolversTypes['Character'], ParentType, ContextType, RequireFields<MutationUpdateCharacterArgs, 'id' | 'input'>>;
 };
 
