@@ -31,7 +31,9 @@ const running = new Set<ChildService>();
 
 /** Starts a child in `role`; resolves once it reports ready. */
 export async function startChild(role: 'system' | 'gateway', engine: 'pglite' | 'postgres' | '-', env: Record<string, string>): Promise<ChildService> {
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', CHILD, role, engine, JSON.stringify(env)], {
+  // BENCH_CPU_PROF_DIR: each child writes a V8 CPU profile there as it exits (open it in Chrome DevTools).
+  const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
+  const child = spawn(process.execPath, ['--expose-gc', ...profile, '--import', 'tsx', CHILD, role, engine, JSON.stringify(env)], {
     cwd: ROOT,
     // The system is test/support/system.ts's, configured as under jest.
     env: { ...process.env, NODE_ENV: 'test' },
