@@ -4,8 +4,9 @@
  * Streaming latency and time to first token (streams.ts), idle subscriptions and their memory
  * (idle.ts), sendMessage throughput on the embedded defaults and on PostgreSQL + Redis
  * (send-rate.ts), and database queries per list request as pages grow (queries.ts). Prints a
- * markdown report, writes bench/results/chat.json, and exits non-zero when a benchmark failed or a
- * query count grew with the page. Everything runs on 127.0.0.1, bounded in time, and every child
+ * markdown report, writes bench/results/chat.json, and exits non-zero when a benchmark failed (a
+ * sendMessage error, a reply that did not complete, a subscription lost) or a query count grew
+ * with the page. Everything runs on 127.0.0.1, bounded in time, and every child
  * process, socket and server is closed on the way out.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -131,6 +132,7 @@ async function main(): Promise<Report> {
         fake.setBehaviour({ tokens: ['ok', '.'], tokenDelayMs: 0, firstTokenDelayMs: 0, renderToken: undefined });
         const result = await measureSendRate({ gatewayUrl: servers.sut.gateway.gatewayUrl, population: servers.population, concurrency: SEND_CONCURRENCY, warmupMs: PLAN.sendWarmupMs, windowMs: PLAN.sendWindowMs });
         report.sendRate.push({ engine: 'PostgreSQL + Redis', ...result });
+        expectNoErrors(result);
       });
       await servers.sut.stop();
     }
@@ -152,7 +154,12 @@ async function runEmbedded(sut: SystemUnderTest, fake: FakeLlmServer, report: Re
       await section(`idle ${layout.subscriptions}×${layout.perSocket}`, async () => {
         // A fresh gateway process for each layout: memory freed by the previous one stays in its RSS.
         if (i > 0) await sut.restartGateway();
-        report.idle.push(await measureIdle({ gateway: sut.gateway, subgraphs: sut.subgraphs, fake, population, holdMs: PLAN.idleHoldMs, ...layout }));
+        const result = await measureIdle({ gateway: sut.gateway, subgraphs: sut.subgraphs, fake, population, holdMs: PLAN.idleHoldMs, ...layout });
+        report.idle.push(result);
+        const lost = result.subscriptions - Math.min(result.aliveAtOpen, result.aliveAfterHold);
+        if (lost > 0 || result.socketsClosed > 0 || result.subscriptionErrors > 0) {
+          throw new Error(`${lost} subscriptions not alive, ${result.socketsClosed} sockets closed, ${result.subscriptionErrors} errors`);
+        }
       });
     }
     for (const streams of PLAN.streamLevels) {
@@ -168,15 +175,22 @@ async function runEmbedded(sut: SystemUnderTest, fake: FakeLlmServer, report: Re
           sendConcurrency: 32,
         });
         report.streams.push(result);
+        if (result.failed > 0) throw new Error(`${result.failed} of ${result.streams} replies did not complete`);
       });
     }
     await section('sendMessage/s (embedded)', async () => {
       fake.setBehaviour({ tokens: ['ok', '.'], tokenDelayMs: 0, firstTokenDelayMs: 0, renderToken: undefined });
       const result = await measureSendRate({ gatewayUrl: sut.gateway.gatewayUrl, population, concurrency: SEND_CONCURRENCY, warmupMs: PLAN.sendWarmupMs, windowMs: PLAN.sendWindowMs });
       report.sendRate.push({ engine: 'PGlite + in-process bus', ...result });
+      expectNoErrors(result);
     });
   }
   await sut.stop();
+}
+
+/** A benchmark's answers must all be right: errors fail the run (the figures are still reported). */
+function expectNoErrors(result: SendRateResult): void {
+  if (result.errors > 0) throw new Error(`${result.errors} sendMessage errors: ${JSON.stringify(result.errorCodes)}`);
 }
 
 /** The report as markdown. */

@@ -82,6 +82,7 @@ describe('logs of the whole system in one process', () => {
     const registered = await gql('mutation Register($i: RegisterInput!) { register(input: $i) { accessToken refreshToken user { id } } }', {
       i: { email: 'logs@example.com', password: PASSWORD, displayName: 'Logger' },
     });
+    expect(registered.body.errors).toBeUndefined();
     const { accessToken, refreshToken, user } = registered.body.data.register;
     const character = await gql('mutation { createCharacter(input: { name: "Mrs Hudson" }) { id } }', {}, accessToken);
     const conversation = await gql('mutation($c: ID!) { startConversation(input: { characterId: $c }) { id } }', { c: character.body.data.createCharacter.id }, accessToken);
