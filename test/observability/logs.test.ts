@@ -49,6 +49,9 @@ describe('logs of the whole system in one process', () => {
       // The SDK's batch delay (an OpenTelemetry variable), short so the test need not wait 5 s.
       OTEL_BSP_SCHEDULE_DELAY: '200',
       DATA_DIR: 'memory://',
+      // Embedded storage and bus whatever this environment says (.ci/run exports both): nothing outlives the test.
+      DATABASE_URL: '',
+      REDIS_URL: '',
       PORT: String(ports[0]),
       OFFLINE_WORD_DELAY_MS: '1',
       ...Object.fromEntries(SUBGRAPH_NAMES.map((name, i) => [`${name.toUpperCase()}_URL`, `http://127.0.0.1:${ports[i + 1]}/graphql`])),
