@@ -40,6 +40,15 @@ export interface GenerationJob {
 }
 
 
+/**
+ * How long one streaming reply waits between progress writes: `flushIntervalMs`, stretched when
+ * `generating` replies at that pace would exceed `writesPerSecond` together, so that under load the
+ * database (PGlite shares the process) keeps up with the streams rather than delaying them.
+ */
+export function progressIntervalMs(flushIntervalMs: number, generating: number, writesPerSecond: number): number {
+  return Math.max(flushIntervalMs, (generating * 1000) / writesPerSecond);
+}
+
 const CHARGE = /* GraphQL */ `mutation Charge($amount: Int!, $key: String!) { chargeCredits(amount: $amount, key: $key) }`;
 
 /** What the generator needs from its surroundings. */
@@ -51,6 +60,8 @@ export interface GeneratorDeps {
   users: GraphClient;
   log: Logger;
   flushIntervalMs: number;
+  /** Progress writes a second this instance allows itself, all replies together (see `progressIntervalMs`). */
+  progressWritesPerSecond: number;
   concurrency: number;
   metrics: ReplyMetrics;
   tracer: Tracer;
@@ -284,7 +295,7 @@ export class ReplyGenerator {
     resuming: boolean,
     queueWrite: (saving: (previous: Promise<void>) => Promise<void>) => void,
   ): Promise<StreamOutcome> {
-    const { store, bus, provider, log, metrics, tracer, flushIntervalMs } = this.deps;
+    const { store, bus, provider, log, metrics, tracer, flushIntervalMs, progressWritesPerSecond } = this.deps;
     const attributes = { 'gen_ai.system': provider.name, 'gen_ai.request.model': job.settings.model, 'gen_ai.request.max_tokens': job.settings.maxTokens };
     return inSpan(tracer, `llm ${provider.name} stream`, { kind: SpanKind.CLIENT, attributes }, async (span) => {
       const asked = performance.now();
@@ -314,7 +325,7 @@ export class ReplyGenerator {
         state.text += chunk.text;
         state.sequence += 1;
         await bus.publish(job.conversationId, { kind: 'REPLY_DELTA', messageId: job.replyId, delta: chunk.text, sequence: state.sequence });
-        if (Date.now() - flushed >= flushIntervalMs) {
+        if (Date.now() - flushed >= progressIntervalMs(flushIntervalMs, this.inflight.size, progressWritesPerSecond)) {
           flushed = Date.now();
           const text = state.text;
           // Progress writes run behind the stream, one at a time, never holding up the next token.

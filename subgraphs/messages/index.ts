@@ -76,6 +76,7 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
     users,
     log,
     flushIntervalMs: config.chat.flushIntervalMs,
+    progressWritesPerSecond: config.chat.progressWritesPerSecond,
     concurrency: config.chat.generationConcurrency,
     metrics: new ReplyMetrics(telemetry.metrics.registry, () => generator.load()),
     tracer,

@@ -66,6 +66,8 @@ export interface Config {
   chat: {
     /** How often a streaming reply's text is written to the database (ms). */
     flushIntervalMs: number;
+    /** At most this many progress writes a second from one messages instance: under load each reply's interval stretches. */
+    progressWritesPerSecond: number;
     /** Replies generated at once by one messages instance. */
     generationConcurrency: number;
     /** With Redis: a generation job unacknowledged this long is taken over by another instance (ms). */
@@ -214,6 +216,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     chat: {
       flushIntervalMs: int(env, 'REPLY_FLUSH_INTERVAL_MS', 500, 1),
+      progressWritesPerSecond: int(env, 'REPLY_PROGRESS_WRITES_PER_SECOND', 200, 1),
       generationConcurrency: int(env, 'GENERATION_CONCURRENCY', 16, 1),
       claimIdleMs: int(env, 'JOB_CLAIM_IDLE_MS', 15_000, 100),
       sessionGraceMs: int(env, 'SESSION_GRACE_MS', 30_000, 0),

@@ -1,0 +1,66 @@
+/**
+ * Progress writes of streaming replies stay within REPLY_PROGRESS_WRITES_PER_SECOND: each reply
+ * saves its text every REPLY_FLUSH_INTERVAL_MS until the replies streaming together would exceed
+ * the budget, then less often (so that under load the database keeps up with the streams).
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { progressIntervalMs } from '../../subgraphs/messages/generation';
+import { startFakeLlm, type FakeLlmServer } from '../support/fake-llm';
+import { startTestSystem, type TestSystem } from '../support/system';
+import { collect, wsClient } from '../support/ws';
+
+describe('progressIntervalMs', () => {
+  it('is the flush interval while the replies streaming stay within the budget, and stretches beyond it', () => {
+    expect(progressIntervalMs(500, 1, 200)).toBe(500);
+    expect(progressIntervalMs(500, 100, 200)).toBe(500);
+    expect(progressIntervalMs(500, 1000, 200)).toBe(5000);
+    expect(progressIntervalMs(10, 1, 5)).toBe(200);
+  });
+});
+
+describe('progress writes under a budget (PGlite)', () => {
+  const TOKEN_DELAY_MS = 10;
+  let t: TestSystem;
+  let llm: FakeLlmServer;
+  let user: Awaited<ReturnType<TestSystem['signUp']>>;
+  let conversationId: string;
+
+  beforeAll(async () => {
+    llm = await startFakeLlm({ tokenDelayMs: TOKEN_DELAY_MS });
+    // A flush every 10 ms, but at most 5 writes a second: one reply saves its text every 200 ms.
+    t = await startTestSystem('pglite', { LLM_PROVIDER: 'openai', LLM_BASE_URL: llm.baseUrl, REPLY_FLUSH_INTERVAL_MS: '10', REPLY_PROGRESS_WRITES_PER_SECOND: '5' });
+    user = await t.signUp('Budget');
+    const character = await t.gql(`mutation { createCharacter(input: { name: "Clerk" }) { id } }`, {}, user.token);
+    const started = await t.gql(`mutation($c: ID!) { startConversation(input: { characterId: $c }) { id } }`, { c: character.data.createCharacter.id }, user.token);
+    conversationId = started.data.startConversation.id;
+  });
+  afterAll(async () => {
+    await t?.stop();
+    await llm?.close();
+  });
+
+  /** The messages subgraph's database queries while one reply of `tokens` tokens is sent, streamed and completed. */
+  async function queriesForReply(tokens: number): Promise<number> {
+    llm.setBehaviour({ tokens: Array.from({ length: tokens }, (_, i) => ` w${i}`), tokenDelayMs: TOKEN_DELAY_MS });
+    const client = wsClient(t.gatewayUrl, user.token);
+    const sub = collect<{ kind: string }>(client, `subscription($id: ID!) { conversationEvents(conversationId: $id) { kind } }`, { id: conversationId }, 'conversationEvents');
+    await new Promise((r) => setTimeout(r, 200));
+    const stats = t.system.subgraphs.messages.service.stats;
+    const before = stats.queries;
+    const sent = await t.gql(`mutation($id: ID!) { sendMessage(input: { conversationId: $id, content: "Count these." }) { reply { id } } }`, { id: conversationId }, user.token);
+    expect(sent.errors).toBeUndefined();
+    await sub.until((events) => events.some((e) => e.kind === 'REPLY_COMPLETED'));
+    const used = stats.queries - before;
+    sub.stop();
+    await client.dispose();
+    return used;
+  }
+
+  it('writes a long reply’s progress a few times, not once per flush interval', async () => {
+    const short = await queriesForReply(2);
+    // 60 tokens, 10 ms apart: about 600 ms of streaming, 60 flush intervals, 3 budgeted writes.
+    const long = await queriesForReply(60);
+    expect(long - short).toBeLessThanOrEqual(5);
+    expect(long - short).toBeGreaterThanOrEqual(1);
+  });
+});
