@@ -1,5 +1,8 @@
 /** What the chat benchmarks share: a GraphQL client over HTTP, a population of users and conversations, statistics. */
 import { performance } from 'node:perf_hooks';
+import { nearestRank } from '../stats';
+
+export { fmt } from '../stats';
 
 /** A GraphQL answer as a client sees it. */
 export interface GqlResult<T = any> {
@@ -105,13 +108,9 @@ export interface Summary {
 export function summarize(values: number[]): Summary {
   if (values.length === 0) return { n: 0, p50: null, p99: null, max: null, mean: null };
   const sorted = Float64Array.from(values).sort();
-  const rank = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
   const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
-  return { n: sorted.length, p50: rank(0.5), p99: rank(0.99), max: sorted[sorted.length - 1], mean };
+  return { n: sorted.length, p50: nearestRank(sorted, 0.5), p99: nearestRank(sorted, 0.99), max: sorted[sorted.length - 1], mean };
 }
-
-/** A number for a table cell (`–` when missing). */
-export const fmt = (value: number | null | undefined, digits = 1): string => (value === null || value === undefined ? '–' : value.toFixed(digits));
 
 /** A markdown table. */
 export function table(header: string[], rows: Array<Array<string | number>>): string {

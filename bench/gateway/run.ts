@@ -17,12 +17,14 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import autocannon from 'autocannon';
+import { freePort } from '@chat/shared/http';
+import { fmt as fixed, nearestRank } from '../stats';
 import { STATS_PATH, benchSupergraph, checkComposition, type SubgraphStats } from './subgraphs';
 import { expectedTestQueryResult, testQuery } from './expected';
 
@@ -133,20 +135,6 @@ function start(command: string, args: string[], env: NodeJS.ProcessEnv): Child {
     },
   };
 }
-
-/** A port nobody listens on right now. */
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, HOST, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** POSTs a GraphQL operation and returns the status and body text. */
 async function post(url: string, query: string): Promise<{ status: number; text: string }> {
@@ -263,8 +251,7 @@ interface RoundResult {
 }
 
 function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+  return sorted.length === 0 ? NaN : nearestRank(sorted, p / 100);
 }
 
 /** A response body checker: the expected text is accepted at once, others are parsed and deep-compared. */
@@ -416,7 +403,6 @@ function summarise(rounds: RoundResult[]): GatewaySummary {
   };
 }
 
-const fixed = (n: number | undefined, digits = 1) => (n === undefined || Number.isNaN(n) ? '–' : n.toFixed(digits));
 
 function markdownTable(summaries: Partial<Record<GatewayName, GatewaySummary>>, levers: boolean): string {
   const lines = [
