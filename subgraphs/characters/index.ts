@@ -3,7 +3,6 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
 import type { Config } from '@chat/shared/config';
 import { openDatabase } from '@chat/shared/db';
-import DataLoader from 'dataloader';
 import { keyedLoader } from '@chat/shared/loaders';
 import type { SubgraphService } from '@chat/shared/subgraph';
 import { createTelemetry } from '@chat/shared/telemetry';
@@ -29,10 +28,7 @@ export async function createCharactersSubgraph(config: Config): Promise<Subgraph
       store,
       loaders: {
         character: keyedLoader((ids) => store.byIds(ids), (row) => row.id),
-        audience: new DataLoader(async (ids: readonly string[]) => {
-          const talkedWith = new Set(identity.viewer ? await store.audienceOf(identity.viewer.id, ids) : []);
-          return ids.map((id) => talkedWith.has(id));
-        }),
+        audience: keyedLoader((ids) => (identity.viewer ? store.audienceOf(identity.viewer.id, ids) : Promise.resolve([])), (id) => id),
       },
     }),
     close: () => database.close(),

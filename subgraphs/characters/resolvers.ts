@@ -12,8 +12,8 @@ export interface Context extends RequestIdentity {
   store: CharactersStore;
   loaders: {
     character: DataLoader<string, CharacterRow | null>;
-    /** Whether the viewer talks with a character (see `mayView`); false for anonymous callers. */
-    audience: DataLoader<string, boolean>;
+    /** The character's id when the viewer talks with it (see `mayView`), else null; always null for anonymous callers. */
+    audience: DataLoader<string, string | null>;
   };
 }
 
@@ -28,7 +28,7 @@ export function canSee(viewer: Viewer | null, character: CharacterRow): boolean 
  * Lists and search go by `canSee` alone.
  */
 async function mayView(ctx: Context, character: CharacterRow): Promise<boolean> {
-  return canSee(ctx.viewer, character) || ctx.loaders.audience.load(character.id);
+  return canSee(ctx.viewer, character) || (await ctx.loaders.audience.load(character.id)) !== null;
 }
 
 const persona = { max: LIMITS.personaFieldMax };
