@@ -39,6 +39,11 @@ export interface Config {
     /** Emails that are given the ADMIN role when they register. */
     adminEmails: string[];
   };
+  /** Service identity keys (packages/shared/src/service-auth.ts): JSON objects of JWKs by service name; unset outside production: generated. */
+  serviceKeys: {
+    privateKeys?: string;
+    publicKeys?: string;
+  };
   llm: {
     provider: LlmProviderName;
     /** OpenAI: API base including `/v1` (default LM Studio). Anthropic: API origin (a trailing `/v1` is tolerated). */
@@ -199,6 +204,10 @@ export function loadConfig(env: Env = process.env): Config {
         .split(',')
         .map((e) => e.trim().toLowerCase())
         .filter(Boolean),
+    },
+    serviceKeys: {
+      privateKeys: env.SERVICE_PRIVATE_KEYS || undefined,
+      publicKeys: env.SERVICE_PUBLIC_KEYS || undefined,
     },
     llm: {
       provider: llmProvider,

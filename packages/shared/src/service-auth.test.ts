@@ -1,0 +1,90 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { SignJWT, importJWK, UnsecuredJWT } from 'jose';
+import { ConfigError } from './config';
+import {
+  createServiceKeyring,
+  generateServiceKeySet,
+  loadServiceKeySet,
+  ServiceAuthError,
+  SERVICE_KEYS_FILE,
+  SERVICE_TOKEN_ALG,
+  type ServiceKeySet,
+} from './service-auth';
+
+const set = generateServiceKeySet();
+const keyring = createServiceKeyring(set);
+
+describe('service tokens', () => {
+  it('carry the caller, and the user it acts for, to the service they are for', async () => {
+    const token = await keyring.signer('messages').token('users', { id: 'u1', role: 'USER' });
+    await expect(keyring.verifier('users').verify(token)).resolves.toEqual({ service: 'messages', actingFor: { id: 'u1', role: 'USER' } });
+    const plain = await keyring.signer('gateway').token('messages');
+    await expect(keyring.verifier('messages').verify(plain)).resolves.toEqual({ service: 'gateway' });
+  });
+
+  it('are refused by any other service', async () => {
+    const token = await keyring.signer('messages').token('users');
+    await expect(keyring.verifier('conversations').verify(token)).rejects.toBeInstanceOf(ServiceAuthError);
+  });
+
+  it('are cached while fresh, one per target and user', async () => {
+    const signer = keyring.signer('gateway');
+    expect(await signer.token('users')).toBe(await signer.token('users'));
+    expect(await signer.token('users')).not.toBe(await signer.token('characters'));
+    expect(await signer.token('users', { id: 'a', role: 'USER' })).not.toBe(await signer.token('users', { id: 'b', role: 'USER' }));
+  });
+
+  it('signed by a key of another deployment, unsigned, forged or expired, are refused', async () => {
+    const verifier = keyring.verifier('users');
+    const stranger = await createServiceKeyring(generateServiceKeySet()).signer('messages').token('users');
+    await expect(verifier.verify(stranger)).rejects.toBeInstanceOf(ServiceAuthError);
+    const unsigned = new UnsecuredJWT({}).setIssuer('messages').setAudience('users').setIssuedAt().setExpirationTime('1m').encode();
+    await expect(verifier.verify(unsigned)).rejects.toBeInstanceOf(ServiceAuthError);
+    await expect(verifier.verify('not.a.token')).rejects.toBeInstanceOf(ServiceAuthError);
+    const messagesKey = await importJWK(set.privateKeys.messages!, SERVICE_TOKEN_ALG);
+    const sign = (issuer: string, kid: string, expires: number, issued = Math.floor(Date.now() / 1000)) =>
+      new SignJWT({}).setProtectedHeader({ alg: SERVICE_TOKEN_ALG, kid }).setIssuer(issuer).setAudience('users').setIssuedAt(issued).setExpirationTime(expires).sign(messagesKey);
+    const now = Math.floor(Date.now() / 1000);
+    // The messages key claiming to be the gateway.
+    await expect(verifier.verify(await sign('gateway', 'messages', now + 30))).rejects.toThrow('another issuer');
+    await expect(verifier.verify(await sign('messages', 'messages', now - 1, now - 61))).rejects.toThrow('expired');
+    await expect(verifier.verify(await sign('messages', 'messages', now + 3600))).rejects.toThrow('too long');
+  });
+});
+
+describe('service key sets', () => {
+  it('are required in production', () => {
+    expect(() => loadServiceKeySet({ nodeEnv: 'production', dataDir: 'memory://', serviceKeys: {} })).toThrow(ConfigError);
+  });
+
+  it('are generated once in development and kept under DATA_DIR, private to the owner', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'service-keys-'));
+    try {
+      const first = loadServiceKeySet({ nodeEnv: 'development', dataDir: dir, serviceKeys: {} });
+      const again = loadServiceKeySet({ nodeEnv: 'development', dataDir: dir, serviceKeys: {} });
+      expect(again).toEqual(first);
+      expect(statSync(join(dir, 'keys', SERVICE_KEYS_FILE)).mode & 0o077).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('from the environment: each process holds its own private keys and every public one', async () => {
+    const publicKeys = JSON.stringify(set.publicKeys);
+    const messagesOnly: ServiceKeySet = loadServiceKeySet({
+      nodeEnv: 'production',
+      dataDir: 'memory://',
+      serviceKeys: { privateKeys: JSON.stringify({ messages: set.privateKeys.messages }), publicKeys },
+    });
+    const own = createServiceKeyring(messagesOnly);
+    const token = await own.signer('messages').token('users');
+    await expect(keyring.verifier('users').verify(token)).resolves.toEqual({ service: 'messages' });
+    expect(() => own.signer('gateway')).toThrow(ConfigError);
+    expect(() => loadServiceKeySet({ nodeEnv: 'production', dataDir: 'memory://', serviceKeys: { publicKeys: '{"nobody": {}}' } })).toThrow('unknown service');
+    expect(() => loadServiceKeySet({ nodeEnv: 'production', dataDir: 'memory://', serviceKeys: { publicKeys: JSON.stringify({ users: set.publicKeys.users }) } })).toThrow('lacks the key');
+    expect(() => loadServiceKeySet({ nodeEnv: 'production', dataDir: 'memory://', serviceKeys: { privateKeys: JSON.stringify({ users: set.publicKeys.users }) } })).toThrow('private JWK');
+  });
+});
