@@ -12,19 +12,45 @@ export interface RateLimiter {
   hit(key: string, limit: number, windowMs: number): Promise<RateDecision>;
 }
 
-/** A sliding-window limiter for one process. */
-export function createMemoryRateLimiter(now: () => number = Date.now): RateLimiter {
-  const hits = new Map<string, number[]>();
+/** How often the in-memory limiter drops the keys whose window has passed (ms). */
+export const MEMORY_LIMITER_SWEEP_MS = 60_000;
+
+/** The in-memory limiter, with the number of keys it holds (bounded: keys whose window has passed are dropped). */
+export interface MemoryRateLimiter extends RateLimiter {
+  readonly size: number;
+}
+
+/** One key's recent hits (oldest first) and the window they were counted over. */
+interface Window {
+  hits: number[];
+  windowMs: number;
+}
+
+/**
+ * A sliding-window limiter for one process. Keys come from clients (addresses, emails), so a key
+ * whose last hit has left its window is forgotten: at most once per MEMORY_LIMITER_SWEEP_MS a
+ * hit sweeps them all, which keeps memory to the keys seen within their windows.
+ */
+export function createMemoryRateLimiter(now: () => number = Date.now): MemoryRateLimiter {
+  const windows = new Map<string, Window>();
+  let lastSweep = now();
+  const sweep = (at: number) => {
+    lastSweep = at;
+    for (const [key, { hits, windowMs }] of windows) {
+      if ((hits.at(-1) ?? -Infinity) <= at - windowMs) windows.delete(key);
+    }
+  };
   return {
+    get size() {
+      return windows.size;
+    },
     async hit(key, limit, windowMs) {
       const at = now();
-      const recent = (hits.get(key) ?? []).filter((t) => t > at - windowMs);
-      if (recent.length >= limit) {
-        hits.set(key, recent);
-        return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((recent[0] + windowMs - at) / 1000)) };
-      }
-      recent.push(at);
-      hits.set(key, recent);
+      if (at - lastSweep >= MEMORY_LIMITER_SWEEP_MS) sweep(at);
+      const hits = (windows.get(key)?.hits ?? []).filter((t) => t > at - windowMs);
+      windows.set(key, { hits, windowMs });
+      if (hits.length >= limit) return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((hits[0] + windowMs - at) / 1000)) };
+      hits.push(at);
       return { allowed: true, retryAfterSeconds: 0 };
     },
   };

@@ -1,0 +1,50 @@
+/** The in-process sliding-window limiter: its verdicts, and that it forgets keys whose window has passed. */
+import { describe, expect, it } from '@jest/globals';
+import { createMemoryRateLimiter, MEMORY_LIMITER_SWEEP_MS } from './rate-limit';
+
+const WINDOW_MS = 5 * 60_000;
+
+/** A clock the test moves by hand. */
+function manualClock(start = 1_000_000) {
+  let at = start;
+  return { now: () => at, advance: (ms: number) => void (at += ms) };
+}
+
+describe('createMemoryRateLimiter', () => {
+  it('allows `limit` hits in the window, then refuses with the wait until the oldest leaves it', async () => {
+    const clock = manualClock();
+    const limiter = createMemoryRateLimiter(clock.now);
+    for (let i = 0; i < 3; i += 1) expect(await limiter.hit('k', 3, WINDOW_MS)).toEqual({ allowed: true, retryAfterSeconds: 0 });
+    clock.advance(60_000);
+    expect(await limiter.hit('k', 3, WINDOW_MS)).toEqual({ allowed: false, retryAfterSeconds: 240 });
+    clock.advance(240_000);
+    expect((await limiter.hit('k', 3, WINDOW_MS)).allowed).toBe(true);
+  });
+
+  it('drops keys whose window has passed, so many one-off keys (addresses, emails) do not pile up', async () => {
+    const clock = manualClock();
+    const limiter = createMemoryRateLimiter(clock.now);
+    for (let i = 0; i < 1_000; i += 1) await limiter.hit(`login:address:198.51.100.${i}`, 5, WINDOW_MS);
+    // A key with a longer window, still within it at the sweep: kept.
+    await limiter.hit('register:address:203.0.113.1', 5, 60 * 60_000);
+    expect(limiter.size).toBe(1_001);
+
+    clock.advance(Math.max(WINDOW_MS, MEMORY_LIMITER_SWEEP_MS));
+    await limiter.hit('login:address:192.0.2.1', 5, WINDOW_MS);
+    expect(limiter.size).toBe(2);
+
+    // The kept key still counts its hit.
+    for (let i = 0; i < 4; i += 1) expect((await limiter.hit('register:address:203.0.113.1', 5, 60 * 60_000)).allowed).toBe(true);
+    expect((await limiter.hit('register:address:203.0.113.1', 5, 60 * 60_000)).allowed).toBe(false);
+  });
+
+  it('does not forget a key that is still within its window at a sweep', async () => {
+    const clock = manualClock();
+    const limiter = createMemoryRateLimiter(clock.now);
+    for (let i = 0; i < 2; i += 1) await limiter.hit('k', 2, WINDOW_MS);
+    clock.advance(MEMORY_LIMITER_SWEEP_MS);
+    await limiter.hit('other', 2, WINDOW_MS);
+    expect(limiter.size).toBe(2);
+    expect((await limiter.hit('k', 2, WINDOW_MS)).allowed).toBe(false);
+  });
+});
