@@ -1,8 +1,10 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 import type { Database } from '@chat/shared/db';
 import { isUuid } from '@chat/shared/validate';
+import { SessionStore, sessionMigrations, type SessionTables } from './sessions';
+import { ledgerMigrations, type CreditEntryRow } from './ledger';
 
 /** A user as stored. */
 export interface UserRow {
@@ -15,31 +17,10 @@ export interface UserRow {
   created_at: Date;
 }
 
-interface RefreshTokenRow {
-  id: string;
-  user_id: string;
-  family_id: string;
-  token_hash: string;
-  expires_at: Date;
-  used_at: Date | null;
-  revoked_at: Date | null;
-  created_at: Date;
-}
-
-interface CreditLedgerRow {
-  id: string;
-  user_id: string;
-  amount: number;
-  reason: string;
-  idempotency_key: string;
-  created_at: Date;
-}
-
-/** The users subgraph's tables. */
-export interface UsersTables {
+/** The users subgraph's tables (sessions keep theirs in sessions.ts). */
+export interface UsersTables extends SessionTables {
   users: UserRow;
-  refresh_tokens: RefreshTokenRow;
-  credit_ledger: CreditLedgerRow;
+  credit_ledger: CreditEntryRow;
 }
 
 /** Migrations, applied in name order, each once. */
@@ -79,19 +60,21 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  ...ledgerMigrations,
+  ...sessionMigrations,
 };
 
-/** Refresh tokens are random; only their SHA-256 is stored. */
-function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('base64url');
-}
-
-/** Why a refresh token was refused. */
-export type RefreshRefusal = 'unknown' | 'expired' | 'revoked' | 'reused';
+/** The transaction-scoped advisory lock that makes "the first admin" one user, however many sign up at once. */
+const FIRST_ADMIN_LOCK = 0x61646d6e; // "admn"
 
 /** Reads and writes accounts, sessions and the credits ledger. */
 export class UsersStore {
-  constructor(private readonly database: Database<UsersTables>) {}
+  /** Sessions (refresh-token families) and the addresses accounts sign in from, in the same database. */
+  readonly sessions: SessionStore;
+
+  constructor(private readonly database: Database<UsersTables>) {
+    this.sessions = new SessionStore(database.db);
+  }
 
   private get db() {
     return this.database.db;
@@ -128,83 +111,49 @@ export class UsersStore {
       if (!user) return undefined;
       await tx
         .insertInto('credit_ledger')
-        .values({ id: randomUUID(), user_id: user.id, amount: input.credits, reason: 'opening balance', idempotency_key: `opening:${user.id}`, created_at: new Date() })
+        .values({ id: randomUUID(), user_id: user.id, kind: 'INITIAL', amount: input.credits, balance_after: input.credits, reply_id: null, reason: 'opening balance', idempotency_key: `opening:${user.id}`, created_at: new Date() })
         .execute();
       return user;
     });
   }
 
   /**
-   * Charges a user once per idempotency key, in one transaction with the ledger entry;
-   * returns the balance after it (unchanged when the key was charged before).
+   * Charges a user once per idempotency key, at most their balance, in one transaction with the
+   * ledger entry; returns the balance after it (unchanged when the key was charged before).
    */
   async charge(userId: string, amount: number, key: string, reason: string): Promise<number | undefined> {
     return this.db.transaction().execute(async (tx) => {
       const entry = await tx
         .insertInto('credit_ledger')
-        .values({ id: randomUUID(), user_id: userId, amount: -amount, reason, idempotency_key: key, created_at: new Date() })
+        .values({ id: randomUUID(), user_id: userId, kind: 'SETTLE', amount: 0, balance_after: 0, reply_id: null, reason, idempotency_key: key, created_at: new Date() })
         .onConflict((oc) => oc.column('idempotency_key').doNothing())
         .returning('id')
         .executeTakeFirst();
-      const user = entry
-        ? await tx.updateTable('users').set((eb) => ({ credits: eb('credits', '-', amount) })).where('id', '=', userId).returning('credits').executeTakeFirst()
-        : await tx.selectFrom('users').select('credits').where('id', '=', userId).executeTakeFirst();
-      return user?.credits;
+      const before = await tx.selectFrom('users').select('credits').where('id', '=', userId).forUpdate().executeTakeFirst();
+      if (!entry || !before) return before?.credits;
+      const taken = Math.min(amount, before.credits);
+      const user = await tx.updateTable('users').set((eb) => ({ credits: eb('credits', '-', taken) })).where('id', '=', userId).returning('credits').executeTakeFirstOrThrow();
+      await tx.updateTable('credit_ledger').set({ amount: -taken, balance_after: user.credits }).where('id', '=', entry.id).execute();
+      return user.credits;
     });
   }
 
-  /** Starts a session family (login) or continues one (rotation); returns the raw token. */
-  async issueRefreshToken(userId: string, ttlSeconds: number, familyId: string = randomUUID()): Promise<string> {
-    const token = randomBytes(32).toString('base64url');
-    await this.db
-      .insertInto('refresh_tokens')
-      .values({
-        id: randomUUID(),
-        user_id: userId,
-        family_id: familyId,
-        token_hash: hashToken(token),
-        expires_at: new Date(Date.now() + ttlSeconds * 1000),
-        created_at: new Date(),
-      })
-      .execute();
-    return token;
-  }
-
   /**
-   * Uses a refresh token once: marks it used and returns its user and family. A token used
-   * before is a stolen one being replayed, so its whole family is revoked.
+   * Makes the user an admin if the system has none yet (ADMIN_EMAILS bootstraps the first one, and
+   * only that one), under a lock so that two sign-ups at once cannot both be first. Returns the
+   * user as stored afterwards.
    */
-  async consumeRefreshToken(token: string): Promise<{ userId: string; familyId: string } | RefreshRefusal> {
-    const tokenHash = hashToken(token);
-    const consumed = await this.db
-      .updateTable('refresh_tokens')
-      .set({ used_at: new Date() })
-      .where('token_hash', '=', tokenHash)
-      .where('used_at', 'is', null)
-      .where('revoked_at', 'is', null)
-      .where('expires_at', '>', new Date())
-      .returning(['user_id', 'family_id'])
-      .executeTakeFirst();
-    if (consumed) return { userId: consumed.user_id, familyId: consumed.family_id };
-    const row = await this.db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
-    if (!row) return 'unknown';
-    if (row.revoked_at) return 'revoked';
-    if (row.used_at) {
-      await this.revokeFamily(row.family_id);
-      return 'reused';
-    }
-    return 'expired';
+  async claimFirstAdmin(userId: string): Promise<UserRow | undefined> {
+    return this.db.transaction().execute(async (tx) => {
+      await sql`SELECT pg_advisory_xact_lock(${FIRST_ADMIN_LOCK})`.execute(tx);
+      const admin = await tx.selectFrom('users').select('id').where('role', '=', 'ADMIN').limit(1).executeTakeFirst();
+      if (!admin) await tx.updateTable('users').set({ role: 'ADMIN' }).where('id', '=', userId).execute();
+      return tx.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirst();
+    });
   }
 
-  /** Ends the session the token belongs to; false when the token is unknown. */
-  async revokeByToken(token: string): Promise<boolean> {
-    const row = await this.db.selectFrom('refresh_tokens').select('family_id').where('token_hash', '=', hashToken(token)).executeTakeFirst();
-    if (!row) return false;
-    await this.revokeFamily(row.family_id);
-    return true;
-  }
-
-  private async revokeFamily(familyId: string): Promise<void> {
-    await this.db.updateTable('refresh_tokens').set({ revoked_at: new Date() }).where('family_id', '=', familyId).where('revoked_at', 'is', null).execute();
+  /** Gives the account with this (normalised) email a role, e.g. the make-admin command; undefined when there is none. */
+  setRole(email: string, role: UserRow['role']): Promise<UserRow | undefined> {
+    return this.db.updateTable('users').set({ role }).where('email', '=', email).returningAll().executeTakeFirst();
   }
 }

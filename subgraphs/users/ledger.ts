@@ -1,0 +1,220 @@
+/**
+ * The credits ledger: every movement of a user's credits is one append-only row, written in the
+ * same transaction as the balance it moves, so the sum of a user's rows is their balance, always.
+ *
+ * A reply's credits are held when it is asked for (the most it can cost, refused when the balance
+ * cannot cover it) and settled when it ends, however it ends: the difference between the hold
+ * and what the reply used goes back. Every row has an idempotency key, unique, so a retried hold,
+ * settlement or grant is a no-op that answers what the first one did.
+ */
+import { randomUUID } from 'node:crypto';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Migration } from 'kysely/migration';
+import type { Database } from '@chat/shared/db';
+import type { PageWindow } from '@chat/shared/pagination';
+import { isUuid } from '@chat/shared/validate';
+
+/** What moved a balance (the contract's CreditEntryKind). */
+export type CreditEntryKind = 'INITIAL' | 'GRANT' | 'HOLD' | 'SETTLE' | 'RELEASE' | 'REFILL';
+export const CREDIT_ENTRY_KINDS: readonly CreditEntryKind[] = ['INITIAL', 'GRANT', 'HOLD', 'SETTLE', 'RELEASE', 'REFILL'];
+
+/** The most credits one balance may hold: it stays within PostgreSQL's integer, with room to spare. */
+export const MAX_BALANCE = 2_000_000_000;
+
+/** Idempotency keys of a reply's hold and of its one ending (a settlement or a release, never both). */
+export const holdKeyOf = (key: string) => `hold:${key}`;
+export const endKeyOf = (key: string) => `end:${key}`;
+
+/** One movement of credits, as stored. */
+export interface CreditEntryRow {
+  id: string;
+  user_id: string;
+  kind: CreditEntryKind;
+  /** Credits added (positive) or taken (negative). */
+  amount: number;
+  balance_after: number;
+  reply_id: string | null;
+  reason: string;
+  idempotency_key: string;
+  created_at: Date;
+}
+
+/** The tables the ledger writes: the balances and their movements. */
+export interface LedgerTables {
+  users: { id: string; credits: number };
+  credit_ledger: CreditEntryRow;
+}
+
+/**
+ * Gives the ledger of the first release (user, amount, reason, key) a kind, a reply and the
+ * balance after each row, and makes a balance below zero impossible. Balances a bug once drove
+ * below zero are brought back to zero by a GRANT row, so the ledger still sums to the balance.
+ */
+export const ledgerMigrations: Record<string, Migration> = {
+  '002_credit_holds': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .alterTable('credit_ledger')
+        .addColumn('kind', 'text', (c) => c.notNull().defaultTo('GRANT').check(sql`kind in ('INITIAL', 'GRANT', 'HOLD', 'SETTLE', 'RELEASE', 'REFILL')`))
+        .execute();
+      await db.schema.alterTable('credit_ledger').addColumn('balance_after', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('credit_ledger').addColumn('reply_id', 'uuid').execute();
+      await sql`UPDATE credit_ledger SET kind = CASE WHEN idempotency_key LIKE 'opening:%' THEN 'INITIAL' WHEN amount < 0 THEN 'SETTLE' ELSE 'GRANT' END`.execute(db);
+      await sql`
+        INSERT INTO credit_ledger (id, user_id, amount, reason, idempotency_key, created_at, kind)
+        SELECT gen_random_uuid(), id, -credits, 'negative balance forgiven', 'forgiven:' || id::text, now(), 'GRANT' FROM users WHERE credits < 0`.execute(db);
+      await sql`UPDATE users SET credits = 0 WHERE credits < 0`.execute(db);
+      await sql`
+        UPDATE credit_ledger l SET balance_after = s.running
+        FROM (SELECT id, sum(amount) OVER (PARTITION BY user_id ORDER BY created_at, id) AS running FROM credit_ledger) s
+        WHERE s.id = l.id`.execute(db);
+      await sql`ALTER TABLE users ADD CONSTRAINT users_credits_not_negative CHECK (credits >= 0 AND credits <= ${sql.lit(MAX_BALANCE)})`.execute(db);
+      await sql`CREATE INDEX credit_ledger_by_user ON credit_ledger (user_id, created_at, id)`.execute(db);
+    },
+  },
+};
+
+/** How a hold went: taken (or taken before, for a retry), or refused with the balance there is. */
+export type HoldOutcome = { held: true; entry: CreditEntryRow } | { held: false; balance: number };
+
+/** Thrown inside a transaction to roll it back when a concurrent twin has already written its row. */
+class AlreadyRecorded extends Error {}
+
+/** Holds, settles and grants credits, each in one transaction with its ledger row. */
+export class CreditLedger {
+  constructor(private readonly database: Database<LedgerTables>) {}
+
+  private get db() {
+    return this.database.db;
+  }
+
+  /**
+   * Takes `amount` credits from the user for a reply, once per `key`; refused (nothing written)
+   * when the balance is below it. The conditional update is what makes concurrent holds safe.
+   */
+  async hold(input: { userId: string; key: string; replyId: string; amount: number; reason: string }): Promise<HoldOutcome> {
+    const key = holdKeyOf(input.key);
+    const earlier = await this.byKey(key);
+    if (earlier) return { held: true, entry: earlier };
+    try {
+      return await this.db.transaction().execute(async (tx) => {
+        const taken = await tx
+          .updateTable('users')
+          .set((eb) => ({ credits: eb('credits', '-', input.amount) }))
+          .where('id', '=', input.userId)
+          .where('credits', '>=', input.amount)
+          .returning('credits')
+          .executeTakeFirst();
+        if (!taken) {
+          const user = await tx.selectFrom('users').select('credits').where('id', '=', input.userId).executeTakeFirst();
+          return { held: false as const, balance: user?.credits ?? 0 };
+        }
+        const entry = await record(tx, { user_id: input.userId, kind: 'HOLD', amount: -input.amount, balance_after: taken.credits, reply_id: input.replyId, reason: input.reason, idempotency_key: key });
+        return { held: true as const, entry };
+      });
+    } catch (error) {
+      if (!(error instanceof AlreadyRecorded)) throw error;
+      return { held: true, entry: (await this.byKey(key))! };
+    }
+  }
+
+  /**
+   * Ends a hold: `used` credits (at most the hold) stay spent and the rest goes back, as one
+   * SETTLE row (or RELEASE when nothing was used). Once per hold; undefined when there is none.
+   */
+  async settle(key: string, used: number, reason: string): Promise<CreditEntryRow | undefined> {
+    const hold = await this.byKey(holdKeyOf(key));
+    if (!hold) return undefined;
+    const endKey = endKeyOf(key);
+    const earlier = await this.byKey(endKey);
+    if (earlier) return earlier;
+    const held = -hold.amount;
+    const spent = Math.min(held, Math.max(0, Math.ceil(used)));
+    try {
+      return await this.db.transaction().execute(async (tx) => {
+        const user = await tx
+          .updateTable('users')
+          .set((eb) => ({ credits: eb('credits', '+', held - spent) }))
+          .where('id', '=', hold.user_id)
+          .returning('credits')
+          .executeTakeFirst();
+        // The account is gone (erased): nothing to give back to.
+        if (!user) return undefined;
+        return record(tx, {
+          user_id: hold.user_id,
+          kind: spent === 0 ? 'RELEASE' : 'SETTLE',
+          amount: held - spent,
+          balance_after: user.credits,
+          reply_id: hold.reply_id,
+          reason,
+          idempotency_key: endKey,
+        });
+      });
+    } catch (error) {
+      if (!(error instanceof AlreadyRecorded)) throw error;
+      return this.byKey(endKey);
+    }
+  }
+
+  /** Adds credits (an admin's grant, or a scheduled refill), once per `key`; undefined past MAX_BALANCE or for no such user. */
+  async grant(input: { userId: string; amount: number; reason: string; key: string; kind: 'GRANT' | 'REFILL' }): Promise<CreditEntryRow | undefined> {
+    const earlier = await this.byKey(input.key);
+    if (earlier) return earlier;
+    try {
+      return await this.db.transaction().execute(async (tx) => {
+        const user = await tx
+          .updateTable('users')
+          .set((eb) => ({ credits: eb('credits', '+', input.amount) }))
+          .where('id', '=', input.userId)
+          .where('credits', '<=', MAX_BALANCE - input.amount)
+          .returning('credits')
+          .executeTakeFirst();
+        if (!user) return undefined;
+        return record(tx, { user_id: input.userId, kind: input.kind, amount: input.amount, balance_after: user.credits, reply_id: null, reason: input.reason, idempotency_key: input.key });
+      });
+    } catch (error) {
+      if (!(error instanceof AlreadyRecorded)) throw error;
+      return this.byKey(input.key);
+    }
+  }
+
+  /** One page of a user's movements, newest first, limit + 1 rows (cursor: [created_at, id]). */
+  page(userId: string, window: PageWindow): Promise<CreditEntryRow[]> {
+    let query = this.db.selectFrom('credit_ledger').selectAll().where('user_id', '=', userId);
+    if (window.cursor) {
+      const [at, id] = window.cursor;
+      query = query.where((eb) => eb.or([eb('created_at', '<', new Date(at)), eb.and([eb('created_at', '=', new Date(at)), eb('id', '<', String(id))])]));
+    }
+    return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(window.limit + 1).execute();
+  }
+
+  /** The sum of a user's movements: equal to their balance, always (tests check it). */
+  async sum(userId: string): Promise<number> {
+    if (!isUuid(userId)) return 0;
+    const row = await this.db
+      .selectFrom('credit_ledger')
+      .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('amount'), eb.lit(0)).as('total'))
+      .where('user_id', '=', userId)
+      .executeTakeFirstOrThrow();
+    return Number(row.total);
+  }
+
+  private byKey(key: string): Promise<CreditEntryRow | undefined> {
+    return this.db.selectFrom('credit_ledger').selectAll().where('idempotency_key', '=', key).executeTakeFirst();
+  }
+}
+
+/** Appends a row; a row with the same key written meanwhile rolls the whole transaction back. */
+async function record(tx: Transaction<LedgerTables>, row: Omit<CreditEntryRow, 'id' | 'created_at'>): Promise<CreditEntryRow> {
+  const entry = await tx
+    .insertInto('credit_ledger')
+    .values({ ...row, id: randomUUID(), created_at: new Date() })
+    .onConflict((oc) => oc.column('idempotency_key').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  if (!entry) throw new AlreadyRecorded();
+  return entry;
+}
+
+/** The cursor of a ledger row: its time and id. */
+export const ledgerCursor = (row: CreditEntryRow): Array<string | number> => [row.created_at.toISOString(), row.id];
