@@ -20,7 +20,7 @@ const config: CodegenConfig = {
           federation: true,
           useTypeImports: true,
           enumsAsTypes: true,
-          contextType: '../resolvers#Context',
+          contextType: '../context#Context',
           mapperTypeSuffix: '',
           mappers: Object.fromEntries(Object.entries(mappers).map(([type, row]) => [type, `../store#${row}`])),
           scalars: { DateTime: { input: 'string', output: 'Date | string' } },

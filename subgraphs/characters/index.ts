@@ -3,10 +3,10 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
 import type { Config } from '@chat/shared/config';
 import { openDatabase } from '@chat/shared/db';
-import { keyedLoader } from '@chat/shared/loaders';
 import type { SubgraphService } from '@chat/shared/subgraph';
 import { createTelemetry } from '@chat/shared/telemetry';
-import { resolvers, type Context } from './resolvers';
+import { createContext, type Context } from './context';
+import { resolvers } from './resolvers';
 import { CharactersStore, migrations, type CharactersTables } from './store';
 
 /** The characters subgraph's schema document. */
@@ -23,14 +23,7 @@ export async function createCharactersSubgraph(config: Config): Promise<Subgraph
     stats: database.stats,
     telemetry,
     checks: { database: database.ping },
-    createContext: (identity) => ({
-      ...identity,
-      store,
-      loaders: {
-        character: keyedLoader((ids) => store.byIds(ids), (row) => row.id),
-        audience: keyedLoader((ids) => (identity.viewer ? store.audienceOf(identity.viewer.id, ids) : Promise.resolve([])), (id) => id),
-      },
-    }),
+    createContext: (identity) => createContext({ store }, identity),
     close: () => database.close(),
   };
 }

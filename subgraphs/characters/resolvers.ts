@@ -1,21 +1,10 @@
-import type DataLoader from 'dataloader';
 import { canAccess, requireViewer, type Viewer } from '@chat/shared/auth';
 import { forbidden, notFound } from '@chat/shared/errors';
 import { pageWindow, toConnection } from '@chat/shared/pagination';
-import type { RequestIdentity } from '@chat/shared/subgraph';
 import { LIMITS, optionalText, tags, text } from '@chat/shared/validate';
+import type { Context } from './context';
 import type { CharacterInput, CharacterUpdateInput, Resolvers } from './generated/graphql';
-import { characterCursor, type CharacterFields, type CharacterRow, type CharactersStore } from './store';
-
-/** Per-request context of the characters subgraph. */
-export interface Context extends RequestIdentity {
-  store: CharactersStore;
-  loaders: {
-    character: DataLoader<string, CharacterRow | null>;
-    /** The character's id when the viewer talks with it (see `mayView`), else null; always null for anonymous callers. */
-    audience: DataLoader<string, string | null>;
-  };
-}
+import { characterCursor, type CharacterFields, type CharacterRow } from './store';
 
 /** Who may see a character by its visibility alone: anyone when public, else its owner and admins. */
 export function canSee(viewer: Viewer | null, character: CharacterRow): boolean {

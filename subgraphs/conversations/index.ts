@@ -4,10 +4,10 @@ import { parse } from 'graphql';
 import type { Config } from '@chat/shared/config';
 import { openDatabase } from '@chat/shared/db';
 import { createGraphClient } from '@chat/shared/graph-client';
-import { keyedLoader } from '@chat/shared/loaders';
 import type { SubgraphService } from '@chat/shared/subgraph';
 import { createTelemetry } from '@chat/shared/telemetry';
-import { resolvers, type Context } from './resolvers';
+import { createContext, type Context } from './context';
+import { resolvers } from './resolvers';
 import { ConversationsStore, migrations, type ConversationsTables } from './store';
 
 /** The conversations subgraph's schema document. */
@@ -26,14 +26,7 @@ export async function createConversationsSubgraph(config: Config): Promise<Subgr
     stats: database.stats,
     telemetry,
     checks: { database: database.ping },
-    createContext: (identity) => ({
-      ...identity,
-      store,
-      config,
-      characters,
-      messages,
-      loaders: { conversation: keyedLoader((ids) => store.byIds(ids), (row) => row.id) },
-    }),
+    createContext: (identity) => createContext({ store, config, characters, messages }, identity),
     close: () => database.close(),
   };
 }

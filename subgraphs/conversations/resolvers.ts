@@ -1,23 +1,10 @@
-import type DataLoader from 'dataloader';
 import { canAccess, requireViewer } from '@chat/shared/auth';
-import type { Config } from '@chat/shared/config';
 import { badInput, forbidden, notFound } from '@chat/shared/errors';
-import type { GraphClient } from '@chat/shared/graph-client';
 import { pageWindow, toConnection } from '@chat/shared/pagination';
-import type { RequestIdentity } from '@chat/shared/subgraph';
 import { LIMITS, numberIn, tags, text } from '@chat/shared/validate';
+import type { Context } from './context';
 import type { ConversationSettingsInput, Resolvers } from './generated/graphql';
 import { conversationCursor, type ConversationRow, type ConversationSettings, type ConversationsStore } from './store';
-
-/** Per-request context of the conversations subgraph. */
-export interface Context extends RequestIdentity {
-  store: ConversationsStore;
-  config: Pick<Config, 'llm'>;
-  /** The characters and messages subgraphs, asked on the caller's behalf. */
-  characters: GraphClient;
-  messages: GraphClient;
-  loaders: { conversation: DataLoader<string, ConversationRow | null> };
-}
 
 /** Bounds of the model settings a conversation may ask for. */
 export const SETTINGS_BOUNDS = {

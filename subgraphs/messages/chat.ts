@@ -6,7 +6,7 @@ import { LIMITS, text } from '@chat/shared/validate';
 import type { ConversationEvent } from './events';
 import { moderate, SPAM_RECENT_MESSAGES } from './moderation';
 import type { GenerationJob } from './generation';
-import type { Context } from './resolvers';
+import type { Context } from './context';
 import type { MessageRow } from './store';
 
 /** The most messages one conversation may hold (the seeds' limit). */

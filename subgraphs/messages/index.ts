@@ -1,32 +1,25 @@
 import { readFileSync } from 'node:fs';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
 import type { Config } from '@chat/shared/config';
 import { openDatabase } from '@chat/shared/db';
 import { createGraphClient } from '@chat/shared/graph-client';
-import { GRAPHQL_PATH } from '@chat/shared/http';
-import { keyedLoader } from '@chat/shared/loaders';
 import { countingRefusals, createMemoryRateLimiter, createRedisRateLimiter } from '@chat/shared/rate-limit';
 import { connectRedis, redisReady } from '@chat/shared/redis';
-import { identify, type SubgraphService } from '@chat/shared/subgraph';
+import type { SubgraphService } from '@chat/shared/subgraph';
 import { createTelemetry } from '@chat/shared/telemetry';
-import { contextFrom, SpanKind } from '@chat/shared/tracing';
 import { createMemoryEventBus, createRedisEventBus } from './events';
 import { ReplyGenerator } from './generation';
 import { createMemoryPresence, createRedisPresence, SessionTracker } from './sessions';
 import { createMemoryQueue, createRedisQueue, type JobQueue } from './queue';
 import { createLlmProvider } from './llm';
 import { ReplyMetrics } from './metrics';
-import { resolvers, type Context } from './resolvers';
+import { createContext, type Context } from './context';
+import { resolvers } from './resolvers';
 import { MessagesStore, migrations, type MessagesTables } from './store';
 
 /** The messages subgraph's schema document. */
 export const typeDefs = parse(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
-
-/** Close code for sockets of a subgraph going away (RFC 6455 1001). */
-const GOING_AWAY = 1001;
 
 /** The messages subgraph, with its reply generator (exposed for the admin view and tests). */
 export interface MessagesService extends SubgraphService<Context> {
@@ -90,26 +83,7 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
     graceMs: config.chat.sessionGraceMs,
   });
   const schema = buildSubgraphSchema({ typeDefs, resolvers: resolvers as never });
-  const createContext: MessagesService['createContext'] = (identity) => ({
-    ...identity,
-    store,
-    conversations,
-    characters,
-    users,
-    bus,
-    generator,
-    sessions,
-    rateLimiter,
-    config,
-    log,
-    loaders: {
-      message: keyedLoader((ids) => store.byIds(ids), (row) => row.id),
-      owner: keyedLoader((ids) => store.ownersOf(ids), (row) => row.conversation_id),
-      lastMessage: keyedLoader((ids) => store.lastOf(ids), (row) => row.conversation_id),
-      count: keyedLoader((ids) => store.countsOf(ids), (row) => row.conversation_id),
-    },
-  });
-  let wss: WebSocketServer | undefined;
+  const shared = { store, conversations, characters, users, bus, generator, sessions, rateLimiter, config, log };
   return {
     name: 'messages',
     schema,
@@ -122,37 +96,9 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
     },
     // Health with the generator's load: operators (and the scale-out test) see who is generating what.
     healthDetails: async () => ({ generation: await generator.load() }),
-    createContext,
-    onListen(server, verifier) {
-      // graphql-ws beside HTTP on the same path: the gateway opens subscriptions here with the caller's token.
-      wss = new WebSocketServer({ server: server.server, path: GRAPHQL_PATH });
-      useServer(
-        {
-          schema,
-          onConnect: async (ctx) => {
-            const authorization = ctx.connectionParams?.authorization;
-            if (typeof authorization !== 'string') return false;
-            try {
-              const identity = await identify(verifier, authorization);
-              (ctx.extra as { identity?: unknown }).identity = identity;
-              return identity.viewer !== null;
-            } catch {
-              return false;
-            }
-          },
-          // The gateway sends its trace context in the subscribe message's extensions: the hop shows in its trace.
-          onSubscribe: (_ctx, _id, payload) => {
-            const carrier = payload.extensions?.trace as Record<string, unknown> | undefined;
-            if (carrier) tracer.startSpan(`subscribe ${payload.operationName ?? '(anonymous)'}`, { kind: SpanKind.SERVER }, contextFrom(carrier)).end();
-          },
-          context: (ctx) => createContext((ctx.extra as unknown as { identity: Parameters<typeof createContext>[0] }).identity),
-        },
-        wss,
-      );
-    },
+    createContext: (identity) => createContext(shared, identity),
+    subscriptions: true,
     async close() {
-      for (const client of wss?.clients ?? []) client.close(GOING_AWAY, 'server shutting down');
-      wss?.close();
       sessions.stop();
       await generator.drain();
       await bus.close();

@@ -1,40 +1,11 @@
 import { hostname } from 'node:os';
-import type DataLoader from 'dataloader';
 import { canAccess, requireViewer } from '@chat/shared/auth';
 import { forbidden, notFound } from '@chat/shared/errors';
-import type { GraphClient } from '@chat/shared/graph-client';
 import { pageWindow, toConnection } from '@chat/shared/pagination';
-import type { RequestIdentity } from '@chat/shared/subgraph';
-import type { Config } from '@chat/shared/config';
-import type { Logger } from '@chat/shared/log';
-import type { RateLimiter } from '@chat/shared/rate-limit';
 import { cancelReply, conversationEvents, promptPreview, regenerateReply, sendMessage } from './chat';
-import type { EventBus } from './events';
-import type { ReplyGenerator } from './generation';
-import type { SessionTracker } from './sessions';
+import type { Context } from './context';
 import type { Resolvers } from './generated/graphql';
-import { messageCursor, type ConversationOwnerRow, type MessageRow, type MessagesStore } from './store';
-
-/** Per-request context of the messages subgraph. */
-export interface Context extends RequestIdentity {
-  store: MessagesStore;
-  /** The conversations, characters and users subgraphs, asked on the caller's behalf. */
-  conversations: GraphClient;
-  characters: GraphClient;
-  users: GraphClient;
-  bus: EventBus;
-  generator: ReplyGenerator;
-  sessions: SessionTracker;
-  rateLimiter: RateLimiter;
-  config: Pick<Config, 'rateLimitMessagesPerMinute' | 'llm'>;
-  log: Logger;
-  loaders: {
-    message: DataLoader<string, MessageRow | null>;
-    owner: DataLoader<string, ConversationOwnerRow | null>;
-    lastMessage: DataLoader<string, MessageRow | null>;
-    count: DataLoader<string, { conversation_id: string; count: number } | null>;
-  };
-}
+import { messageCursor, type MessageRow } from './store';
 
 /** The contract's names for the breaker's states. */
 const BREAKER_STATES = { closed: 'CLOSED', open: 'OPEN', 'half-open': 'HALF_OPEN' } as const;

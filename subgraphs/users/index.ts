@@ -5,14 +5,14 @@ import type { Config } from '@chat/shared/config';
 import { openDatabase } from '@chat/shared/db';
 import { JWKS_PATH } from '@chat/shared/auth';
 import { sendJson } from '@chat/shared/http';
-import { keyedLoader } from '@chat/shared/loaders';
 import { countingRefusals, createMemoryRateLimiter, createRedisRateLimiter } from '@chat/shared/rate-limit';
 import { connectRedis, redisReady } from '@chat/shared/redis';
 import type { SubgraphService } from '@chat/shared/subgraph';
 import { createTelemetry } from '@chat/shared/telemetry';
 import { loadSigningKeys, type SigningKeys } from './keys';
 import { decoyHash } from './passwords';
-import { resolvers, type Context } from './resolvers';
+import { createContext, type Context } from './context';
+import { resolvers } from './resolvers';
 import { migrations, UsersStore, type UsersTables } from './store';
 
 /** The users subgraph's schema document. */
@@ -45,15 +45,7 @@ export async function createUsersSubgraph(config: Config): Promise<UsersService>
     telemetry,
     checks: { database: database.ping, ...(redis ? { redis: () => redis.ping() } : {}) },
     routes: { [JWKS_PATH]: (_req, res) => sendJson(res, 200, keys.jwks) },
-    createContext: (identity) => ({
-      ...identity,
-      store,
-      keys,
-      config,
-      decoyHash: decoy,
-      rateLimiter,
-      loaders: { user: keyedLoader((ids) => store.usersByIds(ids), (row) => row.id) },
-    }),
+    createContext: (identity) => createContext({ store, keys, config, decoyHash: decoy, rateLimiter }, identity),
     close: async () => {
       await redis?.quit().catch(() => redis.disconnect());
       await database.close();

@@ -1,25 +1,11 @@
-import type DataLoader from 'dataloader';
 import { canAccess, requireViewer, type Viewer } from '@chat/shared/auth';
-import type { Config } from '@chat/shared/config';
 import { badInput, conflict, forbidden, unauthenticated } from '@chat/shared/errors';
-import { rateLimited, type RateLimiter } from '@chat/shared/rate-limit';
-import type { RequestIdentity } from '@chat/shared/subgraph';
+import { rateLimited } from '@chat/shared/rate-limit';
 import { email, LIMITS, stripControl, text } from '@chat/shared/validate';
 import type { AuthPayload, Resolvers } from './generated/graphql';
-import type { SigningKeys } from './keys';
 import { verifyPassword, hashPassword } from './passwords';
-import type { UserRow, UsersStore } from './store';
-
-/** Per-request context of the users subgraph. */
-export interface Context extends RequestIdentity {
-  store: UsersStore;
-  keys: SigningKeys;
-  config: Pick<Config, 'auth' | 'initialCredits' | 'throttle'>;
-  rateLimiter: RateLimiter;
-  /** A hash checked when the email is unknown, so a wrong email costs what a wrong password does. */
-  decoyHash: Promise<string>;
-  loaders: { user: DataLoader<string, UserRow | null> };
-}
+import type { Context } from './context';
+import type { UserRow } from './store';
 
 type Session = Omit<AuthPayload, 'user'> & { user: UserRow };
 

@@ -2,13 +2,16 @@ import type { IncomingMessage } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
 import type { TokenVerifier, Viewer } from './auth';
 import type { Config, SubgraphName } from './config';
 import { healthRoutes, type Check } from './health';
-import { graphqlHandler, listen, type Route, type RunningServer } from './http';
+import { GRAPHQL_PATH, graphqlHandler, listen, type Route, type RunningServer } from './http';
 import { METRICS_PATH } from './metrics';
 import { operationsPlugin } from './operations';
 import type { ServiceTelemetry } from './telemetry';
+import { contextFrom, SpanKind } from './tracing';
 
 /** What every subgraph's context starts from: the verified caller and their raw header (forwarded onwards). */
 export interface RequestIdentity {
@@ -40,10 +43,13 @@ export interface SubgraphService<TContext extends object = object> {
   checks: Record<string, Check>;
   /** Extra fields for /health (e.g. the generator's load). */
   healthDetails?(): Promise<Record<string, unknown>>;
-  /** Called once the HTTP server listens, e.g. to attach graphql-ws (with the same token verifier). */
-  onListen?(server: RunningServer, verifier: TokenVerifier): void;
+  /** Serve graphql-ws beside HTTP on /graphql: the gateway opens the subgraph's subscriptions there, with the caller's token. */
+  subscriptions?: boolean;
   close(): Promise<void>;
 }
+
+/** Close code of a subgraph's sockets when it shuts down (RFC 6455 1001, going away). */
+export const GOING_AWAY_CLOSE_CODE = 1001;
 
 /** A running subgraph. */
 export interface RunningSubgraph<TContext extends object = object> extends RunningServer {
@@ -89,17 +95,54 @@ export async function serveSubgraph<TContext extends object>(
     ...service.routes,
   };
   const running = await listen(graphqlHandler(apollo, context, { routes, tracer: service.telemetry.tracer }), options.port, options.host);
-  service.onListen?.(running, options.verifier);
+  const closeSockets = service.subscriptions ? serveSubscriptions(running, service, options.verifier) : undefined;
   return {
     ...running,
     service,
-    url: `${running.origin}/graphql`,
+    url: `${running.origin}${GRAPHQL_PATH}`,
     close: async () => {
       draining = true;
-      // The service first (it closes its sockets and lets replies finish), then HTTP.
+      // Sockets first, then the service (it lets replies finish), then HTTP.
+      closeSockets?.();
       await service.close();
       await running.close();
       await apollo.stop();
     },
+  };
+}
+
+/**
+ * graphql-ws on the subgraph's HTTP server and path. A socket is identified once, from its
+ * `connection_init` payload's `authorization`, as `identify` does for HTTP; one without a valid
+ * user token is refused. Returns the function that closes every socket as going away.
+ */
+function serveSubscriptions<TContext extends object>(server: RunningServer, service: SubgraphService<TContext>, verifier: TokenVerifier): () => void {
+  const wss = new WebSocketServer({ server: server.server, path: GRAPHQL_PATH });
+  const { tracer } = service.telemetry;
+  useServer<Record<string, unknown> | undefined, { identity?: RequestIdentity }>(
+    {
+      schema: service.schema,
+      onConnect: async (ctx) => {
+        const authorization = ctx.connectionParams?.authorization;
+        if (typeof authorization !== 'string') return false;
+        try {
+          ctx.extra.identity = await identify(verifier, authorization);
+          return ctx.extra.identity.viewer !== null;
+        } catch {
+          return false;
+        }
+      },
+      // The gateway sends its trace context in the subscribe message's extensions: the hop shows in its trace.
+      onSubscribe: (_ctx, _id, payload) => {
+        const carrier = payload.extensions?.trace as Record<string, unknown> | undefined;
+        if (carrier) tracer.startSpan(`subscribe ${payload.operationName ?? '(anonymous)'}`, { kind: SpanKind.SERVER }, contextFrom(carrier)).end();
+      },
+      context: (ctx) => service.createContext(ctx.extra.identity!),
+    },
+    wss,
+  );
+  return () => {
+    for (const client of wss.clients) client.close(GOING_AWAY_CLOSE_CODE, 'server shutting down');
+    wss.close();
   };
 }

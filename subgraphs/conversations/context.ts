@@ -1,0 +1,24 @@
+import type DataLoader from 'dataloader';
+import type { Config } from '@chat/shared/config';
+import type { GraphClient } from '@chat/shared/graph-client';
+import { keyedLoader } from '@chat/shared/loaders';
+import type { RequestIdentity } from '@chat/shared/subgraph';
+import type { ConversationRow, ConversationsStore } from './store';
+
+/** Per-request context of the conversations subgraph. */
+export interface Context extends RequestIdentity {
+  store: ConversationsStore;
+  config: Pick<Config, 'llm'>;
+  /** The characters and messages subgraphs, asked on the caller's behalf. */
+  characters: GraphClient;
+  messages: GraphClient;
+  loaders: { conversation: DataLoader<string, ConversationRow | null> };
+}
+
+/** What every request's context shares, built once by index.ts. */
+export type SharedContext = Omit<Context, keyof RequestIdentity | 'loaders'>;
+
+/** A request's context: the shared parts, the caller, and DataLoaders of its own. */
+export function createContext(shared: SharedContext, identity: RequestIdentity): Context {
+  return { ...identity, ...shared, loaders: { conversation: keyedLoader((ids) => shared.store.byIds(ids), (row) => row.id) } };
+}

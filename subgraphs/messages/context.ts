@@ -1,0 +1,50 @@
+import type DataLoader from 'dataloader';
+import type { Config } from '@chat/shared/config';
+import type { GraphClient } from '@chat/shared/graph-client';
+import { keyedLoader } from '@chat/shared/loaders';
+import type { Logger } from '@chat/shared/log';
+import type { RateLimiter } from '@chat/shared/rate-limit';
+import type { RequestIdentity } from '@chat/shared/subgraph';
+import type { EventBus } from './events';
+import type { ReplyGenerator } from './generation';
+import type { SessionTracker } from './sessions';
+import type { ConversationOwnerRow, MessageRow, MessagesStore } from './store';
+
+/** Per-request context of the messages subgraph. */
+export interface Context extends RequestIdentity {
+  store: MessagesStore;
+  /** The conversations, characters and users subgraphs, asked on the caller's behalf. */
+  conversations: GraphClient;
+  characters: GraphClient;
+  users: GraphClient;
+  bus: EventBus;
+  generator: ReplyGenerator;
+  sessions: SessionTracker;
+  rateLimiter: RateLimiter;
+  config: Pick<Config, 'rateLimitMessagesPerMinute' | 'llm'>;
+  log: Logger;
+  loaders: {
+    message: DataLoader<string, MessageRow | null>;
+    owner: DataLoader<string, ConversationOwnerRow | null>;
+    lastMessage: DataLoader<string, MessageRow | null>;
+    count: DataLoader<string, { conversation_id: string; count: number } | null>;
+  };
+}
+
+/** What every request's context shares, built once by index.ts. */
+export type SharedContext = Omit<Context, keyof RequestIdentity | 'loaders'>;
+
+/** A request's context: the shared parts, the caller, and DataLoaders of its own. */
+export function createContext(shared: SharedContext, identity: RequestIdentity): Context {
+  const { store } = shared;
+  return {
+    ...identity,
+    ...shared,
+    loaders: {
+      message: keyedLoader((ids) => store.byIds(ids), (row) => row.id),
+      owner: keyedLoader((ids) => store.ownersOf(ids), (row) => row.conversation_id),
+      lastMessage: keyedLoader((ids) => store.lastOf(ids), (row) => row.conversation_id),
+      count: keyedLoader((ids) => store.countsOf(ids), (row) => row.conversation_id),
+    },
+  };
+}

@@ -1,0 +1,26 @@
+import type DataLoader from 'dataloader';
+import type { Config } from '@chat/shared/config';
+import { keyedLoader } from '@chat/shared/loaders';
+import type { RateLimiter } from '@chat/shared/rate-limit';
+import type { RequestIdentity } from '@chat/shared/subgraph';
+import type { SigningKeys } from './keys';
+import type { UserRow, UsersStore } from './store';
+
+/** Per-request context of the users subgraph. */
+export interface Context extends RequestIdentity {
+  store: UsersStore;
+  keys: SigningKeys;
+  config: Pick<Config, 'auth' | 'initialCredits' | 'throttle'>;
+  rateLimiter: RateLimiter;
+  /** A hash checked when the email is unknown, so a wrong email costs what a wrong password does. */
+  decoyHash: Promise<string>;
+  loaders: { user: DataLoader<string, UserRow | null> };
+}
+
+/** What every request's context shares, built once by index.ts. */
+export type SharedContext = Omit<Context, keyof RequestIdentity | 'loaders'>;
+
+/** A request's context: the shared parts, the caller, and DataLoaders of its own. */
+export function createContext(shared: SharedContext, identity: RequestIdentity): Context {
+  return { ...identity, ...shared, loaders: { user: keyedLoader((ids) => shared.store.usersByIds(ids), (row) => row.id) } };
+}
