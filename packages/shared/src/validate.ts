@@ -19,8 +19,9 @@ export const LIMITS = {
 
 // Control characters other than tab and newline; everything else a user sends is kept as sent.
 const CONTROL_CHARS = /[\u0000-\u0008\u000B-\u001F\u007F]/g;
-// A pragmatic well-formedness check (one @, a dotted domain, no spaces), as registration forms use.
-const EMAIL = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
+// A pragmatic well-formedness check (one @, a dotted domain, no spaces or control characters), as
+// registration forms use. A NUL would otherwise reach PostgreSQL, which refuses it in text.
+const EMAIL = /^[^\s@\u0000-\u001F\u007F]+@[^\s@.\u0000-\u001F\u007F]+(\.[^\s@.\u0000-\u001F\u007F]+)+$/;
 
 /** The text without control characters (newline and tab stay). */
 export function stripControl(value: string): string {
@@ -55,6 +56,15 @@ export function email(field: string, value: string): string {
   const cleaned = value.trim().toLowerCase();
   if (cleaned.length > LIMITS.emailMax || !EMAIL.test(cleaned)) throw badInput(field, 'must be a well-formed email address');
   return cleaned;
+}
+
+/** The bounds of PostgreSQL's `integer` (int4): a whole number outside them never reaches a query. */
+export const INT4 = { min: -2_147_483_648, max: 2_147_483_647 } as const;
+
+/** A whole number within bounds (by default, any int4); BAD_USER_INPUT names the field. */
+export function wholeNumber(field: string, value: number, min: number = INT4.min, max: number = INT4.max): number {
+  if (!Number.isInteger(value) || value < min || value > max) throw badInput(field, `must be a whole number between ${min} and ${max}`);
+  return value;
 }
 
 /** A number within bounds. */
