@@ -1,7 +1,7 @@
 import { canAccess, requireViewer, type Viewer } from '@chat/shared/auth';
-import { badInput, conflict, forbidden, unauthenticated } from '@chat/shared/errors';
+import { conflict, forbidden, unauthenticated } from '@chat/shared/errors';
 import { rateLimited } from '@chat/shared/rate-limit';
-import { email, LIMITS, stripControl, text } from '@chat/shared/validate';
+import { email, LIMITS, stripControl, text, wholeNumber } from '@chat/shared/validate';
 import type { AuthPayload, Resolvers } from './generated/graphql';
 import { verifyPassword, hashPassword } from './passwords';
 import type { Context } from './context';
@@ -14,8 +14,14 @@ const INVALID_LOGIN = 'Invalid email or password.';
 export const LOGIN_WINDOW_MS = 5 * 60_000;
 export const REGISTRATION_WINDOW_MS = 60 * 60_000;
 
+/** The address key of a request that carries none (only possible when a subgraph is asked directly). */
+const UNKNOWN_ADDRESS = 'unknown';
+
+/** One throttle an attempt counts against. */
+type Limit = [key: string, limit: number, windowMs: number];
+
 /** RATE_LIMITED once any of the keys is over its limit (every key counts the attempt). */
-async function throttle(ctx: Context, what: string, checks: Array<[key: string, limit: number, windowMs: number]>): Promise<void> {
+async function throttle(ctx: Context, what: string, checks: Limit[]): Promise<void> {
   const decisions = await Promise.all(checks.map(([key, limit, windowMs]) => ctx.rateLimiter.hit(key, limit, windowMs)));
   const refused = decisions.filter((d) => !d.allowed).sort((a, b) => b.retryAfterSeconds - a.retryAfterSeconds)[0];
   if (refused) throw rateLimited(refused, what);
@@ -23,15 +29,31 @@ async function throttle(ctx: Context, what: string, checks: Array<[key: string, 
 const INVALID_REFRESH = 'The refresh token is not valid; sign in again.';
 
 /**
+ * The throttles a sign-in attempt counts against: its address, the (address, account) pair, and,
+ * from an address the account has not signed in from before, the account itself. So guesses from
+ * anywhere lock an account only for new addresses: its owner still signs in from a known one.
+ */
+function signInLimits(ctx: Context, account: string, from: string, knownAddress: boolean): Limit[] {
+  const { loginsPerAddress, loginsPerAddressAndAccount, loginsPerAccount } = ctx.config.throttle;
+  const limits: Limit[] = [
+    [`login:address:${from}`, loginsPerAddress, LOGIN_WINDOW_MS],
+    [`login:pair:${from}:${account}`, loginsPerAddressAndAccount, LOGIN_WINDOW_MS],
+  ];
+  if (!knownAddress) limits.push([`login:account:${account}`, loginsPerAccount, LOGIN_WINDOW_MS]);
+  return limits;
+}
+
+/**
  * The users handed back with a new session (register, login, refresh): the caller just proved
  * to be them, though the request carries no token yet. Copies, so no other path shares them.
  */
 const sessionUsers = new WeakSet<UserRow>();
 
-async function startSession(ctx: Context, user: UserRow, familyId?: string): Promise<Session> {
+/** A new access token and the session's refresh token: `refreshToken` from a rotation, else a new session family. */
+async function startSession(ctx: Context, user: UserRow, refreshToken?: string): Promise<Session> {
   const viewer: Viewer = { id: user.id, role: user.role };
   const { token, expiresAt } = await ctx.keys.sign(viewer);
-  const refreshToken = await ctx.store.issueRefreshToken(user.id, ctx.config.auth.refreshTokenTtlSeconds, familyId);
+  refreshToken ??= await ctx.store.sessions.start(user.id, ctx.config.auth.refreshTokenTtlSeconds);
   const self = { ...user };
   sessionUsers.add(self);
   return { accessToken: token, refreshToken, expiresAt, user: self };
@@ -55,40 +77,43 @@ export const resolvers: Resolvers = {
       const address = email('email', input.email);
       const password = text('password', input.password, { min: LIMITS.passwordMin, max: LIMITS.passwordMax });
       const displayName = text('displayName', input.displayName, { min: 1, max: LIMITS.displayNameMax }).trim();
-      const user = await ctx.store.createUser({
+      const created = await ctx.store.createUser({
         email: address,
         passwordHash: await hashPassword(password),
         displayName,
-        role: ctx.config.auth.adminEmails.includes(address) ? 'ADMIN' : 'USER',
+        role: 'USER',
         credits: ctx.config.initialCredits,
       });
-      if (!user) throw conflict('An account with this email already exists.');
+      if (!created) throw conflict('An account with this email already exists.');
+      // ADMIN_EMAILS only bootstraps the first admin: whoever registers such an address later is
+      // a user (nobody has verified they own it); further admins come from scripts/make-admin.ts.
+      const user = ctx.config.auth.adminEmails.includes(address) ? ((await ctx.store.claimFirstAdmin(created.id)) ?? created) : created;
       return startSession(ctx, user);
     },
     async login(_root, { input }, ctx) {
       // Cleaned as register cleans them: control characters never reach the database, and a
       // password is compared as it was hashed (register strips them from passwords too).
-      const address = stripControl(input.email).trim().toLowerCase();
-      await throttle(ctx, 'sign-in attempts', [
-        [`login:account:${address}`, ctx.config.throttle.loginsPerAccount, LOGIN_WINDOW_MS],
-        [`login:address:${ctx.clientAddress}`, ctx.config.throttle.loginsPerAddress, LOGIN_WINDOW_MS],
-      ]);
-      const user = await ctx.store.userByEmail(address);
+      const account = stripControl(input.email).trim().toLowerCase();
+      const from = ctx.clientAddress ?? UNKNOWN_ADDRESS;
+      const user = await ctx.store.userByEmail(account);
+      const knownAddress = user !== undefined && (await ctx.store.sessions.isKnownAddress(user.id, from));
+      await throttle(ctx, 'sign-in attempts', signInLimits(ctx, account, from, knownAddress));
       const matches = await verifyPassword(stripControl(input.password), user?.password_hash ?? (await ctx.decoyHash));
       if (!user || !matches) throw unauthenticated(INVALID_LOGIN);
+      await ctx.store.sessions.rememberAddress(user.id, from);
       return startSession(ctx, user);
     },
     async refreshSession(_root, { refreshToken }, ctx) {
-      const consumed = await ctx.store.consumeRefreshToken(refreshToken);
-      if (typeof consumed === 'string') throw unauthenticated(INVALID_REFRESH);
-      const user = await ctx.loaders.user.load(consumed.userId);
+      const rotation = await ctx.store.sessions.rotate(refreshToken, ctx.config.auth.refreshTokenTtlSeconds);
+      if (typeof rotation === 'string') throw unauthenticated(INVALID_REFRESH);
+      const user = await ctx.loaders.user.load(rotation.userId);
       if (!user) throw unauthenticated(INVALID_REFRESH);
-      return startSession(ctx, user, consumed.familyId);
+      return startSession(ctx, user, rotation.refreshToken);
     },
-    logout: (_root, { refreshToken }, ctx) => ctx.store.revokeByToken(refreshToken),
+    logout: (_root, { refreshToken }, ctx) => ctx.store.sessions.revokeByToken(refreshToken),
     async chargeCredits(_root, { amount, key }, ctx) {
       const viewer = requireViewer(ctx.viewer);
-      if (!Number.isInteger(amount) || amount < 0) throw badInput('amount', 'must be a whole number >= 0');
+      wholeNumber('amount', amount, 0);
       const key_ = text('key', key, { min: 1, max: 200 });
       const balance = await ctx.store.charge(viewer.id, amount, `${viewer.id}:${key_}`, key_);
       if (balance === undefined) throw unauthenticated('The account no longer exists.');

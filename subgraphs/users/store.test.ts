@@ -4,6 +4,7 @@ import { TEST_DATABASE_URL } from '../../test/support/system';
 import { itMigratesIdempotently, storageFor, type Engine } from '../../test/support/stores';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { dropSchema, openDatabase, type Database } from '@chat/shared/db';
+import { KNOWN_ADDRESSES_PER_ACCOUNT } from './sessions';
 import { migrations, UsersStore, type UsersTables } from './store';
 
 const NAME = 'users';
@@ -33,7 +34,7 @@ describe.each<Engine>(['pglite', 'postgres'])('UsersStore on %s', (engine) => {
     if (engine === 'postgres') await dropSchema(TEST_DATABASE_URL, schema);
   });
 
-  itMigratesIdempotently({ name: NAME, engine, config, migrations, current: () => database, tables: ['users', 'refresh_tokens', 'credit_ledger'] });
+  itMigratesIdempotently({ name: NAME, engine, config, migrations, current: () => database, tables: ['users', 'refresh_tokens', 'refresh_families', 'sign_in_addresses', 'credit_ledger'] });
 
   it('creates a user with an opening ledger entry, and refuses a taken email', async () => {
     const email = newEmail();
@@ -64,52 +65,103 @@ describe.each<Engine>(['pglite', 'postgres'])('UsersStore on %s', (engine) => {
     expect(database.stats.queries - before).toBe(1);
   });
 
-  it('consumes a refresh token once and rotates within its family', async () => {
+  /** Starts a session for a new user; returns its first refresh token. */
+  const session = async () => {
     const user = await newUser();
-    const first = await store.issueRefreshToken(user.id, 60);
-    const consumed = await store.consumeRefreshToken(first);
-    expect(consumed).toEqual({ userId: user.id, familyId: expect.any(String) });
-    const { familyId } = consumed as { familyId: string };
+    return { user, token: await store.sessions.start(user.id, 60) };
+  };
+  const rotated = (userId: string) => ({ userId, familyId: expect.any(String), refreshToken: expect.any(String) });
 
-    const second = await store.issueRefreshToken(user.id, 60, familyId);
+  it('rotates a refresh token once, within its family; only hashes are stored', async () => {
+    const { user, token: first } = await session();
+    const rotation = await store.sessions.rotate(first, 60);
+    expect(rotation).toEqual(rotated(user.id));
+    const { familyId, refreshToken: second } = rotation as { familyId: string; refreshToken: string };
     expect(second).not.toBe(first);
-    expect(await store.consumeRefreshToken(second)).toEqual({ userId: user.id, familyId });
+    expect(await store.sessions.rotate(second, 60)).toEqual({ ...rotated(user.id), familyId });
 
-    // Only hashes are stored.
     const stored = await database.db.selectFrom('refresh_tokens').select('token_hash').where('family_id', '=', familyId).execute();
+    expect(stored).toHaveLength(3);
     expect(stored.map((r) => r.token_hash)).not.toContain(first);
   });
 
   it('treats a reused refresh token as stolen: "reused", and its whole family is revoked', async () => {
-    const user = await newUser();
-    const old = await store.issueRefreshToken(user.id, 60);
-    const { familyId } = (await store.consumeRefreshToken(old)) as { familyId: string };
-    const rotated = await store.issueRefreshToken(user.id, 60, familyId);
-    const otherSession = await store.issueRefreshToken(user.id, 60);
+    const { user, token: old } = await session();
+    const { refreshToken: next } = (await store.sessions.rotate(old, 60)) as { refreshToken: string };
+    const otherSession = await store.sessions.start(user.id, 60);
 
-    expect(await store.consumeRefreshToken(old)).toBe('reused');
-    expect(await store.consumeRefreshToken(rotated)).toBe('revoked');
+    expect(await store.sessions.rotate(old, 60)).toBe('reused');
+    expect(await store.sessions.rotate(next, 60)).toBe('revoked');
     // Another family (another device) is untouched.
-    expect(await store.consumeRefreshToken(otherSession)).toEqual({ userId: user.id, familyId: expect.any(String) });
+    expect(await store.sessions.rotate(otherSession, 60)).toEqual(rotated(user.id));
+  });
+
+  it('revokes the family when a replay races the rotation it copies: the token the rotation issued dies too', async () => {
+    // The thief and the owner present the same token at once, 15 times; whoever wins the rotation,
+    // the loser's replay revokes the family, so nothing the family issued refreshes afterwards.
+    const races = await Promise.all(
+      Array.from({ length: 15 }, async () => {
+        const { token } = await session();
+        const outcomes = await Promise.all([store.sessions.rotate(token, 60), store.sessions.rotate(token, 60)]);
+        return { token, outcomes };
+      }),
+    );
+    for (const { token, outcomes } of races) {
+      const winners = outcomes.filter((o) => typeof o !== 'string');
+      expect(winners).toHaveLength(1);
+      expect(outcomes.filter((o) => typeof o === 'string')).toEqual(['reused']);
+      const { familyId, refreshToken } = winners[0] as { familyId: string; refreshToken: string };
+      expect(await store.sessions.rotate(refreshToken, 60)).toBe('revoked');
+      expect(await store.sessions.rotate(token, 60)).toBe('revoked');
+      const family = await database.db.selectFrom('refresh_families').select('revoked_at').where('id', '=', familyId).executeTakeFirstOrThrow();
+      expect(family.revoked_at).toBeInstanceOf(Date);
+    }
   });
 
   it('refuses expired and unknown refresh tokens', async () => {
     const user = await newUser();
-    const expired = await store.issueRefreshToken(user.id, -1);
-    expect(await store.consumeRefreshToken(expired)).toBe('expired');
-    expect(await store.consumeRefreshToken('no-such-token')).toBe('unknown');
+    const expired = await store.sessions.start(user.id, -1);
+    expect(await store.sessions.rotate(expired, 60)).toBe('expired');
+    expect(await store.sessions.rotate('no-such-token', 60)).toBe('unknown');
   });
 
   it('revokes a session by any of its tokens', async () => {
-    const user = await newUser();
-    const token = await store.issueRefreshToken(user.id, 60);
-    const { familyId } = (await store.consumeRefreshToken(token)) as { familyId: string };
-    const current = await store.issueRefreshToken(user.id, 60, familyId);
-    const elsewhere = await store.issueRefreshToken(user.id, 60);
+    const { user, token } = await session();
+    const { refreshToken: current } = (await store.sessions.rotate(token, 60)) as { refreshToken: string };
+    const elsewhere = await store.sessions.start(user.id, 60);
 
-    expect(await store.revokeByToken(token)).toBe(true);
-    expect(await store.consumeRefreshToken(current)).toBe('revoked');
-    expect(await store.revokeByToken('no-such-token')).toBe(false);
-    expect(await store.consumeRefreshToken(elsewhere)).toEqual({ userId: user.id, familyId: expect.any(String) });
+    expect(await store.sessions.revokeByToken(token)).toBe(true);
+    expect(await store.sessions.rotate(current, 60)).toBe('revoked');
+    expect(await store.sessions.revokeByToken('no-such-token')).toBe(false);
+    expect(await store.sessions.rotate(elsewhere, 60)).toEqual(rotated(user.id));
+  });
+
+  it('remembers the addresses an account signs in from, hashed, the most recent KNOWN_ADDRESSES_PER_ACCOUNT only', async () => {
+    const [user, other] = [await newUser(), await newUser()];
+    expect(await store.sessions.isKnownAddress(user.id, '203.0.113.7')).toBe(false);
+    await store.sessions.rememberAddress(user.id, '203.0.113.7');
+    expect(await store.sessions.isKnownAddress(user.id, '203.0.113.7')).toBe(true);
+    expect(await store.sessions.isKnownAddress(other.id, '203.0.113.7')).toBe(false);
+    const stored = await database.db.selectFrom('sign_in_addresses').select('address_hash').where('user_id', '=', user.id).execute();
+    expect(JSON.stringify(stored)).not.toContain('203.0.113.7');
+
+    for (let i = 0; i < KNOWN_ADDRESSES_PER_ACCOUNT; i += 1) await store.sessions.rememberAddress(user.id, `198.51.100.${i}`);
+    const count = await database.db.selectFrom('sign_in_addresses').select((eb) => eb.fn.countAll<number>().as('n')).where('user_id', '=', user.id).executeTakeFirstOrThrow();
+    expect(Number(count.n)).toBe(KNOWN_ADDRESSES_PER_ACCOUNT);
+    // The oldest went; the newest stay.
+    expect(await store.sessions.isKnownAddress(user.id, '203.0.113.7')).toBe(false);
+    expect(await store.sessions.isKnownAddress(user.id, `198.51.100.${KNOWN_ADDRESSES_PER_ACCOUNT - 1}`)).toBe(true);
+  });
+
+  it('makes a first admin once: of sign-ups racing for it, one wins; afterwards nobody', async () => {
+    // This database may hold admins from other tests: start from none.
+    await database.db.updateTable('users').set({ role: 'USER' }).where('role', '=', 'ADMIN').execute();
+    const contenders = await Promise.all(Array.from({ length: 5 }, () => newUser()));
+    const claimed = await Promise.all(contenders.map((u) => store.claimFirstAdmin(u.id)));
+    expect(claimed.filter((u) => u?.role === 'ADMIN')).toHaveLength(1);
+    const late = await newUser();
+    expect((await store.claimFirstAdmin(late.id))?.role).toBe('USER');
+    expect((await store.setRole(late.email, 'ADMIN'))?.role).toBe('ADMIN');
+    expect(await store.setRole('nobody@example.com', 'ADMIN')).toBeUndefined();
   });
 });

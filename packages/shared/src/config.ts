@@ -36,7 +36,7 @@ export interface Config {
     privateJwk?: string;
     /** Public JWKs (a JSON array or JWKS) of keys rotated out: tokens they signed stay valid until they expire. */
     previousJwks?: string;
-    /** Emails that are given the ADMIN role when they register. */
+    /** Emails given the ADMIN role when they register while the system has no admin yet (bootstrap only; later: scripts/make-admin.ts). */
     adminEmails: string[];
   };
   /** Service identity keys (packages/shared/src/service-auth.ts): JSON objects of JWKs by service name; unset outside production: generated. */
@@ -84,8 +84,11 @@ export interface Config {
   rateLimitMessagesPerMinute: number;
   /** Sign-in throttles (the seeds' and LibreChat's practice): attempts per account and per address in 5 minutes, sign-ups per address an hour. */
   throttle: {
+    /** Attempts at one account from addresses it has not signed in from before (known ones are not held back by it). */
     loginsPerAccount: number;
     loginsPerAddress: number;
+    /** Attempts at one account from one address, known or not. */
+    loginsPerAddressAndAccount: number;
     registrationsPerAddress: number;
   };
   logLevel: string;
@@ -235,6 +238,7 @@ export function loadConfig(env: Env = process.env): Config {
     throttle: {
       loginsPerAccount: int(env, 'LOGIN_ATTEMPTS_PER_ACCOUNT', 5, 1),
       loginsPerAddress: int(env, 'LOGIN_ATTEMPTS_PER_ADDRESS', 30, 1),
+      loginsPerAddressAndAccount: int(env, 'LOGIN_ATTEMPTS_PER_ADDRESS_AND_ACCOUNT', 5, 1),
       registrationsPerAddress: int(env, 'REGISTRATIONS_PER_ADDRESS', 20, 1),
     },
     trustProxy: bool(env, 'TRUST_PROXY', false),
