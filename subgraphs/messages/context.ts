@@ -5,9 +5,9 @@ import { keyedLoader } from '@chat/shared/loaders';
 import type { Logger } from '@chat/shared/log';
 import type { RateLimiter } from '@chat/shared/rate-limit';
 import type { RequestIdentity } from '@chat/shared/subgraph';
-import type { EventBus } from './events';
-import type { ReplyGenerator } from './generation';
-import type { SessionTracker } from './sessions';
+import type { ReplyGenerator } from './generation/generator';
+import type { EventBus } from './realtime/events';
+import type { SessionTracker } from './realtime/sessions';
 import type { ConversationOwnerRow, MessageRow, MessagesStore } from './store';
 
 /** Per-request context of the messages subgraph. */

@@ -8,13 +8,14 @@ import { countingRefusals, createMemoryRateLimiter, createRedisRateLimiter } fro
 import { connectRedis, redisReady } from '@chat/shared/redis';
 import type { SubgraphService } from '@chat/shared/subgraph';
 import { createTelemetry } from '@chat/shared/telemetry';
-import { createMemoryEventBus, createRedisEventBus } from './events';
-import { ReplyGenerator } from './generation';
-import { createMemoryPresence, createRedisPresence, SessionTracker } from './sessions';
-import { createMemoryQueue, createRedisQueue, type JobQueue } from './queue';
-import { createLlmProvider } from './llm';
-import { ReplyMetrics } from './metrics';
 import { createContext, type Context } from './context';
+import { abandonReply, ReplyGenerator } from './generation/generator';
+import { createMemoryQueue, createRedisQueue, type JobQueue } from './generation/queue';
+import { createLlmProvider } from './llm';
+import { createMemoryEventBus, createRedisEventBus } from './realtime/events';
+import { createMemoryPresence, createRedisPresence } from './realtime/presence';
+import { SessionTracker } from './realtime/sessions';
+import { ReplyMetrics } from './replies/metrics';
 import { resolvers } from './resolvers';
 import { MessagesStore, migrations, type MessagesTables } from './store';
 
@@ -52,16 +53,15 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
   );
   const provider = createLlmProvider(config.llm);
   if (config.llm.provider === 'offline') log.info('no LLM configured: replies come from the offline demo provider (set LLM_PROVIDER, see README)');
-  let generator: ReplyGenerator;
   const queue: JobQueue = redis
     ? createRedisQueue(redis.publisher, redis.jobs, {
         prefix: config.redisPrefix,
         claimIdleMs: config.chat.claimIdleMs,
         log,
-        onDeadLetter: (job, deliveries) => generator.abandon(job, deliveries),
+        onDeadLetter: abandonReply({ store, bus }),
       })
     : createMemoryQueue();
-  generator = new ReplyGenerator({
+  const generator = new ReplyGenerator({
     store,
     queue,
     bus,
@@ -71,7 +71,7 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
     flushIntervalMs: config.chat.flushIntervalMs,
     progressWritesPerSecond: config.chat.progressWritesPerSecond,
     concurrency: config.chat.generationConcurrency,
-    metrics: new ReplyMetrics(telemetry.metrics.registry, () => generator.load()),
+    metrics: new ReplyMetrics(telemetry.metrics.registry),
     tracer,
   });
   generator.start();

@@ -1,94 +1,37 @@
-import { hostname } from 'node:os';
-import { canAccess, requireViewer } from '@chat/shared/auth';
-import { forbidden, notFound } from '@chat/shared/errors';
+/** The messages subgraph's resolvers: each field hands over to the module that owns its behaviour. */
 import { pageWindow, toConnection } from '@chat/shared/pagination';
-import { cancelReply, conversationEvents, promptPreview, regenerateReply, sendMessage } from './chat';
-import type { Context } from './context';
+import { mayRead, visibleMessage } from './access';
+import { generationDeadLetters, systemStatus } from './admin/status';
+import { cancelReply } from './chat/cancel';
+import { promptPreview } from './chat/preview';
+import { regenerateReply } from './chat/regenerate';
+import { sendMessage } from './chat/send';
+import { recordConversationStart } from './chat/start';
+import { conversationEvents } from './chat/subscribe';
 import type { Resolvers } from './generated/graphql';
-import { messageCursor, type MessageRow } from './store';
-
-/** The contract's names for the breaker's states. */
-const BREAKER_STATES = { closed: 'CLOSED', open: 'OPEN', 'half-open': 'HALF_OPEN' } as const;
-
-/** FORBIDDEN unless the caller is an admin. */
-function requireAdmin(ctx: Context, what: string): void {
-  if (requireViewer(ctx.viewer).role !== 'ADMIN') throw forbidden(`Only admins may ${what}.`);
-}
-
-/** True when the viewer may read the conversation's messages (its owner, or an admin). */
-export async function mayRead(ctx: Context, conversationId: string): Promise<boolean> {
-  const owner = await ctx.loaders.owner.load(conversationId);
-  return owner !== null && canAccess(ctx.viewer, owner.user_id);
-}
-
-async function visibleMessage(ctx: Context, id: string): Promise<MessageRow | null> {
-  const message = await ctx.loaders.message.load(id);
-  return message && (await mayRead(ctx, message.conversation_id)) ? message : null;
-}
-
-const START_QUERY = /* GraphQL */ `
-  query ConversationStart($id: ID!) { conversation(id: $id) { id user { id } character { id } } }`;
-const GREETING_QUERY = /* GraphQL */ `
-  query CharacterGreeting($reps: [_Any!]!) { _entities(representations: $reps) { ... on Character { greeting } } }`;
+import { moderationPolicy, setModerationPolicy } from './moderation/policy';
+import { messageCursor } from './store';
 
 export const resolvers: Resolvers = {
   Query: {
     message: (_root, { id }, ctx) => visibleMessage(ctx, id),
     promptPreview: (_root, { conversationId }, ctx) => promptPreview(ctx, conversationId),
-    async moderationPolicy(_root, _args, ctx) {
-      requireAdmin(ctx, 'see the moderation policy');
-      return { refuse: await ctx.store.moderationPolicy() };
-    },
-    async systemStatus(_root, _args, ctx) {
-      requireAdmin(ctx, 'see the system status');
-      const load = await ctx.generator.load();
-      return {
-        instance: `${hostname()}:${process.pid}`,
-        queueDepth: load.waiting,
-        jobsPending: load.pending,
-        repliesInFlight: load.generating,
-        openSubscriptions: ctx.sessions.openSubscriptions(),
-        providers: [{ name: ctx.generator.provider.name, defaultModel: ctx.config.llm.model, breakerState: BREAKER_STATES[ctx.generator.provider.breakerState()] }],
-        checkedAt: new Date(),
-      };
-    },
-    async generationDeadLetters(_root, { first }, ctx) {
-      requireAdmin(ctx, 'see dead letters');
-      const { limit } = pageWindow({ first }, ['integer']);
-      const letters = await ctx.generator.deadLetters(limit);
-      return letters.map(({ job, deliveries, failedAt }) => ({ replyId: job.replyId, conversationId: job.conversationId, userId: job.userId, deliveries, failedAt }));
-    },
+    moderationPolicy: (_root, _args, ctx) => moderationPolicy(ctx),
+    systemStatus: (_root, _args, ctx) => systemStatus(ctx),
+    generationDeadLetters: (_root, { first }, ctx) => generationDeadLetters(ctx, first),
   },
   Subscription: {
     conversationEvents: {
-      subscribe: (_root, { conversationId }, ctx) => conversationEvents(ctx, conversationId, mayRead) as never,
+      subscribe: (_root, { conversationId }, ctx) => conversationEvents(ctx, conversationId) as never,
       resolve: (event: unknown) => event as never,
     },
   },
   Mutation: {
-    async recordConversationStart(_root, { conversationId }, ctx) {
-      const viewer = requireViewer(ctx.viewer);
-      const auth = { authorization: ctx.authorization };
-      const { conversation } = await ctx.conversations.request<{
-        conversation: { id: string; user: { id: string }; character: { id: string } } | null;
-      }>(START_QUERY, { id: conversationId }, auth);
-      if (!conversation || !canAccess(viewer, conversation.user.id)) throw notFound('Conversation');
-      const { _entities } = await ctx.characters.request<{ _entities: Array<{ greeting: string } | null> }>(
-        GREETING_QUERY,
-        { reps: [{ __typename: 'Character', id: conversation.character.id }] },
-        auth,
-      );
-      const greeting = _entities[0]?.greeting;
-      if (greeting == null) throw notFound('Character');
-      return ctx.store.recordStart(conversation.id, conversation.user.id, greeting);
-    },
-    async setModerationPolicy(_root, { refuse }, ctx) {
-      requireAdmin(ctx, 'set the moderation policy');
-      return { refuse: await ctx.store.setModerationPolicy([...new Set(refuse)]) };
-    },
+    recordConversationStart: (_root, { conversationId }, ctx) => recordConversationStart(ctx, conversationId),
+    setModerationPolicy: (_root, { refuse }, ctx) => setModerationPolicy(ctx, refuse),
     sendMessage: (_root, { input }, ctx) => sendMessage(ctx, input),
-    cancelReply: (_root, { messageId }, ctx) => cancelReply(ctx, messageId, mayRead),
-    regenerateReply: (_root, { messageId }, ctx) => regenerateReply(ctx, messageId, mayRead),
+    cancelReply: (_root, { messageId }, ctx) => cancelReply(ctx, messageId),
+    regenerateReply: (_root, { messageId }, ctx) => regenerateReply(ctx, messageId),
   },
   Conversation: {
     async __resolveReference(ref, ctx) {

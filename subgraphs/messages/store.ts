@@ -4,7 +4,7 @@ import type { Migration } from 'kysely/migration';
 import type { Database } from '@chat/shared/db';
 import type { CursorKey, PageWindow } from '@chat/shared/pagination';
 import { isUuid } from '@chat/shared/validate';
-import type { ModerationFlag } from './moderation';
+import type { ModerationFlag } from './moderation/moderate';
 
 /** A message as stored. */
 export interface MessageRow {
@@ -31,7 +31,7 @@ export interface MessageRow {
   reply_to: string | null;
   /** On a regenerated reply: the reply that took its place (hidden from lists and prompts). */
   replaced_by: string | null;
-  /** What the content pipeline flagged on a user message (moderation.ts). */
+  /** What the content pipeline flagged on a user message (moderation/moderate.ts). */
   moderation_flags: ModerationFlag[];
 }
 

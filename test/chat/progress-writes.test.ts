@@ -4,7 +4,7 @@
  * the budget, then less often (so that under load the database keeps up with the streams).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { progressIntervalMs } from '../../subgraphs/messages/generation';
+import { progressIntervalMs } from '../../subgraphs/messages/generation/generator';
 import { startFakeLlm, type FakeLlmServer } from '../support/fake-llm';
 import { startTestSystem, type TestSystem } from '../support/system';
 import { collect, wsClient } from '../support/ws';

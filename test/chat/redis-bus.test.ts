@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { STREAM } from '../../subgraphs/messages/queue';
+import { STREAM } from '../../subgraphs/messages/generation/queue';
 import { startFakeLlm, type FakeLlmServer } from '../support/fake-llm';
 import { startTestSystem, type TestSystem } from '../support/system';
 import { collect, wsClient } from '../support/ws';

@@ -1,44 +1,13 @@
 import type { GraphClient } from '@chat/shared/graph-client';
 import type { Logger } from '@chat/shared/log';
 import { contextFrom, inSpan, SpanKind, traceHeaders, type Span, type Tracer } from '@chat/shared/tracing';
-import type { EventBus } from './events';
-import {
-  buildPrompt,
-  countTokens,
-  isAbortError,
-  summarizeHistory,
-  type BuiltPrompt,
-  type PromptCharacter,
-  type ResilientProvider,
-  type TokenUsage,
-} from './llm';
-import type { ReplyMetrics, ReplyOutcome } from './metrics';
+import { countTokens, isAbortError, type BuiltPrompt, type ResilientProvider, type TokenUsage } from '../llm';
+import type { EventBus } from '../realtime/events';
+import type { ReplyMetrics, ReplyOutcome } from '../replies/metrics';
+import type { MessageRow, MessagesStore } from '../store';
+import type { GenerationJob } from './job';
+import { replyPrompt } from './prompt';
 import type { JobQueue } from './queue';
-import type { MessageRow, MessagesStore } from './store';
-
-/** The model settings of the conversation a reply belongs to. */
-export interface ReplySettings {
-  model: string;
-  temperature: number;
-  maxTokens: number;
-  contextWindowTokens: number;
-}
-
-/** Everything a worker needs to generate one reply, gathered when it was asked for. */
-export interface GenerationJob {
-  replyId: string;
-  conversationId: string;
-  userId: string;
-  /** The asking user's Authorization, used to charge their credits. */
-  authorization?: string;
-  settings: ReplySettings;
-  character: PromptCharacter;
-  /** The trace context of the request that queued it (W3C headers), so the reply joins its trace. */
-  trace?: Record<string, string>;
-  /** When it was queued (epoch ms), for the job-age metric. */
-  enqueuedAt?: number;
-}
-
 
 /**
  * How long one streaming reply waits between progress writes: `flushIntervalMs`, stretched when
@@ -98,7 +67,9 @@ export class ReplyGenerator {
   private readonly inflight = new Map<string, Inflight>();
   private readonly running = new Map<string, Promise<void>>();
 
-  constructor(private readonly deps: GeneratorDeps) {}
+  constructor(private readonly deps: GeneratorDeps) {
+    deps.metrics.watchLoad(() => this.load());
+  }
 
   /** The provider replies come from (its name and circuit breaker, for the admin view). */
   get provider(): ResilientProvider {
@@ -140,32 +111,9 @@ export class ReplyGenerator {
     return this.deps.queue.close();
   }
 
-  /** Ends a reply whose job failed every delivery (dead-lettered). */
-  async abandon(job: GenerationJob, deliveries: number): Promise<void> {
-    const ended = await this.deps.store.finish(job.replyId, {
-      status: 'FAILED',
-      finish_reason: 'error',
-      error: `The character could not reply: generation failed ${deliveries} times.`,
-    });
-    if (ended) await this.deps.bus.publish(job.conversationId, { kind: 'REPLY_FAILED', messageId: ended.id, message: ended, error: ended.error });
-  }
-
   /** Assembles the prompt a reply would get now (also used by promptPreview). */
-  async prompt(job: Pick<GenerationJob, 'conversationId' | 'settings' | 'character'>, beforeSeq: number, signal?: AbortSignal): Promise<BuiltPrompt> {
-    const { store, provider } = this.deps;
-    const history = await store.history(job.conversationId, beforeSeq);
-    const input = { character: job.character, history, contextWindowTokens: job.settings.contextWindowTokens, maxTokens: job.settings.maxTokens };
-    const first = buildPrompt(input);
-    if (first.strategy !== 'summary-buffer' || first.droppedMessages === 0) return first;
-    // Large windows keep a running summary of what fell out, extended only when more falls out.
-    const saved = await store.summary(job.conversationId);
-    let summary = saved?.summary ?? null;
-    if (!saved || saved.covered_messages < first.droppedMessages) {
-      const fresh = history.slice(saved?.covered_messages ?? 0, first.droppedMessages);
-      summary = await summarizeHistory(provider, job.settings.model, fresh, { previousSummary: summary, characterName: job.character.name, signal });
-      await store.saveSummary(job.conversationId, summary, first.droppedMessages);
-    }
-    return buildPrompt({ ...input, summary });
+  prompt(job: Pick<GenerationJob, 'conversationId' | 'settings' | 'character'>, beforeSeq: number, signal?: AbortSignal): Promise<BuiltPrompt> {
+    return replyPrompt(this.deps, job, beforeSeq, signal);
   }
 
   private run(job: GenerationJob, delivery: number): Promise<void> {
@@ -357,4 +305,16 @@ export class ReplyGenerator {
 function readable(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return `The character could not reply: ${message}`.slice(0, 1000);
+}
+
+/** Ends a reply whose job failed every delivery (the queue's dead-letter hook). */
+export function abandonReply(deps: Pick<GeneratorDeps, 'store' | 'bus'>) {
+  return async (job: GenerationJob, deliveries: number): Promise<void> => {
+    const ended = await deps.store.finish(job.replyId, {
+      status: 'FAILED',
+      finish_reason: 'error',
+      error: `The character could not reply: generation failed ${deliveries} times.`,
+    });
+    if (ended) await deps.bus.publish(job.conversationId, { kind: 'REPLY_FAILED', messageId: ended.id, message: ended, error: ended.error });
+  };
 }

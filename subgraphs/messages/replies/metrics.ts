@@ -18,8 +18,7 @@ export class ReplyMetrics {
   readonly jobAge: Histogram;
   private readonly models = new BoundedLabel(MAX_MODEL_NAMES);
 
-  /** `load` is read at each scrape, for the queue depth gauge. */
-  constructor(registry: Registry, load: () => Promise<{ generating: number; waiting: number; pending: number }>) {
+  constructor(private readonly registry: Registry) {
     const registers = [registry];
     this.replies = new Counter({ name: `${METRIC_PREFIX}replies_total`, help: 'Replies started and how they ended.', labelNames: ['outcome'], registers });
     this.timeToFirstToken = new Histogram({
@@ -39,11 +38,15 @@ export class ReplyMetrics {
     this.tokens = new Counter({ name: `${METRIC_PREFIX}tokens_total`, help: 'Tokens spent, prompt and completion.', labelNames: ['provider', 'model', 'kind'], registers });
     this.credits = new Counter({ name: `${METRIC_PREFIX}credits_charged_total`, help: 'Credits charged for replies.', registers });
     this.jobAge = new Histogram({ name: `${METRIC_PREFIX}generation_job_age_seconds`, help: 'From a reply being queued to a worker starting it.', buckets: LATENCY_BUCKETS, registers });
+  }
+
+  /** The queue depth gauge, reading `load` at each scrape (the generator calls this once). */
+  watchLoad(load: () => Promise<{ generating: number; waiting: number; pending: number }>): void {
     new Gauge({
       name: `${METRIC_PREFIX}generation_queue_depth`,
       help: 'Generation jobs waiting, taken but unfinished (pending), and generating here.',
       labelNames: ['state'],
-      registers,
+      registers: [this.registry],
       async collect() {
         const now = await load().catch(() => undefined);
         if (!now) return;

@@ -3,7 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { createLogger } from '@chat/shared/log';
-import type { GenerationJob } from './generation';
+import type { GenerationJob } from './job';
 import { createMemoryQueue, createRedisQueue, STREAM } from './queue';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

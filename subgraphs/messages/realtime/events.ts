@@ -1,6 +1,6 @@
 import type { Redis } from '@chat/shared/redis';
 import { contextFrom, SpanKind, type Tracer } from '@chat/shared/tracing';
-import type { MessageRow } from './store';
+import type { MessageRow } from '../store';
 
 /** The kinds of event a conversation's subscribers receive (the contract's ConversationEventKind). */
 export type ConversationEventKind = 'MESSAGE_CREATED' | 'REPLY_DELTA' | 'REPLY_COMPLETED' | 'REPLY_FAILED' | 'REPLY_CANCELLED';

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { Logger } from '@chat/shared/log';
 import type { Redis } from '@chat/shared/redis';
-import type { GenerationJob } from './generation';
+import type { GenerationJob } from './job';
 
 /** Runs one job; `delivery` counts how often it was handed out (1 the first time). Resolving acknowledges it. */
 export type JobHandler = (job: GenerationJob, delivery: number) => Promise<void>;

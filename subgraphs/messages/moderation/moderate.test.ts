@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { moderate } from './moderation';
+import { moderate } from './moderate';
 
 describe('moderate', () => {
   it.each([

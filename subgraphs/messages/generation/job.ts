@@ -1,0 +1,24 @@
+import type { PromptCharacter } from '../llm';
+
+/** The model settings of the conversation a reply belongs to. */
+export interface ReplySettings {
+  model: string;
+  temperature: number;
+  maxTokens: number;
+  contextWindowTokens: number;
+}
+
+/** Everything a worker needs to generate one reply, gathered when it was asked for. */
+export interface GenerationJob {
+  replyId: string;
+  conversationId: string;
+  userId: string;
+  /** The asking user's Authorization: the reply's calls to other subgraphs (its charge) act for them. */
+  authorization?: string;
+  settings: ReplySettings;
+  character: PromptCharacter;
+  /** The trace context of the request that queued it (W3C headers), so the reply joins its trace. */
+  trace?: Record<string, string>;
+  /** When it was queued (epoch ms), for the job-age metric. */
+  enqueuedAt?: number;
+}
