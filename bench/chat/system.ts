@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { SUBGRAPH_NAMES } from '@chat/shared/config';
-import { freePort } from '@chat/shared/http';
+import { freePort } from '../../test/support/ports';
 import type { ChildAnswers, ChildCommand, ChildMessage, MemorySample } from './child';
 import type { ListQueryCounts } from './queries';
 

@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import autocannon from 'autocannon';
-import { freePort } from '@chat/shared/http';
+import { freePort } from '../../test/support/ports';
 import { fmt as fixed, nearestRank } from '../stats';
 import { STATS_PATH, benchSupergraph, checkComposition, type SubgraphStats } from './subgraphs';
 import { expectedTestQueryResult, testQuery } from './expected';

@@ -1,9 +1,10 @@
 /** The characters store on both engines: embedded PGlite and a PostgreSQL server. */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { dropSchema } from '../../test/support/postgres';
 import { TEST_DATABASE_URL } from '../../test/support/system';
 import { itMigratesIdempotently, storageFor, walkPages, type Engine } from '../../test/support/stores';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { dropSchema, openDatabase, type Database } from '@chat/shared/db';
+import { openDatabase, type Database } from '@chat/shared/db';
 import { characterCursor, CharactersStore, migrations, type CharacterFields, type CharactersTables, type ListScope } from './store';
 
 const NAME = 'characters';

@@ -1,9 +1,10 @@
 /** The conversations store on both engines: embedded PGlite and a PostgreSQL server. */
 import { randomUUID } from 'node:crypto';
+import { dropSchema } from '../../test/support/postgres';
 import { TEST_DATABASE_URL } from '../../test/support/system';
 import { itMigratesIdempotently, storageFor, walkPages, type Engine } from '../../test/support/stores';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { dropSchema, openDatabase, type Database } from '@chat/shared/db';
+import { openDatabase, type Database } from '@chat/shared/db';
 import { conversationCursor, ConversationsStore, migrations, type ConversationRow, type ConversationSettings, type ConversationsTables } from './store';
 
 const NAME = 'conversations';

@@ -1,9 +1,10 @@
 /** The messages store on both engines: embedded PGlite and a PostgreSQL server. */
 import { randomUUID } from 'node:crypto';
+import { dropSchema } from '../../test/support/postgres';
 import { TEST_DATABASE_URL } from '../../test/support/system';
 import { itMigratesIdempotently, storageFor, type Engine } from '../../test/support/stores';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { dropSchema, openDatabase, type Database } from '@chat/shared/db';
+import { openDatabase, type Database } from '@chat/shared/db';
 import { pageWindow, toConnection, type PageArgs } from '@chat/shared/pagination';
 import { messageCursor, MessagesStore, migrations, type MessageRow, type MessagesTables } from './store';
 

@@ -1,9 +1,10 @@
 /** The users store on both engines: embedded PGlite and a PostgreSQL server. */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { dropSchema } from '../../test/support/postgres';
 import { TEST_DATABASE_URL } from '../../test/support/system';
 import { itMigratesIdempotently, storageFor, type Engine } from '../../test/support/stores';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { dropSchema, openDatabase, type Database } from '@chat/shared/db';
+import { openDatabase, type Database } from '@chat/shared/db';
 import { KNOWN_ADDRESSES_PER_ACCOUNT } from './sessions';
 import { migrations, UsersStore, type UsersTables } from './store';
 

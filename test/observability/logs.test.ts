@@ -8,8 +8,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SUBGRAPH_NAMES } from '@chat/shared/config';
-import { freePort } from '@chat/shared/http';
 import { TRACE_ID_HEADER } from '@chat/shared/tracing';
+import { freePort } from '../support/ports';
 import { startProcess, waitHealthy, type ServiceProcess } from '../support/processes';
 import { waitUntil } from '../chat/helpers';
 

@@ -1,7 +1,7 @@
 /** Redis going away and coming back, on a private redis-server of this test's own (127.0.0.1 only). */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { freePort } from '@chat/shared/http';
+import { freePort } from '../support/ports';
 import { startTestSystem, type TestSystem } from '../support/system';
 import { collect, wsClient } from '../support/ws';
 

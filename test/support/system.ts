@@ -2,9 +2,9 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { SUBGRAPH_NAMES, loadConfig, type Config } from '@chat/shared/config';
-import { dropSchema } from '@chat/shared/db';
-import { freePort } from '@chat/shared/http';
 import { startSystem, type RunningSystem } from '@chat/system';
+import { freePort } from './ports';
+import { dropSchema } from './postgres';
 
 /** Which store engine a test system runs on. */
 export type Engine = 'pglite' | 'postgres';

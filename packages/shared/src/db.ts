@@ -82,7 +82,7 @@ export const SCHEMA_CHANGE_LOCK = 0x63686174; // "chat"
  * schema, which fails if another process drops a schema at that moment (and two instances
  * starting together migrate one after the other).
  */
-async function withSchemaLock<T>(databaseUrl: string, change: (client: pg.Client) => Promise<T>): Promise<T> {
+export async function withSchemaLock<T>(databaseUrl: string, change: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
@@ -147,9 +147,4 @@ export async function openDatabase<DB>({ name, config, migrations, telemetry }: 
   }
   stats.queries = 0;
   return { db, engine, stats, ping: async () => void (await sql`SELECT 1`.execute(db)), close: () => db.destroy() };
-}
-
-/** Drops a subgraph's schema from a PostgreSQL server (test clean-up), never during another's migration. */
-export async function dropSchema(databaseUrl: string, schema: string): Promise<void> {
-  await withSchemaLock(databaseUrl, (client) => client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
 }

@@ -132,29 +132,3 @@ export async function listen(
       }),
   };
 }
-
-/** Lowest and highest port `freePort` hands out: below Linux's ephemeral range (32768+), so outgoing connections never take them. */
-export const FREE_PORT_RANGE = { first: 20_000, last: 32_000 } as const;
-let nextCandidate = 0;
-
-/**
- * A port that was free a moment ago, for wiring services to each other before they start.
- * Each process walks its own slice of FREE_PORT_RANGE (by pid), so parallel test workers do not collide.
- */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  const { first, last } = FREE_PORT_RANGE;
-  const span = last - first;
-  const slice = 500;
-  const base = first + ((process.pid * slice) % span);
-  for (let tries = 0; tries < span; tries += 1) {
-    const port = first + ((base - first + nextCandidate++) % span);
-    try {
-      const probe = await listen(() => undefined, port, host);
-      await probe.close();
-      return port;
-    } catch {
-      // taken: try the next one
-    }
-  }
-  throw new Error('no free port in range');
-}
