@@ -14,11 +14,22 @@ export function canSee(viewer: Viewer | null, character: CharacterRow): boolean 
 /**
  * Who may see a character: those of `canSee`, and users who started a conversation with it while
  * they could see it, so that an owner making it private does not take it from their conversations.
- * Lists and search go by `canSee` alone.
+ * Once deleted (seen only as an entity, from conversations), being public counts for nothing: only
+ * those users, its owner and admins still see it. Lists and search go by `canSee` alone.
  */
 async function mayView(ctx: Context, character: CharacterRow): Promise<boolean> {
-  return canSee(ctx.viewer, character) || (await ctx.loaders.audience.load(character.id)) !== null;
+  const byRole = character.deleted_at ? canAccess(ctx.viewer, character.owner_id) : canSee(ctx.viewer, character);
+  return byRole || (await ctx.loaders.audience.load(character.id)) !== null;
 }
+
+/** The persona fields a prompt is built from (the description, a public summary, is not one). */
+type PromptField = 'personality' | 'scenario' | 'greeting' | 'example_dialogue' | 'system_prompt';
+
+/**
+ * A prompt field's resolver: once the character is deleted nobody reads its prompt (not even those
+ * who still see it in their conversations); the contract's String! makes that an empty string.
+ */
+const promptField = (field: PromptField) => (character: CharacterRow) => (character.deleted_at ? '' : character[field]);
 
 const persona = { max: LIMITS.personaFieldMax };
 const longPersona = { max: LIMITS.longPersonaFieldMax };
@@ -115,8 +126,11 @@ export const resolvers: Resolvers = {
       const character = await ctx.loaders.character.load(ref.id);
       return character && (await mayView(ctx, character)) ? character : null;
     },
-    exampleDialogue: (c) => c.example_dialogue,
-    systemPrompt: (c) => c.system_prompt,
+    personality: promptField('personality'),
+    scenario: promptField('scenario'),
+    greeting: promptField('greeting'),
+    exampleDialogue: promptField('example_dialogue'),
+    systemPrompt: promptField('system_prompt'),
     owner: (c) => ({ id: c.owner_id }),
     createdAt: (c) => c.created_at,
     updatedAt: (c) => c.updated_at,
