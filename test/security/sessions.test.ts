@@ -1,0 +1,63 @@
+/**
+ * Refresh-token theft detection under a race: a thief and the owner present the same refresh token
+ * at the same moment. Whoever wins the rotation, the loser's replay must revoke the whole family,
+ * the token the winner was just given included; it used to survive (the revocation ran before the
+ * winner's new token was stored).
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ENGINES, startTestSystem, type TestSystem } from '../support/system';
+import { errorCodes, expectOk, START_TIMEOUT_MS } from '../e2e/helpers';
+
+const REFRESH = /* GraphQL */ `mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken refreshToken } }`;
+const ME = /* GraphQL */ `{ me { id } }`;
+/** Races run at once, each between two refreshes of one token. */
+const RACES = 15;
+
+describe.each(ENGINES)('refresh-token replay racing the rotation (%s)', (engine) => {
+  let t: TestSystem;
+  beforeAll(async () => {
+    t = await startTestSystem(engine);
+  }, START_TIMEOUT_MS);
+  afterAll(() => t?.stop());
+
+  it(`revokes the family in ${RACES} concurrent two-way races: neither the replayed token nor the one the winner got refreshes afterwards`, async () => {
+    const sessions = await Promise.all(Array.from({ length: RACES }, () => t.signUp('Racer')));
+    const races = await Promise.all(
+      sessions.map(async (session) => {
+        // The owner and the thief, at once, with the same token.
+        const outcomes = await Promise.all([t.gql(REFRESH, { t: session.refreshToken }), t.gql(REFRESH, { t: session.refreshToken })]);
+        return { session, outcomes };
+      }),
+    );
+    const survivors: string[] = [];
+    for (const { session, outcomes } of races) {
+      const won = outcomes.filter((o) => !o.errors);
+      // One rotation wins; the other presentation is a replay and is refused.
+      expect(won).toHaveLength(1);
+      expect(outcomes.flatMap(errorCodes)).toEqual(['UNAUTHENTICATED']);
+      const issued: string = won[0]!.data.refreshSession.refreshToken;
+      for (const token of [issued, session.refreshToken]) {
+        const again = await t.gql(REFRESH, { t: token });
+        if (!again.errors) survivors.push(token === issued ? 'issued' : 'replayed');
+        else expect(errorCodes(again)).toEqual(['UNAUTHENTICATED']);
+      }
+      // The access token the winner got is untouched (it expires on its own); only the session ended.
+      expect(expectOk(await t.gql(ME, {}, won[0]!.data.refreshSession.accessToken)).me.id).toBe(session.id);
+    }
+    expect(survivors).toEqual([]);
+  });
+
+  it('revokes the family when the replay is sent straight to the users subgraph during the rotation, too', async () => {
+    const users = t.system.subgraphs.users.url;
+    const sessions = await Promise.all(Array.from({ length: RACES }, () => t.signUp('Direct')));
+    const issued = await Promise.all(
+      sessions.map(async (session) => {
+        const [viaGateway, direct] = await Promise.all([t.gql(REFRESH, { t: session.refreshToken }), t.gql(REFRESH, { t: session.refreshToken }, undefined, users)]);
+        return [viaGateway, direct].flatMap((o) => (o.errors ? [] : [o.data.refreshSession.refreshToken as string]));
+      }),
+    );
+    expect(issued.map((tokens) => tokens.length)).toEqual(sessions.map(() => 1));
+    const refreshed = await Promise.all(issued.flat().map((token) => t.gql(REFRESH, { t: token }, undefined, users)));
+    expect(refreshed.map(errorCodes)).toEqual(refreshed.map(() => ['UNAUTHENTICATED']));
+  });
+});
