@@ -1,8 +1,9 @@
 /** `npm start`: the four subgraphs and the gateway in one process, on embedded defaults unless configured. */
 import { loadConfig } from '@chat/shared/config';
 import { createLogger } from '@chat/shared/log';
+import { exitOnSignal } from '@chat/shared/process';
 import { startTracing } from '@chat/shared/tracing';
-import { exitOnSignal, startSystem } from '@chat/system';
+import { startSystem } from '@chat/system';
 
 const config = loadConfig();
 const log = createLogger(config, 'system');

@@ -1,8 +1,8 @@
 /** Runs the gateway alone, against subgraphs at SUBGRAPH_PORT_BASE+1..4 or <NAME>_URL. */
 import { loadConfig } from '@chat/shared/config';
 import { createLogger } from '@chat/shared/log';
+import { exitOnSignal } from '@chat/shared/process';
 import { startTracing } from '@chat/shared/tracing';
-import { exitOnSignal } from '@chat/system';
 import { startGateway } from './gateway';
 
 const config = loadConfig();

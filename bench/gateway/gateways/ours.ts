@@ -14,8 +14,8 @@ import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@
 import { startGateway } from '@chat/gateway';
 import { loadConfig } from '@chat/shared/config';
 import { createLogger } from '@chat/shared/log';
+import { exitOnSignal } from '@chat/shared/process';
 import { startTracing } from '@chat/shared/tracing';
-import { exitOnSignal } from '@chat/system';
 import { SubgraphDataSource } from '../../../gateway/src/datasource';
 
 /** The levers `BENCH_LEVERS_OFF` may name. */
