@@ -1,17 +1,19 @@
 import type DataLoader from 'dataloader';
 import type { Config } from '@chat/shared/config';
-import type { GraphClient } from '@chat/shared/graph-client';
 import { keyedLoader } from '@chat/shared/loaders';
+import type { PeerClient } from '@chat/shared/peer-client';
 import type { RequestIdentity } from '@chat/shared/subgraph';
 import type { ConversationRow, ConversationsStore } from './store';
+
+/** The subgraphs the conversations subgraph calls (operations in peers/<name>.graphql). */
+export const PEERS = ['characters', 'messages'] as const;
 
 /** Per-request context of the conversations subgraph. */
 export interface Context extends RequestIdentity {
   store: ConversationsStore;
   config: Pick<Config, 'llm'>;
-  /** The characters and messages subgraphs, asked on the caller's behalf. */
-  characters: GraphClient;
-  messages: GraphClient;
+  /** Clients of the subgraphs in PEERS, called on the caller's behalf. */
+  peers: Record<(typeof PEERS)[number], PeerClient>;
   loaders: { conversation: DataLoader<string, ConversationRow | null> };
 }
 

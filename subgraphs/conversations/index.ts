@@ -3,10 +3,10 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
 import type { Config } from '@chat/shared/config';
 import { openDatabase } from '@chat/shared/db';
-import { createGraphClient } from '@chat/shared/graph-client';
+import { createPeerClients } from '@chat/shared/peer-client';
 import type { SubgraphService } from '@chat/shared/subgraph';
 import { createTelemetry } from '@chat/shared/telemetry';
-import { createContext, type Context } from './context';
+import { createContext, PEERS, type Context } from './context';
 import { resolvers } from './resolvers';
 import { ConversationsStore, migrations, type ConversationsTables } from './store';
 
@@ -18,15 +18,14 @@ export async function createConversationsSubgraph(config: Config): Promise<Subgr
   const telemetry = createTelemetry(config, 'conversations');
   const database = await openDatabase<ConversationsTables>({ name: 'conversations', config, migrations, telemetry });
   const store = new ConversationsStore(database);
-  const characters = createGraphClient(config.subgraphUrls.characters);
-  const messages = createGraphClient(config.subgraphUrls.messages);
+  const peers = createPeerClients(config.subgraphUrls, PEERS);
   return {
     name: 'conversations',
     schema: buildSubgraphSchema({ typeDefs, resolvers: resolvers as never }),
     stats: database.stats,
     telemetry,
     checks: { database: database.ping },
-    createContext: (identity) => createContext({ store, config, characters, messages }, identity),
+    createContext: (identity) => createContext({ store, config, peers }, identity),
     close: () => database.close(),
   };
 }

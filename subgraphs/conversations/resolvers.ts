@@ -4,6 +4,8 @@ import { pageWindow, toConnection } from '@chat/shared/pagination';
 import { LIMITS, numberIn, tags, text } from '@chat/shared/validate';
 import type { Context } from './context';
 import type { ConversationSettingsInput, Resolvers } from './generated/graphql';
+import { RecordCharacterUseDocument } from './generated/peers/characters';
+import { RecordConversationStartDocument } from './generated/peers/messages';
 import { conversationCursor, type ConversationRow, type ConversationSettings, type ConversationsStore } from './store';
 
 /** Bounds of the model settings a conversation may ask for. */
@@ -49,10 +51,6 @@ async function change(ctx: Context, id: string, changes: Parameters<Conversation
   return updated;
 }
 
-/** The character, if the caller may see it, remembered by the characters subgraph as one they talk with. */
-const CHARACTER_USE = /* GraphQL */ `mutation ConversationCharacter($id: ID!) { recordCharacterUse(characterId: $id) { id name } }`;
-const RECORD_START = /* GraphQL */ `mutation RecordStart($id: ID!) { recordConversationStart(conversationId: $id) { id } }`;
-
 export const resolvers: Resolvers = {
   Query: {
     async conversation(_root, { id }, ctx) {
@@ -72,11 +70,7 @@ export const resolvers: Resolvers = {
         contextWindowTokens: SETTINGS_BOUNDS.contextWindowTokens.default,
       };
       const settings = mergeSettings(defaults, input.settings);
-      const { recordCharacterUse: character } = await ctx.characters.request<{ recordCharacterUse: { id: string; name: string } | null }>(
-        CHARACTER_USE,
-        { id: input.characterId },
-        { authorization: ctx.authorization },
-      );
+      const { recordCharacterUse: character } = await ctx.peers.characters.call(RecordCharacterUseDocument, { characterId: input.characterId }, { actingFor: ctx });
       if (!character) throw notFound('Character');
       const conversation = await ctx.store.create({
         user_id: viewer.id,
@@ -87,7 +81,7 @@ export const resolvers: Resolvers = {
       });
       try {
         // The greeting is the messages subgraph's to store; without it the conversation is not started.
-        await ctx.messages.request(RECORD_START, { id: conversation.id }, { authorization: ctx.authorization });
+        await ctx.peers.messages.call(RecordConversationStartDocument, { conversationId: conversation.id }, { actingFor: ctx });
       } catch (error) {
         await ctx.store.remove(conversation.id);
         throw error;

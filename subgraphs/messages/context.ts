@@ -1,8 +1,8 @@
 import type DataLoader from 'dataloader';
 import type { Config } from '@chat/shared/config';
-import type { GraphClient } from '@chat/shared/graph-client';
 import { keyedLoader } from '@chat/shared/loaders';
 import type { Logger } from '@chat/shared/log';
+import type { PeerClient } from '@chat/shared/peer-client';
 import type { RateLimiter } from '@chat/shared/rate-limit';
 import type { RequestIdentity } from '@chat/shared/subgraph';
 import type { ReplyGenerator } from './generation/generator';
@@ -10,13 +10,14 @@ import type { EventBus } from './realtime/events';
 import type { SessionTracker } from './realtime/sessions';
 import type { ConversationOwnerRow, MessageRow, MessagesStore } from './store';
 
+/** The subgraphs the messages subgraph calls (operations in peers/<name>.graphql). */
+export const PEERS = ['conversations', 'characters', 'users'] as const;
+
 /** Per-request context of the messages subgraph. */
 export interface Context extends RequestIdentity {
   store: MessagesStore;
-  /** The conversations, characters and users subgraphs, asked on the caller's behalf. */
-  conversations: GraphClient;
-  characters: GraphClient;
-  users: GraphClient;
+  /** Clients of the subgraphs in PEERS, called on the caller's behalf. */
+  peers: Record<(typeof PEERS)[number], PeerClient>;
   bus: EventBus;
   generator: ReplyGenerator;
   sessions: SessionTracker;

@@ -3,12 +3,12 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
 import type { Config } from '@chat/shared/config';
 import { openDatabase } from '@chat/shared/db';
-import { createGraphClient } from '@chat/shared/graph-client';
+import { createPeerClients } from '@chat/shared/peer-client';
 import { countingRefusals, createMemoryRateLimiter, createRedisRateLimiter } from '@chat/shared/rate-limit';
 import { connectRedis, redisReady } from '@chat/shared/redis';
 import type { SubgraphService } from '@chat/shared/subgraph';
 import { createTelemetry } from '@chat/shared/telemetry';
-import { createContext, type Context } from './context';
+import { createContext, PEERS, type Context } from './context';
 import { abandonReply, ReplyGenerator } from './generation/generator';
 import { createMemoryQueue, createRedisQueue, type JobQueue } from './generation/queue';
 import { createLlmProvider } from './llm';
@@ -33,9 +33,7 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
   const { log, tracer } = telemetry;
   const database = await openDatabase<MessagesTables>({ name: 'messages', config, migrations, telemetry });
   const store = new MessagesStore(database);
-  const conversations = createGraphClient(config.subgraphUrls.conversations);
-  const characters = createGraphClient(config.subgraphUrls.characters);
-  const users = createGraphClient(config.subgraphUrls.users);
+  const peers = createPeerClients(config.subgraphUrls, PEERS);
   // With Redis, events and rate limits are shared by every instance; without it, they live in this process.
   const redis = config.redisUrl
     ? {
@@ -66,7 +64,7 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
     queue,
     bus,
     provider,
-    users,
+    users: peers.users,
     log,
     flushIntervalMs: config.chat.flushIntervalMs,
     progressWritesPerSecond: config.chat.progressWritesPerSecond,
@@ -78,12 +76,12 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
   const sessions = new SessionTracker({
     presence: redis ? createRedisPresence(redis.publisher, config.redisPrefix) : createMemoryPresence(),
     store,
-    conversations,
+    conversations: peers.conversations,
     log,
     graceMs: config.chat.sessionGraceMs,
   });
   const schema = buildSubgraphSchema({ typeDefs, resolvers: resolvers as never });
-  const shared = { store, conversations, characters, users, bus, generator, sessions, rateLimiter, config, log };
+  const shared = { store, peers, bus, generator, sessions, rateLimiter, config, log };
   return {
     name: 'messages',
     schema,

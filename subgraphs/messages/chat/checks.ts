@@ -3,45 +3,23 @@ import type { Viewer } from '@chat/shared/auth';
 import { conflict, contractError, ErrorCode, notFound } from '@chat/shared/errors';
 import { rateLimited } from '@chat/shared/rate-limit';
 import type { Context } from '../context';
+import { ChatCharacterDocument } from '../generated/peers/characters';
+import { ChatConversationDocument } from '../generated/peers/conversations';
+import { ChatCreditsDocument } from '../generated/peers/users';
 import type { GenerationJob } from '../generation/job';
 
 /** The rate limit's window. */
 export const RATE_WINDOW_MS = 60_000;
 
-const CONVERSATION_QUERY = /* GraphQL */ `
-  query ChatConversation($id: ID!) {
-    conversation(id: $id) {
-      id status user { id } character { id }
-      settings { model temperature maxTokens contextWindowTokens }
-    }
-  }`;
-const CHARACTER_QUERY = /* GraphQL */ `
-  query ChatCharacter($reps: [_Any!]!) {
-    _entities(representations: $reps) { ... on Character { name description personality scenario exampleDialogue systemPrompt } }
-  }`;
-const CREDITS_QUERY = /* GraphQL */ `query ChatCredits { me { credits } }`;
-
-interface ChatConversation {
-  id: string;
-  status: 'ACTIVE' | 'ARCHIVED';
-  user: { id: string };
-  character: { id: string };
-  settings: GenerationJob['settings'];
-}
-
 /** The conversation as the caller may chat in it: their own, active (unless `allowArchived`), with its character's persona. */
 export async function chatTarget(ctx: Context, viewer: Viewer, conversationId: string, allowArchived = false): Promise<Omit<GenerationJob, 'replyId'>> {
-  const auth = { authorization: ctx.authorization };
-  const { conversation } = await ctx.conversations.request<{ conversation: ChatConversation | null }>(CONVERSATION_QUERY, { id: conversationId }, auth);
+  const { conversation } = await ctx.peers.conversations.call(ChatConversationDocument, { id: conversationId }, { actingFor: ctx });
   if (!conversation || conversation.user.id !== viewer.id) throw notFound('Conversation');
   if (conversation.status !== 'ACTIVE' && !allowArchived) throw conflict('The conversation is archived; unarchive it to chat.');
-  const { _entities } = await ctx.characters.request<{ _entities: Array<GenerationJob['character'] | null> }>(
-    CHARACTER_QUERY,
-    { reps: [{ __typename: 'Character', id: conversation.character.id }] },
-    auth,
-  );
-  const character = _entities[0];
-  if (!character) throw notFound('Character');
+  const representations = [{ __typename: 'Character', id: conversation.character.id }];
+  const [entity] = (await ctx.peers.characters.call(ChatCharacterDocument, { representations }, { actingFor: ctx }))._entities;
+  if (entity?.__typename !== 'Character') throw notFound('Character');
+  const { __typename, ...character } = entity;
   return { conversationId: conversation.id, userId: viewer.id, authorization: ctx.authorization, settings: conversation.settings, character };
 }
 
@@ -58,6 +36,6 @@ export async function checkAllowance(ctx: Context, viewer: Viewer): Promise<void
     throw unavailable('Chat is temporarily unavailable; please try again in a moment.');
   });
   if (!decision.allowed) throw rateLimited(decision, 'messages');
-  const { me } = await ctx.users.request<{ me: { credits: number } | null }>(CREDITS_QUERY, {}, { authorization: ctx.authorization });
+  const { me } = await ctx.peers.users.call(ChatCreditsDocument, {}, { actingFor: ctx });
   if (!me || me.credits <= 0) throw contractError(ErrorCode.INSUFFICIENT_CREDITS, 'You have no credits left.');
 }

@@ -3,6 +3,7 @@ import { requireViewer } from '@chat/shared/auth';
 import { conflict } from '@chat/shared/errors';
 import { LIMITS, text } from '@chat/shared/validate';
 import type { Context } from '../context';
+import { RecordActivityDocument } from '../generated/peers/conversations';
 import { screen } from '../moderation/policy';
 import type { MessageRow } from '../store';
 import { chatTarget, checkAllowance } from './checks';
@@ -12,8 +13,6 @@ import { publishCreated, queueReply } from './exchange';
 export const MAX_MESSAGES_PER_CONVERSATION = 10_000;
 /** The longest clientMessageId accepted. */
 const CLIENT_MESSAGE_ID_MAX = 200;
-
-const ACTIVITY_MUTATION = /* GraphQL */ `mutation ChatActivity($id: ID!) { recordActivity(conversationId: $id) }`;
 
 /** What sendMessage asks for. */
 export interface SendMessageInput {
@@ -42,8 +41,8 @@ export async function sendMessage(ctx: Context, input: SendMessageInput): Promis
   if (!exchange) return (await ctx.store.exchangeByClientId(target.conversationId, clientMessageId!))!;
   await publishCreated(ctx, exchange.message, exchange.reply);
   const reply = await queueReply(ctx, { ...target, replyId: exchange.reply.id }, exchange.reply);
-  ctx.conversations
-    .request(ACTIVITY_MUTATION, { id: target.conversationId }, { authorization: ctx.authorization })
+  ctx.peers.conversations
+    .call(RecordActivityDocument, { conversationId: target.conversationId }, { actingFor: ctx })
     .catch((err) => ctx.log.warn({ err }, 'recording conversation activity failed'));
   return { message: exchange.message, reply };
 }

@@ -1,7 +1,8 @@
-import type { GraphClient } from '@chat/shared/graph-client';
 import type { Logger } from '@chat/shared/log';
+import type { PeerClient } from '@chat/shared/peer-client';
 import { contextFrom, inSpan, SpanKind, traceHeaders, type Span, type Tracer } from '@chat/shared/tracing';
 import { countTokens, isAbortError, type BuiltPrompt, type ResilientProvider, type TokenUsage } from '../llm';
+import { ChargeCreditsDocument } from '../generated/peers/users';
 import type { EventBus } from '../realtime/events';
 import type { ReplyMetrics, ReplyOutcome } from '../replies/metrics';
 import type { MessageRow, MessagesStore } from '../store';
@@ -18,15 +19,13 @@ export function progressIntervalMs(flushIntervalMs: number, generating: number, 
   return Math.max(flushIntervalMs, (generating * 1000) / writesPerSecond);
 }
 
-const CHARGE = /* GraphQL */ `mutation Charge($amount: Int!, $key: String!) { chargeCredits(amount: $amount, key: $key) }`;
-
 /** What the generator needs from its surroundings. */
 export interface GeneratorDeps {
   store: MessagesStore;
   queue: JobQueue;
   bus: EventBus;
   provider: ResilientProvider;
-  users: GraphClient;
+  users: PeerClient;
   log: Logger;
   flushIntervalMs: number;
   /** Progress writes a second this instance allows itself, all replies together (see `progressIntervalMs`). */
@@ -293,7 +292,7 @@ export class ReplyGenerator {
   /** Charges the reply's tokens once; the key makes a retried charge a no-op. */
   private async charge(job: GenerationJob, reply: MessageRow): Promise<void> {
     try {
-      await this.deps.users.request(CHARGE, { amount: reply.total_tokens ?? 0, key: `reply:${reply.id}` }, { authorization: job.authorization });
+      await this.deps.users.call(ChargeCreditsDocument, { amount: reply.total_tokens ?? 0, key: `reply:${reply.id}` }, { actingFor: job });
       this.deps.metrics.credits.inc(reply.total_tokens ?? 0);
     } catch (error) {
       this.deps.log.error({ err: error, replyId: reply.id }, 'charging credits failed');

@@ -1,9 +1,8 @@
-import type { GraphClient } from '@chat/shared/graph-client';
 import type { Logger } from '@chat/shared/log';
+import type { PeerClient } from '@chat/shared/peer-client';
+import { RecordSessionDocument } from '../generated/peers/conversations';
 import type { MessagesStore } from '../store';
 import type { Presence } from './presence';
-
-const RECORD_SESSION = /* GraphQL */ `mutation RecordSession($input: SessionRecordInput!) { recordSession(input: $input) }`;
 
 /**
  * Chat sessions: a conversation is in session while someone subscribes to it; when the last
@@ -15,7 +14,7 @@ export class SessionTracker {
   private subscribers = 0;
 
   constructor(
-    private readonly deps: { presence: Presence; store: MessagesStore; conversations: GraphClient; log: Logger; graceMs: number },
+    private readonly deps: { presence: Presence; store: MessagesStore; conversations: PeerClient; log: Logger; graceMs: number },
   ) {}
 
   /** A subscriber arrived. */
@@ -51,10 +50,10 @@ export class SessionTracker {
     const startedAt = await this.deps.presence.close(conversationId);
     if (!startedAt) return;
     const totals = await this.deps.store.totals(conversationId);
-    await this.deps.conversations.request(
-      RECORD_SESSION,
+    await this.deps.conversations.call(
+      RecordSessionDocument,
       { input: { conversationId, startedAt: startedAt.toISOString(), endedAt: new Date().toISOString(), ...totals } },
-      { authorization },
+      { actingFor: { authorization } },
     );
   }
 }
