@@ -2,10 +2,11 @@
  * The Dockerfile, docker-compose.yml and README's configuration table agree with the code
  * (no Docker engine runs here, so this is the review, automated).
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { parse as parseYaml } from 'yaml';
 import { SUBGRAPH_NAMES } from '@chat/shared/config';
+import { workspaceFolders } from '../../scripts/workspaces';
 
 const file = (path: string) => new URL(`../../${path}`, import.meta.url);
 const read = (path: string) => readFileSync(file(path), 'utf8');
@@ -18,18 +19,6 @@ function configVariables(): string[] {
   for (const [, name] of source.matchAll(/\(env, '([A-Z][A-Z0-9_]*)'/g)) names.add(name);
   for (const name of SUBGRAPH_NAMES) names.add(`${name.toUpperCase()}_URL`);
   return [...names].sort();
-}
-
-/** The workspace folders package.json declares (globs of one trailing `*` only). */
-function workspaces(): string[] {
-  const { workspaces: globs } = JSON.parse(read('package.json')) as { workspaces: string[] };
-  return globs.flatMap((glob) =>
-    glob.endsWith('/*')
-      ? readdirSync(file(glob.slice(0, -1)), { withFileTypes: true })
-          .filter((d) => d.isDirectory() && existsSync(file(`${glob.slice(0, -1)}${d.name}/package.json`)))
-          .map((d) => `${glob.slice(0, -1)}${d.name}`)
-      : [glob],
-  );
 }
 
 interface ComposeService {
@@ -47,7 +36,7 @@ describe('Dockerfile', () => {
     expect(dockerfile.indexOf('COPY package.json package-lock.json')).toBeGreaterThan(0);
     expect(dockerfile.indexOf('COPY package.json package-lock.json')).toBeLessThan(install);
     expect(install).toBeGreaterThan(0);
-    for (const dir of workspaces()) {
+    for (const dir of workspaceFolders()) {
       const copy = dockerfile.indexOf(`COPY ${dir}/package.json ${dir}/`);
       if (copy < 0 || copy > install) throw new Error(`Dockerfile: add "COPY ${dir}/package.json ${dir}/" before RUN npm ci`);
     }
