@@ -7,6 +7,7 @@ import type { RateLimiter } from '@chat/shared/rate-limit';
 import type { RequestIdentity } from '@chat/shared/subgraph';
 import type { ReplyGenerator } from './generation/generator';
 import type { EventBus } from './realtime/events';
+import type { ReplyLifecycle } from './replies/lifecycle';
 import type { SessionTracker } from './realtime/sessions';
 import type { ConversationOwnerRow, MessageRow, MessagesStore } from './store';
 
@@ -19,6 +20,8 @@ export interface Context extends RequestIdentity {
   /** Clients of the subgraphs in PEERS, called on the caller's behalf. */
   peers: Record<(typeof PEERS)[number], PeerClient>;
   bus: EventBus;
+  /** Every change of a reply's state goes through it. */
+  replies: ReplyLifecycle;
   generator: ReplyGenerator;
   sessions: SessionTracker;
   rateLimiter: RateLimiter;

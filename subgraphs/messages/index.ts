@@ -15,7 +15,9 @@ import { createLlmProvider } from './llm';
 import { createMemoryEventBus, createRedisEventBus } from './realtime/events';
 import { createMemoryPresence, createRedisPresence } from './realtime/presence';
 import { SessionTracker } from './realtime/sessions';
+import { ReplyLifecycle } from './replies/lifecycle';
 import { ReplyMetrics } from './replies/metrics';
+import { chargeCompletedReplies } from './replies/settle';
 import { resolvers } from './resolvers';
 import { MessagesStore, migrations, type MessagesTables } from './store';
 
@@ -49,6 +51,8 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
     redis ? createRedisRateLimiter(redis.publisher, `${config.redisPrefix}ratelimit:`) : createMemoryRateLimiter(),
     telemetry.metrics.rateLimitRefusals,
   );
+  const metrics = new ReplyMetrics(telemetry.metrics.registry);
+  const replies = new ReplyLifecycle({ store, bus, settle: chargeCompletedReplies(peers.users, metrics), log });
   const provider = createLlmProvider(config.llm);
   if (config.llm.provider === 'offline') log.info('no LLM configured: replies come from the offline demo provider (set LLM_PROVIDER, see README)');
   const queue: JobQueue = redis
@@ -56,7 +60,7 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
         prefix: config.redisPrefix,
         claimIdleMs: config.chat.claimIdleMs,
         log,
-        onDeadLetter: abandonReply({ store, bus }),
+        onDeadLetter: abandonReply(replies),
       })
     : createMemoryQueue();
   const generator = new ReplyGenerator({
@@ -64,12 +68,12 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
     queue,
     bus,
     provider,
-    users: peers.users,
+    replies,
     log,
     flushIntervalMs: config.chat.flushIntervalMs,
     progressWritesPerSecond: config.chat.progressWritesPerSecond,
     concurrency: config.chat.generationConcurrency,
-    metrics: new ReplyMetrics(telemetry.metrics.registry),
+    metrics,
     tracer,
   });
   generator.start();
@@ -81,7 +85,7 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
     graceMs: config.chat.sessionGraceMs,
   });
   const schema = buildSubgraphSchema({ typeDefs, resolvers: resolvers as never });
-  const shared = { store, peers, bus, generator, sessions, rateLimiter, config, log };
+  const shared = { store, peers, bus, replies, generator, sessions, rateLimiter, config, log };
   return {
     name: 'messages',
     schema,

@@ -23,10 +23,7 @@ export async function stopReply(ctx: Context, reply: MessageRow): Promise<Messag
     }
   }
   // Not started anywhere (still queued), or its worker is gone: end it here.
-  const ended = await ctx.store.finish(reply.id, { status: 'CANCELLED', finish_reason: 'cancelled' });
-  if (!ended) return (await ctx.store.byId(reply.id))!;
-  await ctx.bus.publish(ended.conversation_id, { kind: 'REPLY_CANCELLED', messageId: ended.id, message: ended });
-  return ended;
+  return (await ctx.replies.cancel(reply.id, ctx)) ?? (await ctx.store.byId(reply.id))!;
 }
 
 /** cancelReply: stops the reply; one already ended is returned as it is. */

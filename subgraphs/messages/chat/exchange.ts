@@ -17,8 +17,7 @@ export async function queueReply(ctx: Context, job: GenerationJob, reply: Messag
     return reply;
   } catch (err) {
     ctx.log.error({ err, replyId: job.replyId }, 'queueing a reply failed');
-    const failed = await ctx.store.finish(job.replyId, { status: 'FAILED', finish_reason: 'error', error: 'The reply could not be queued; regenerate it to try again.' });
-    if (failed) await ctx.bus.publish(failed.conversation_id, { kind: 'REPLY_FAILED', messageId: failed.id, message: failed, error: failed.error }).catch(() => undefined);
+    const failed = await ctx.replies.fail(job.replyId, ctx, 'The reply could not be queued; regenerate it to try again.');
     return failed ?? (await ctx.store.byId(job.replyId)) ?? reply;
   }
 }

@@ -1,11 +1,10 @@
 import type { Logger } from '@chat/shared/log';
-import type { PeerClient } from '@chat/shared/peer-client';
 import { contextFrom, inSpan, SpanKind, traceHeaders, type Span, type Tracer } from '@chat/shared/tracing';
 import { countTokens, isAbortError, type BuiltPrompt, type ResilientProvider, type TokenUsage } from '../llm';
-import { ChargeCreditsDocument } from '../generated/peers/users';
 import type { EventBus } from '../realtime/events';
+import type { ReplyLifecycle } from '../replies/lifecycle';
 import type { ReplyMetrics, ReplyOutcome } from '../replies/metrics';
-import type { MessageRow, MessagesStore } from '../store';
+import type { MessagesStore } from '../store';
 import type { GenerationJob } from './job';
 import { replyPrompt } from './prompt';
 import type { JobQueue } from './queue';
@@ -25,7 +24,8 @@ export interface GeneratorDeps {
   queue: JobQueue;
   bus: EventBus;
   provider: ResilientProvider;
-  users: PeerClient;
+  /** Every change of a reply's state goes through it. */
+  replies: ReplyLifecycle;
   log: Logger;
   flushIntervalMs: number;
   /** Progress writes a second this instance allows itself, all replies together (see `progressIntervalMs`). */
@@ -60,7 +60,7 @@ interface Inflight {
 
 /**
  * Generates replies: builds each prompt, streams it from the provider, publishes every
- * delta, writes the text as it grows, ends the reply and charges its tokens once.
+ * delta, writes the text as it grows, and ends the reply through the lifecycle.
  */
 export class ReplyGenerator {
   private readonly inflight = new Map<string, Inflight>();
@@ -132,7 +132,7 @@ export class ReplyGenerator {
    * deltas where they stopped, so subscribers' concatenated deltas stay equal to the content.
    */
   private async generate(job: GenerationJob, delivery: number, span: Span): Promise<void> {
-    const { store, bus, provider, log, metrics } = this.deps;
+    const { store, bus, provider, log, metrics, replies } = this.deps;
     const reply = await store.byId(job.replyId);
     if (!reply) return;
     const resuming = reply.status === 'STREAMING' && delivery > 1;
@@ -169,8 +169,7 @@ export class ReplyGenerator {
       const streamingMs = (streamed.lastTokenMs ?? 0) - (streamed.firstTokenMs ?? 0);
       if (streamingMs > 0 && completionTokens > 1) metrics.tokensPerSecond.observe({ provider: provider.name, model }, (completionTokens - 1) / (streamingMs / 1000));
       span.setAttributes({ 'gen_ai.usage.input_tokens': promptTokens, 'gen_ai.usage.output_tokens': completionTokens });
-      const done = await store.finish(job.replyId, {
-        status: 'COMPLETED',
+      const done = await replies.complete(job.replyId, job, {
         content: state.text,
         model: job.settings.model,
         provider: provider.name,
@@ -180,32 +179,14 @@ export class ReplyGenerator {
         finish_reason: streamed.finishReason,
         latency_ms: Date.now() - startedAt,
       });
-      if (!done) return;
-      outcome = 'completed';
-      await bus.publish(job.conversationId, { kind: 'REPLY_COMPLETED', messageId: job.replyId, message: done, trace: traceHeaders() });
-      await this.charge(job, done);
+      if (done) outcome = 'completed';
     } catch (error) {
       await writing;
       const cancelled = isAbortError(error) && state.abort.signal.aborted;
       outcome = cancelled ? 'cancelled' : 'failed';
-      const ended = await store.finish(job.replyId, {
-        status: cancelled ? 'CANCELLED' : 'FAILED',
-        content: state.text,
-        model: job.settings.model,
-        provider: provider.name,
-        latency_ms: Date.now() - startedAt,
-        finish_reason: cancelled ? 'cancelled' : 'error',
-        error: cancelled ? null : readable(error),
-      });
-      if (!ended) return;
-      if (!cancelled) log.warn({ replyId: job.replyId, err: error }, 'reply failed');
-      await bus.publish(job.conversationId, {
-        kind: cancelled ? 'REPLY_CANCELLED' : 'REPLY_FAILED',
-        messageId: job.replyId,
-        message: ended,
-        error: ended.error,
-        trace: traceHeaders(),
-      });
+      const ending = { content: state.text, model: job.settings.model, provider: provider.name, latency_ms: Date.now() - startedAt };
+      if (cancelled) await replies.cancel(job.replyId, job, ending);
+      else if (await replies.fail(job.replyId, job, readable(error), ending)) log.warn({ replyId: job.replyId, err: error }, 'reply failed');
     } finally {
       this.inflight.delete(job.replyId);
       if (streamed?.proceeded !== false) {
@@ -242,7 +223,7 @@ export class ReplyGenerator {
     resuming: boolean,
     queueWrite: (saving: (previous: Promise<void>) => Promise<void>) => void,
   ): Promise<StreamOutcome> {
-    const { store, bus, provider, log, metrics, tracer, flushIntervalMs, progressWritesPerSecond } = this.deps;
+    const { store, bus, provider, log, metrics, tracer, replies, flushIntervalMs, progressWritesPerSecond } = this.deps;
     const attributes = { 'gen_ai.system': provider.name, 'gen_ai.request.model': job.settings.model, 'gen_ai.request.max_tokens': job.settings.maxTokens };
     return inSpan(tracer, `llm ${provider.name} stream`, { kind: SpanKind.CLIENT, attributes }, async (span) => {
       const asked = performance.now();
@@ -261,7 +242,7 @@ export class ReplyGenerator {
           continue;
         }
         if (chunk.text === '') continue;
-        if (state.sequence === -1 && !resuming && !(await store.markStreaming(job.replyId))) return { ...outcome, proceeded: false };
+        if (state.sequence === -1 && !resuming && !(await replies.startStreaming(job.replyId))) return { ...outcome, proceeded: false };
         if (outcome.firstTokenMs === undefined) {
           outcome.firstTokenMs = performance.now() - asked;
           metrics.timeToFirstToken.observe({ provider: provider.name, model: metrics.model(job.settings.model) }, outcome.firstTokenMs / 1000);
@@ -288,32 +269,17 @@ export class ReplyGenerator {
       return outcome;
     });
   }
-
-  /** Charges the reply's tokens once; the key makes a retried charge a no-op. */
-  private async charge(job: GenerationJob, reply: MessageRow): Promise<void> {
-    try {
-      await this.deps.users.call(ChargeCreditsDocument, { amount: reply.total_tokens ?? 0, key: `reply:${reply.id}` }, { actingFor: job });
-      this.deps.metrics.credits.inc(reply.total_tokens ?? 0);
-    } catch (error) {
-      this.deps.log.error({ err: error, replyId: reply.id }, 'charging credits failed');
-    }
-  }
 }
 
-/** A failure as a user can read it. */
+/** A failure (an error, or what went wrong in words) as a user can read it. */
 function readable(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return `The character could not reply: ${message}`.slice(0, 1000);
 }
 
 /** Ends a reply whose job failed every delivery (the queue's dead-letter hook). */
-export function abandonReply(deps: Pick<GeneratorDeps, 'store' | 'bus'>) {
+export function abandonReply(replies: ReplyLifecycle) {
   return async (job: GenerationJob, deliveries: number): Promise<void> => {
-    const ended = await deps.store.finish(job.replyId, {
-      status: 'FAILED',
-      finish_reason: 'error',
-      error: `The character could not reply: generation failed ${deliveries} times.`,
-    });
-    if (ended) await deps.bus.publish(job.conversationId, { kind: 'REPLY_FAILED', messageId: ended.id, message: ended, error: ended.error });
+    await replies.fail(job.replyId, job, readable(`generation failed ${deliveries} times.`));
   };
 }
