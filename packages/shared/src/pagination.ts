@@ -39,8 +39,21 @@ export type CursorShape = readonly CursorPart[] | number;
 // Exactly what Date#toISOString writes for years 0000-9999 (every timestamp the stores hold).
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
+/**
+ * The instants a timestamp cursor may name: years 0001-9999. PostgreSQL has no year 0 (it refuses
+ * 0000-01-01 as out of range, where JavaScript takes it for 1 BC), and every row is stamped now.
+ */
+export const CURSOR_TIME_RANGE = { min: Date.parse('0001-01-01T00:00:00.000Z'), max: Date.parse('9999-12-31T23:59:59.999Z') } as const;
+
+/** A timestamp exactly as encodeCursor wrote it, within CURSOR_TIME_RANGE. */
+function isCursorTimestamp(value: unknown): boolean {
+  if (typeof value !== 'string' || !ISO_TIMESTAMP.test(value)) return false;
+  const time = Date.parse(value);
+  return time >= CURSOR_TIME_RANGE.min && time <= CURSOR_TIME_RANGE.max && new Date(time).toISOString() === value;
+}
+
 const PART_CHECKS: Record<CursorPart, (value: unknown) => boolean> = {
-  timestamp: (v) => typeof v === 'string' && ISO_TIMESTAMP.test(v) && !Number.isNaN(Date.parse(v)) && new Date(v).toISOString() === v,
+  timestamp: isCursorTimestamp,
   uuid: isUuid,
   integer: (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0,
 };

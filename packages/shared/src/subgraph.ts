@@ -6,6 +6,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { TokenVerifier, Viewer } from './auth';
 import type { Config, SubgraphName } from './config';
+import { maskInternalErrors } from './error-masking';
 import { healthRoutes, type Check } from './health';
 import { GRAPHQL_PATH, graphqlHandler, listen, type Route, type RunningServer } from './http';
 import { METRICS_PATH } from './metrics';
@@ -77,6 +78,8 @@ export async function serveSubgraph<TContext extends object>(
   const apollo = new ApolloServer<TContext & object>({
     schema: service.schema,
     includeStacktraceInErrorResponses: options.config.nodeEnv !== 'production',
+    // A failure's own message (SQL, values, hosts) is logged, never sent: clients get the code and a generic message.
+    formatError: maskInternalErrors(service.telemetry.log),
     introspection: options.config.nodeEnv !== 'production',
     // Inline traces are for Apollo Studio, which we do not use; tracing is OpenTelemetry's job.
     plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), operationsPlugin(service.telemetry)],
@@ -119,6 +122,7 @@ export async function serveSubgraph<TContext extends object>(
 function serveSubscriptions<TContext extends object>(server: RunningServer, service: SubgraphService<TContext>, verifier: TokenVerifier): () => void {
   const wss = new WebSocketServer({ server: server.server, path: GRAPHQL_PATH });
   const { tracer } = service.telemetry;
+  const maskError = maskInternalErrors(service.telemetry.log);
   useServer<Record<string, unknown> | undefined, { identity?: RequestIdentity }>(
     {
       schema: service.schema,
@@ -138,6 +142,8 @@ function serveSubscriptions<TContext extends object>(server: RunningServer, serv
         if (carrier) tracer.startSpan(`subscribe ${payload.operationName ?? '(anonymous)'}`, { kind: SpanKind.SERVER }, contextFrom(carrier)).end();
       },
       context: (ctx) => service.createContext(ctx.extra.identity!),
+      // Events' errors are masked as HTTP answers are: a failure's own message stays in the log.
+      onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map((error) => maskError(error.toJSON(), error)) } : undefined),
     },
     wss,
   );
