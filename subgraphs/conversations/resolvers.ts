@@ -81,7 +81,8 @@ export const resolvers: Resolvers = {
       });
       try {
         // The greeting is the messages subgraph's to store; without it the conversation is not started.
-        await ctx.peers.messages.call(RecordConversationStartDocument, { conversationId: conversation.id }, { actingFor: ctx });
+        const start = { conversationId: conversation.id, userId: conversation.user_id, greeting: character.greeting };
+        await ctx.peers.messages.call(RecordConversationStartDocument, start, { actingFor: ctx });
       } catch (error) {
         await ctx.store.remove(conversation.id);
         throw error;

@@ -27,7 +27,7 @@ export const resolvers: Resolvers = {
     },
   },
   Mutation: {
-    recordConversationStart: (_root, { conversationId }, ctx) => recordConversationStart(ctx, conversationId),
+    recordConversationStart: (_root, start, ctx) => recordConversationStart(ctx, start),
     setModerationPolicy: (_root, { refuse }, ctx) => setModerationPolicy(ctx, refuse),
     sendMessage: (_root, { input }, ctx) => sendMessage(ctx, input),
     cancelReply: (_root, { messageId }, ctx) => cancelReply(ctx, messageId),

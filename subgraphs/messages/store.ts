@@ -215,7 +215,7 @@ export class MessagesStore {
         .values({ conversation_id: conversationId, user_id: ownerId, created_at: now })
         .onConflict((oc) => oc.column('conversation_id').doNothing())
         .execute();
-      const existing = await tx.selectFrom('messages').selectAll().where('conversation_id', '=', conversationId).orderBy('seq').limit(1).executeTakeFirst();
+      const existing = await firstMessage(tx, conversationId);
       if (existing) return existing;
       return tx
         .insertInto('messages')
@@ -232,6 +232,12 @@ export class MessagesStore {
         .returningAll()
         .executeTakeFirstOrThrow();
     });
+  }
+
+  /** A conversation's first message (its greeting), once it has started. */
+  opening(conversationId: string): Promise<MessageRow | undefined> {
+    if (!isUuid(conversationId)) return Promise.resolve(undefined);
+    return firstMessage(this.db, conversationId);
   }
 
   // Live chat: exchanges, replies as they stream, summaries.
@@ -432,6 +438,11 @@ export class MessagesStore {
       .onConflict((oc) => oc.column('conversation_id').doUpdateSet({ summary, covered_messages: coveredMessages, updated_at: new Date() }))
       .execute();
   }
+}
+
+/** The oldest message of a conversation. */
+function firstMessage(db: Kysely<MessagesTables>, conversationId: string): Promise<MessageRow | undefined> {
+  return db.selectFrom('messages').selectAll().where('conversation_id', '=', conversationId).orderBy('seq').limit(1).executeTakeFirst();
 }
 
 /** The cursor key of a message: its place in insertion order. */

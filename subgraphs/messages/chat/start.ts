@@ -1,19 +1,31 @@
 /** recordConversationStart: a new conversation's first message, its character's greeting, and its owner. */
 import { canAccess, requireViewer } from '@chat/shared/auth';
 import { notFound } from '@chat/shared/errors';
+import { isUuid } from '@chat/shared/validate';
+import { mayRead } from '../access';
 import type { Context } from '../context';
-import { CharacterGreetingDocument } from '../generated/peers/characters';
-import { ConversationStartDocument } from '../generated/peers/conversations';
 import type { MessageRow } from '../store';
 
-/** recordConversationStart: stores the greeting once and remembers the owner, for the owner (or an admin). */
-export async function recordConversationStart(ctx: Context, conversationId: string): Promise<MessageRow> {
+/** What the conversations subgraph knows of a conversation it starts. */
+export interface ConversationStart {
+  conversationId: string;
+  /** Its owner: recorded the first time, when the caller may act for them. */
+  userId?: string | null;
+  /** Its character's greeting, stored as its first message the first time. */
+  greeting?: string | null;
+}
+
+/**
+ * recordConversationStart: stores the greeting and the owner once; every call, the first or a
+ * repeat, answers the greeting stored, to the conversation's owner (or an admin) only.
+ */
+export async function recordConversationStart(ctx: Context, start: ConversationStart): Promise<MessageRow> {
   const viewer = requireViewer(ctx.viewer);
-  const { conversation } = await ctx.peers.conversations.call(ConversationStartDocument, { id: conversationId }, { actingFor: ctx });
-  if (!conversation || !canAccess(viewer, conversation.user.id)) throw notFound('Conversation');
-  const representations = [{ __typename: 'Character', id: conversation.character.id }];
-  const [character] = (await ctx.peers.characters.call(CharacterGreetingDocument, { representations }, { actingFor: ctx }))._entities;
-  if (character?.__typename !== 'Character') throw notFound('Character');
-  const { greeting } = character;
-  return ctx.store.recordStart(conversation.id, conversation.user.id, greeting);
+  const { conversationId, userId, greeting } = start;
+  if (!isUuid(conversationId)) throw notFound('Conversation');
+  const records = userId != null && greeting != null && isUuid(userId) && canAccess(viewer, userId);
+  const first = records ? await ctx.store.recordStart(conversationId, userId, greeting) : await ctx.store.opening(conversationId);
+  // Owners as recorded, not as claimed: a conversation started by someone else stays NOT_FOUND.
+  if (!first || !(await mayRead(ctx, conversationId))) throw notFound('Conversation');
+  return first;
 }

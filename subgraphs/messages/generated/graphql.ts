@@ -141,7 +141,9 @@ export type Mutation = {
   cancelReply: Message;
   /**
    * Internal: stores a new conversation's first message, its character's greeting, and remembers its owner.
-   * Called by the conversations subgraph on behalf of the caller, who must own the conversation; hidden from the public graph.
+   * Called by the conversations subgraph on behalf of the caller with what it knows (the owner and the greeting), so
+   * nothing is asked back; a repeat needs only the id and returns the greeting stored the first time. The caller must be
+   * the conversation's owner (or an admin); hidden from the public graph.
    */
   recordConversationStart: Message;
   /** A new ASSISTANT reply in place of the given one (the conversation's latest), from the same history. */
@@ -160,6 +162,8 @@ export type MutationCancelReplyArgs = {
 
 export type MutationRecordConversationStartArgs = {
   conversationId: Scalars['ID']['input'];
+  greeting?: InputMaybe<Scalars['String']['input']>;
+  userId?: InputMaybe<Scalars['ID']['input']>;
 };
 
 
