@@ -9,7 +9,7 @@
  * include the representations), and null nested entities never cause a fetch
  * (executeQueryPlan skips fetches with no non-null representations).
  */
-import { GraphQLError, type ExecutionResult } from 'graphql';
+import type { ExecutionResult } from 'graphql';
 import type { FormattedExecutionResult } from 'graphql-ws';
 import {
   executeQueryPlan,
@@ -18,6 +18,7 @@ import {
   type ServiceMap,
 } from '@apollo/gateway';
 import type { QueryPlan } from '@apollo/query-planner';
+import { asGraphQLError } from '@chat/shared/errors';
 import type { SubscriptionPlan, SupergraphPlanner } from './planner';
 import { DEFAULT_ENTITY_CACHE_MAX_ENTRIES } from './protocol';
 
@@ -187,8 +188,5 @@ function buildRequestContext(
 /** Ensures every error is a GraphQLError (graphql-ws serialises them with `toJSON()`). */
 function normalizeResult(result: ExecutionResult): ExecutionResult {
   if (!result.errors?.length) return { data: result.data ?? null, ...(result.extensions ? { extensions: result.extensions } : {}) };
-  const errors = result.errors.map((e: unknown) =>
-    e instanceof GraphQLError ? e : new GraphQLError(e instanceof Error ? e.message : String(e), { originalError: e instanceof Error ? e : undefined }),
-  );
-  return { ...result, errors };
+  return { ...result, errors: result.errors.map(asGraphQLError) };
 }

@@ -4,9 +4,10 @@
  * The returned async generator is what graphql-ws iterates; its `return()` stops
  * the upstream subscription immediately.
  */
-import { GraphQLError, type ExecutionResult } from 'graphql';
+import type { ExecutionResult, GraphQLError } from 'graphql';
 import type { ServiceMap } from '@apollo/gateway';
 import { createChannel } from '@chat/shared/channel';
+import { asGraphQLError } from '@chat/shared/errors';
 import { createEntityCache, createEventExecutor } from './execute';
 import type { SubscriptionPlan, SupergraphPlanner } from './planner';
 import { toWebSocketUrl, type UpstreamPool } from './upstream';
@@ -110,7 +111,5 @@ export function startGatewaySubscription(options: GatewaySubscriptionOptions): A
 /** Wraps anything thrown while running a subscription as a terminal error. */
 function asTerminalError(error: unknown): SubscriptionTerminatedError {
   if (error instanceof SubscriptionTerminatedError) return error;
-  if (error instanceof GraphQLError) return new SubscriptionTerminatedError([error]);
-  const message = error instanceof Error ? error.message : String(error);
-  return new SubscriptionTerminatedError([new GraphQLError(message, { originalError: error instanceof Error ? error : undefined })]);
+  return new SubscriptionTerminatedError([asGraphQLError(error)]);
 }

@@ -30,3 +30,14 @@ export const badInput = (field: string, why: string) =>
   contractError(ErrorCode.BAD_USER_INPUT, `${field}: ${why}`, { field });
 /** A conflicting state, e.g. an email already registered. */
 export const conflict = (message: string) => contractError(ErrorCode.CONFLICT, message);
+/**
+ * Anything thrown, as a GraphQL error: a GraphQLError as it is, anything else with its message,
+ * kept as `originalError`, and the contract's INTERNAL_SERVER_ERROR (it was not the client's doing).
+ */
+export function asGraphQLError(error: unknown): GraphQLError {
+  if (error instanceof GraphQLError) return error;
+  return new GraphQLError(error instanceof Error ? error.message : String(error), {
+    originalError: error instanceof Error ? error : undefined,
+    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+  });
+}
