@@ -11,10 +11,12 @@ import { operationsPlugin } from '@chat/shared/operations';
 import { clientAddressOf, identify, type RequestIdentity } from '@chat/shared/subgraph';
 import { createTelemetry, type ServiceTelemetry } from '@chat/shared/telemetry';
 import { inSpan, SpanKind, traceHeaders } from '@chat/shared/tracing';
+import { corsHandler } from './cors';
 import { SubgraphDataSource } from './datasource';
+import { contractCodes } from './format-error';
 import { createGraphiqlHandler } from './graphiql';
 import { gatewayHealthRoutes } from './health';
-import { contractCodes, corsHandler, queryLimitsPlugin } from './limits';
+import { queryLimitsPlugin } from './limits';
 import { GatewayMetrics } from './metrics';
 import { attachSubscriptionServer } from './subscriptions';
 

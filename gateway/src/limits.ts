@@ -11,16 +11,13 @@
  * Depth, aliases and cost are graphql-js validation rules (`queryLimitRules`), so the HTTP
  * pipeline (through `queryLimitsPlugin`) and the graphql-ws server run the same checks. Every
  * refusal is a GraphQLError with `extensions.code: 'BAD_USER_INPUT'` (HTTP status 400).
- * Also here: the gateway's CORS policy (`corsHandler`).
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import {
   GraphQLError,
   Kind,
   validate,
   type ASTNode,
-  type GraphQLFormattedError,
   type FieldNode,
   type FragmentDefinitionNode,
   type SelectionSetNode,
@@ -28,9 +25,10 @@ import {
   type ValidationRule,
   type ValueNode,
 } from 'graphql';
+import { ErrorCode } from '@chat/shared/errors';
 
 /** `extensions.code` of every limit refusal (the contract's code for a request the client must change). */
-export const LIMIT_ERROR_CODE = 'BAD_USER_INPUT';
+export const LIMIT_ERROR_CODE = ErrorCode.BAD_USER_INPUT;
 /** HTTP status of a limit refusal. */
 export const LIMIT_HTTP_STATUS = 400;
 /**
@@ -185,18 +183,7 @@ function forHttp(error: GraphQLError): GraphQLError {
 
 /** BAD_USER_INPUT for an operation the gateway cannot select or run over HTTP. */
 function badOperation(message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
-}
-
-/** Apollo Server's message when an automatic persisted query's hash does not match its text. */
-export const PERSISTED_QUERY_HASH_MISMATCH = 'provided sha does not match query';
-
-/** Gives Apollo Server's own request errors the contract's code (e.g. a persisted-query hash mismatch). */
-export function contractCodes(formatted: GraphQLFormattedError): GraphQLFormattedError {
-  if (formatted.message === PERSISTED_QUERY_HASH_MISMATCH) {
-    return { ...formatted, extensions: { ...formatted.extensions, code: 'BAD_USER_INPUT' } };
-  }
-  return formatted;
+  return new GraphQLError(message, { extensions: { code: ErrorCode.BAD_USER_INPUT } });
 }
 
 /** What the pipeline carries on in place of an oversized text, so that text is never parsed. */
@@ -232,38 +219,5 @@ export function queryLimitsPlugin<TContext extends BaseContext>(limits: QueryLim
         },
       };
     },
-  };
-}
-
-/** Request headers a browser may send cross-origin (Apollo's CSRF prevention asks for one of the last two). */
-export const CORS_ALLOWED_HEADERS = 'authorization, content-type, apollo-require-preflight, x-apollo-operation-name';
-/** Methods a browser may use cross-origin. */
-export const CORS_ALLOWED_METHODS = 'GET, POST, OPTIONS';
-/** How long a browser may cache a preflight answer (s). */
-export const CORS_MAX_AGE_SECONDS = 600;
-
-/**
- * CORS for the listed origins only (exact match): adds `access-control-allow-origin` to their
- * requests and answers their preflight `OPTIONS` with 204. Other origins get no CORS headers
- * (a preflight from one is answered 204 without them, which the browser treats as refused).
- * With no origins it does nothing. Returns true when it has answered the request itself.
- */
-export function corsHandler(origins: readonly string[]): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const allowed = new Set(origins);
-  return (req, res) => {
-    if (allowed.size === 0) return false;
-    const origin = req.headers.origin;
-    const listed = typeof origin === 'string' && allowed.has(origin);
-    res.setHeader('vary', 'Origin');
-    if (listed) res.setHeader('access-control-allow-origin', origin);
-    if (req.method !== 'OPTIONS' || !req.headers['access-control-request-method']) return false;
-    if (listed) {
-      res.setHeader('access-control-allow-methods', CORS_ALLOWED_METHODS);
-      res.setHeader('access-control-allow-headers', CORS_ALLOWED_HEADERS);
-      res.setHeader('access-control-max-age', String(CORS_MAX_AGE_SECONDS));
-    }
-    res.writeHead(204, { 'content-length': '0' });
-    res.end();
-    return true;
   };
 }
