@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
+import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { createTokenVerifier, remoteKeys, type TokenVerifier } from '@chat/shared/auth';
@@ -8,11 +8,11 @@ import type { Config, SubgraphName } from '@chat/shared/config';
 import { GRAPHQL_PATH, graphqlHandler, listen, type RunningServer } from '@chat/shared/http';
 import { METRICS_PATH } from '@chat/shared/metrics';
 import { operationsPlugin } from '@chat/shared/operations';
-import { clientAddressOf, identify, type RequestIdentity } from '@chat/shared/subgraph';
-import { createTelemetry, type ServiceTelemetry } from '@chat/shared/telemetry';
-import { inSpan, SpanKind, traceHeaders } from '@chat/shared/tracing';
+import { identify, type RequestIdentity } from '@chat/shared/subgraph';
+import { createTelemetry } from '@chat/shared/telemetry';
+import { sharedDataSources } from './authenticated-datasource';
+import { clientAddressResolver } from './client-address';
 import { corsHandler } from './cors';
-import { SubgraphDataSource } from './datasource';
 import { contractCodes } from './format-error';
 import { createGraphiqlHandler } from './graphiql';
 import { gatewayHealthRoutes } from './health';
@@ -36,60 +36,17 @@ export function gatewayVerifier(config: Config): TokenVerifier {
   return createTokenVerifier({ keys: remoteKeys(config.subgraphUrls.users), issuer: config.auth.issuer, audience: config.auth.audience });
 }
 
-/** What a data source observes its fetches with. */
-interface FetchObservers {
-  telemetry: ServiceTelemetry;
-  metrics: GatewayMetrics;
-}
-
-/**
- * Forwards the caller's Authorization to the subgraph, which verifies it itself; each fetch is a span and a latency sample.
- * Keep-alive HTTP, one representation per entity, identical in-flight queries shared: see datasource.ts.
- */
-class AuthenticatedDataSource extends SubgraphDataSource<GatewayContext> {
-  constructor(
-    url: string,
-    private readonly subgraph: string,
-    private readonly observers: FetchObservers,
-  ) {
-    super({ url });
-  }
-
-  override willSendRequest({ request, context }: Parameters<NonNullable<RemoteGraphQLDataSource<GatewayContext>['willSendRequest']>>[0]) {
-    if (context.authorization) request.http?.headers.set('authorization', context.authorization);
-    // The client's address, for per-address limits; set here, never passed through from the client.
-    if (context.clientAddress) request.http?.headers.set('x-forwarded-for', context.clientAddress);
-    // The fetch's span goes with the request: the subgraph's spans join the client's trace.
-    for (const [name, value] of Object.entries(traceHeaders())) request.http?.headers.set(name, value);
-  }
-
-  override process(options: Parameters<RemoteGraphQLDataSource<GatewayContext>['process']>[0]) {
-    const { telemetry, metrics } = this.observers;
-    const started = performance.now();
-    let outcome = 'failed';
-    const attributes = { 'graphql.subgraph.name': this.subgraph };
-    return inSpan(telemetry.tracer, `fetch ${this.subgraph}`, { kind: SpanKind.CLIENT, attributes }, async (span) => {
-      try {
-        const response = await super.process(options);
-        outcome = response.errors?.length ? 'error' : 'ok';
-        return response;
-      } finally {
-        span.setAttribute('graphql.outcome', outcome);
-        metrics.subgraphFetches.observe({ subgraph: this.subgraph, outcome }, (performance.now() - started) / 1000);
-      }
-    });
-  }
-}
-
 /** Starts the gateway on config.port (or `port`), routing each subgraph to config.subgraphUrls. */
 export async function startGateway(config: Config, options: { port?: number; supergraphSdl?: string } = {}): Promise<RunningGateway> {
   const supergraphSdl = options.supergraphSdl ?? readFileSync(SUPERGRAPH_FILE, 'utf8');
   const verifier = gatewayVerifier(config);
   const telemetry = createTelemetry(config, 'gateway');
   const metrics = new GatewayMetrics(telemetry.metrics.registry);
+  // One data source per subgraph for HTTP operations and subscription events: one pool, one set of observers.
+  const dataSource = sharedDataSources({ telemetry, metrics });
   const gateway = new ApolloGateway({
     supergraphSdl,
-    buildService: ({ name, url }) => new AuthenticatedDataSource(config.subgraphUrls[name as SubgraphName] ?? url ?? '', name, { telemetry, metrics }),
+    buildService: ({ name, url }) => dataSource(name, config.subgraphUrls[name as SubgraphName] ?? url ?? ''),
   });
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
@@ -105,10 +62,10 @@ export async function startGateway(config: Config, options: { port?: number; sup
     stopOnTerminationSignals: false,
   });
   await apollo.start();
-  // Behind a trusted proxy (TRUST_PROXY) the client is the first X-Forwarded-For hop; otherwise the peer.
+  const clientAddress = clientAddressResolver(config.trustProxy);
   const context = async (req: IncomingMessage): Promise<GatewayContext> => ({
     ...(await identify(verifier, req.headers.authorization)),
-    clientAddress: config.trustProxy ? clientAddressOf(req) : req.socket.remoteAddress,
+    clientAddress: clientAddress(req),
   });
   let draining = false;
   const routes = { ...gatewayHealthRoutes(config, () => draining), [METRICS_PATH]: telemetry.metrics.route() };
@@ -126,6 +83,8 @@ export async function startGateway(config: Config, options: { port?: number; sup
     path: GRAPHQL_PATH,
     supergraphSdl,
     serviceUrl: (name) => config.subgraphUrls[name as SubgraphName],
+    dataSource,
+    clientAddress,
     limits: config.limits,
     socketLimits: config.socketLimits,
     gauges: { connections: metrics.connections, subscriptions: metrics.subscriptions },
@@ -138,10 +97,10 @@ export async function startGateway(config: Config, options: { port?: number; sup
       return { authorization, viewer, userKey: viewer.id, expiresAt: viewer.expiresAt };
     },
     // Queries and mutations sent over the socket run as they would over HTTP.
-    executeOperation: async ({ query, variables, operationName, auth }) => {
+    executeOperation: async ({ query, variables, operationName, auth, clientAddress: address }) => {
       const response = await apollo.executeOperation(
         { query, variables, operationName },
-        { contextValue: { viewer: (auth.viewer as GatewayContext['viewer']) ?? null, authorization: auth.authorization } },
+        { contextValue: { viewer: (auth.viewer as GatewayContext['viewer']) ?? null, authorization: auth.authorization, clientAddress: address } },
       );
       return response.body.kind === 'single' ? response.body.singleResult : { errors: [{ message: 'Incremental delivery is not supported over WebSocket.' }] };
     },

@@ -184,7 +184,7 @@ async function startEventsSubgraph() {
 
 /** The `people` subgraph: `_entities` over HTTP, counting entity requests. */
 async function startPeopleSubgraph() {
-  const stats = { entityRequests: 0, entityAuthorization: [] as Array<string | undefined> };
+  const stats = { entityRequests: 0, entityAuthorization: [] as Array<string | undefined>, entityForwardedFor: [] as Array<string | undefined> };
   const schema = buildSubgraphSchema({
     typeDefs: parse(PEOPLE_SDL),
     resolvers: {
@@ -200,6 +200,7 @@ async function startPeopleSubgraph() {
       if (query.includes('_entities')) {
         stats.entityRequests++;
         stats.entityAuthorization.push(req.headers.authorization);
+        stats.entityForwardedFor.push(req.headers['x-forwarded-for'] as string | undefined);
       }
     }),
   );
@@ -356,6 +357,15 @@ describe('federated subscriptions through @apollo/gateway', () => {
     );
     expect(people.stats.entityRequests - before).toBe(1);
     expect(people.stats.entityAuthorization.at(-1)).toBe(GOOD_TOKEN);
+  });
+
+  it('sends events’ entity fetches through the gateway’s data source: authorization and the socket’s client address', async () => {
+    const before = people.stats.entityRequests;
+    const { done } = collect(client(), 'subscription { ticks(count: 1, authorId: "u2") { author { name } } }');
+    expect((await done).events).toEqual([{ data: { ticks: { author: { name: 'Name of u2' } } } }]);
+    expect(people.stats.entityRequests - before).toBe(1);
+    expect(people.stats.entityAuthorization.at(-1)).toBe(GOOD_TOKEN);
+    expect(people.stats.entityForwardedFor.at(-1)).toBe('127.0.0.1');
   });
 
   it('makes no entity fetch for events whose author is null', async () => {

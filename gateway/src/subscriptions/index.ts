@@ -1,6 +1,8 @@
 /** Federated subscriptions for a stock @apollo/gateway: graphql-ws in front, subgraph WebSockets behind. */
 export { attachSubscriptionServer, CLIENT_CLOSE_GRACE_MS } from './server';
-export type { AttachSubscriptionServerOptions, SocketOperationRequest, SubscriptionAuth, SubscriptionServer } from './server';
+export type { AttachSubscriptionServerOptions, SubscriptionServer } from './server';
+export type { OpenCount, SocketLimits, SubscriptionAuth } from './connection';
+export type { SocketOperationRequest } from './dispatch';
 export { createSupergraphPlanner } from './planner';
 export type { OperationContext, SubgraphInfo, SubscriptionPlan, SupergraphPlanner, SupergraphPlannerOptions } from './planner';
 export { createUpstreamClient, createUpstreamPool, toUpstreamErrors, toWebSocketUrl, upstreamClosedError } from './upstream';

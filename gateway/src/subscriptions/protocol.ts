@@ -38,7 +38,7 @@ export const DEFAULT_PLAN_CACHE_MAX_ENTRIES = 500;
 /** Key of the `connection_init` payload that carries the caller's credentials, upstream and downstream. */
 export const AUTHORIZATION_PARAM = 'authorization';
 
-/** `extensions.code` values of errors produced by the subscription layer itself. */
+/** `extensions.code` values of errors produced by the subscription layer itself (the contract's own codes are `ErrorCode`'s). */
 export const SubscriptionErrorCode = {
   /** The upstream subgraph socket closed or failed while the subscription was active. */
   UpstreamClosed: 'SUBSCRIPTION_UPSTREAM_CLOSED',
@@ -50,8 +50,6 @@ export const SubscriptionErrorCode = {
   SupergraphNotLoaded: 'SUPERGRAPH_NOT_LOADED',
   /** A query or mutation was sent over the socket but no executor was configured. */
   OperationNotSupported: 'OPERATION_NOT_SUPPORTED_OVER_WEBSOCKET',
-  /** The operation's variables did not match its variable definitions. */
-  BadUserInput: 'BAD_USER_INPUT',
 } as const;
 
 /** Union of the `extensions.code` values above. */

@@ -1,0 +1,112 @@
+/**
+ * Runs a prepared operation for graphql-ws and shapes what goes back: a subscription through
+ * its plan (upstream primary fetch, then the rest per event), a query or mutation through the
+ * `executeOperation` hook; terminal subscription errors expanded.
+ */
+import { GraphQLError, type ExecutionArgs, type ExecutionResult, type GraphQLFormattedError } from 'graphql';
+import { SpanKind, type Tracer } from '@opentelemetry/api';
+import { asGraphQLError, contractError, ErrorCode } from '@chat/shared/errors';
+import { connectionContext, type SubscriptionAuth } from './connection';
+import { operationNotSupportedError, type PreparedOperation } from './operation';
+import { startGatewaySubscription, SubscriptionTerminatedError } from './subscribe';
+
+/** Query or mutation received over the socket, for the `executeOperation` hook. */
+export interface SocketOperationRequest {
+  /** Operation text as sent by the client. */
+  readonly query: string;
+  /** Parsed and validated document. */
+  readonly document: ExecutionArgs['document'];
+  /** Requested operation name. */
+  readonly operationName?: string;
+  /** Raw variables from the client. */
+  readonly variables: Record<string, unknown>;
+  /** What `authenticate` returned for this connection. */
+  readonly auth: SubscriptionAuth;
+  /** Where the client connects from. */
+  readonly clientAddress?: string;
+  /** The connection's `connection_init` payload. */
+  readonly connectionParams?: Readonly<Record<string, unknown>>;
+}
+
+/** What the `executeOperation` hook may answer: an execution result, or one with formatted errors. */
+export type SocketOperationResult = ExecutionResult | { data?: unknown; errors?: readonly GraphQLFormattedError[] };
+
+/** How prepared operations run. */
+export interface DispatchOptions {
+  /** Executes queries/mutations sent over the socket; when absent they are refused with an error. */
+  readonly executeOperation?: (request: SocketOperationRequest) => Promise<SocketOperationResult>;
+  /** Bound of each subscription's entity cache. */
+  readonly entityCacheMaxEntries?: number;
+  /** Each subscription starts in a span of this tracer; its upstream subscribe carries that trace. */
+  readonly tracer?: Tracer;
+}
+
+/** graphql-ws's `subscribe` and `execute`, over prepared operations. */
+export interface Dispatcher {
+  subscribe(args: ExecutionArgs): AsyncGenerator<ExecutionResult, undefined, unknown> | ExecutionResult;
+  execute(args: ExecutionArgs): Promise<ExecutionResult>;
+}
+
+/** Runs prepared operations as `options` say. */
+export function createDispatcher(options: DispatchOptions): Dispatcher {
+  return {
+    subscribe(args) {
+      const { connection, supergraph, plan, query, variables } = args.contextValue as PreparedOperation;
+      if (!plan) return { errors: [contractError(ErrorCode.INTERNAL_SERVER_ERROR, 'Subscription was not planned')] };
+      const start = () =>
+        startGatewaySubscription({
+          planner: supergraph.planner,
+          plan,
+          upstream: connection.upstream,
+          serviceUrl: supergraph.serviceUrl,
+          dataSources: supergraph.dataSources,
+          query,
+          variables,
+          context: connectionContext(connection),
+          entityCacheMaxEntries: options.entityCacheMaxEntries,
+        });
+      if (!options.tracer) return start();
+      // A short span for the start: the upstream subscribe made inside it carries its trace to the subgraph.
+      return options.tracer.startActiveSpan(`subscription ${args.operationName ?? '(anonymous)'}`, { kind: SpanKind.SERVER }, (span) => {
+        try {
+          return start();
+        } finally {
+          span.end();
+        }
+      });
+    },
+    async execute(args) {
+      const { connection, query, rawVariables } = args.contextValue as PreparedOperation;
+      if (!options.executeOperation) return { errors: [operationNotSupportedError()] };
+      try {
+        const result = await options.executeOperation({
+          query,
+          document: args.document,
+          operationName: args.operationName ?? undefined,
+          variables: rawVariables,
+          auth: connection.auth,
+          clientAddress: connection.clientAddress,
+          connectionParams: connection.connectionParams,
+        });
+        return toExecutionResult(result);
+      } catch (error) {
+        return { errors: [asGraphQLError(error)] };
+      }
+    },
+  };
+}
+
+/** Expands terminal subscription errors (upstream gone, upstream error) into the client's `error` payload. */
+export function formatTerminalErrors(errors: readonly GraphQLError[]): GraphQLFormattedError[] {
+  return errors.flatMap((error) =>
+    error.originalError instanceof SubscriptionTerminatedError ? error.originalError.errors.map((e) => e.toJSON()) : [error.toJSON()],
+  );
+}
+
+/** Converts a hook result (possibly with formatted, plain-object errors) to an ExecutionResult graphql-ws can send. */
+function toExecutionResult(result: SocketOperationResult): ExecutionResult {
+  const errors = result.errors?.map((e) =>
+    e instanceof GraphQLError ? e : new GraphQLError(e.message, { path: e.path, extensions: e.extensions as Record<string, unknown> | undefined }),
+  );
+  return { data: (result.data ?? null) as ExecutionResult['data'], ...(errors?.length ? { errors } : {}) };
+}
