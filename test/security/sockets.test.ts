@@ -1,6 +1,8 @@
 /** graphql-ws limits at the gateway, tried over raw sockets speaking graphql-transport-ws. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import WebSocket from 'ws';
+import { METRIC_PREFIX, METRICS_PATH } from '@chat/shared/metrics';
+import { waitUntil } from '../chat/helpers';
 import { startTestSystem, type TestSystem } from '../support/system';
 
 interface RawSocket {
@@ -47,6 +49,28 @@ async function open(url: string, token: string): Promise<RawSocket> {
   raw.send({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } });
   await Promise.race([next((m) => m.type === 'connection_ack'), closed]);
   return raw;
+}
+
+/** Opens a socket, sends connection_init with the token and drops the socket at once; resolves once it is closed. */
+function dropAfterInit(url: string, token: string): Promise<void> {
+  const socket = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.once('close', () => resolve());
+    socket.once('open', () => {
+      socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }));
+      socket.terminate();
+    });
+  });
+}
+
+/** The graphql-ws connections the gateway's gauge counts open now. */
+async function openConnections(t: TestSystem): Promise<number> {
+  const text = await (await fetch(new URL(METRICS_PATH, t.gatewayUrl))).text();
+  // One sample, labelled with the service: `chat_ws_connections{service="gateway"} 2`.
+  const line = new RegExp(`^${METRIC_PREFIX}ws_connections(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
+  if (!line) throw new Error('the gateway reports no connection gauge');
+  return Number(line[1]);
 }
 
 describe('graphql-ws limits', () => {
@@ -97,6 +121,30 @@ describe('graphql-ws limits', () => {
     const again = await open(t.gatewayUrl, me.token);
     expect(again.messages[0].type).toBe('connection_ack');
     for (const s of [second, other, again]) s.socket.close();
+  });
+
+  it('counts no socket that closed while its connection_init was being authenticated (issue 14, item 8)', async () => {
+    const me = await t.signUp();
+    const limit = t.config.socketLimits.maxConnectionsPerUser;
+    const before = await openConnections(t);
+    // Three times the quota of sockets that send connection_init and go before the token is verified.
+    await Promise.all(Array.from({ length: 3 * limit }, () => dropAfterInit(t.gatewayUrl, me.token)));
+    // The user still has the whole quota: `limit` sockets are accepted, one more is refused.
+    const accepted: RawSocket[] = [];
+    for (let n = 0; n < limit; n += 1) {
+      const raw = await open(t.gatewayUrl, me.token);
+      expect(raw.messages[0]?.type).toBe('connection_ack');
+      accepted.push(raw);
+    }
+    expect(await openConnections(t)).toBe(before + limit);
+    const extra = await open(t.gatewayUrl, me.token);
+    expect((await extra.closed).code).toBe(4403);
+    for (const raw of accepted) raw.socket.close();
+    await Promise.all(accepted.map((raw) => raw.closed));
+    await waitUntil(async () => (await openConnections(t)) === before, 5_000, 'the gauge back where it was');
+    const again = await open(t.gatewayUrl, me.token);
+    expect(again.messages[0]?.type).toBe('connection_ack');
+    again.socket.close();
   });
 
   it('closes the socket with 1009 on a message over the size cap', async () => {

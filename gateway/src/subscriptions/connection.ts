@@ -130,6 +130,8 @@ export function createConnections(options: ConnectionOptions): Connections {
       }
       if (!auth) return false;
       const { socket, request } = ctx.extra as SocketExtra;
+      // Closed while `authenticate` ran: graphql-ws has called onClose already, so nothing may be counted or kept.
+      if (socket.readyState !== socket.OPEN) return false;
       if (!takeUserSocket(auth.userKey)) {
         socket.close(CloseCode.Forbidden, `Forbidden: at most ${socketLimits?.maxConnectionsPerUser} open connections per user`);
         return false;
