@@ -53,7 +53,7 @@ export async function startGateway(config: Config, options: { port?: number; sup
     includeStacktraceInErrorResponses: config.nodeEnv !== 'production',
     // GraphiQL needs introspection for its docs and completion: enabling it in production enables both.
     introspection: config.nodeEnv !== 'production' || config.graphiql,
-    // Size, depth, alias and cost limits (gateway/src/limits.ts); JSON-array batches get Apollo's 400; CSRF prevention stays on.
+    // Size, depth, alias, cost and response-size limits (gateway/src/limits.ts); JSON-array batches get Apollo's 400; CSRF prevention stays on.
     plugins: [ApolloServerPluginLandingPageDisabled(), queryLimitsPlugin<GatewayContext>(config.limits), operationsPlugin<GatewayContext>(telemetry)],
     allowBatchedHttpRequests: false,
     formatError: contractCodes,

@@ -1,31 +1,48 @@
 /**
- * Abuse limits on GraphQL operations, enforced by the gateway before anything is executed.
+ * Abuse limits on GraphQL operations, enforced by the gateway before anything is executed, and
+ * on what it answers.
  *
  * - document size: the operation text's UTF-8 bytes, checked before parsing;
  * - depth: the deepest field nesting of an operation, counted through fragments (not inside
  *   introspection's `__schema`/`__type`);
  * - aliases: the aliased fields in the document;
- * - cost: every field costs 1, and a field with a `first` or `last` argument multiplies the
- *   cost of its sub-selection by that number (no argument: multiplier 1).
+ * - cost: every field costs 1, and a paged field (one taking `first`/`last`, or returning a
+ *   `…Connection`) multiplies the cost of its sub-selection by its page size as the server will
+ *   read it: variables coerced with their defaults, and `DEFAULT_PAGE_SIZE` when none is given;
+ * - response size: the JSON of one answer (an HTTP response, a graphql-ws result or subscription
+ *   event), counted when it is ready and replaced by the refusal when over the limit (a mutation's
+ *   effect stands; only its answer is refused).
  *
  * Depth, aliases and cost are graphql-js validation rules (`queryLimitRules`), so the HTTP
- * pipeline (through `queryLimitsPlugin`) and the graphql-ws server run the same checks. Every
- * refusal is a GraphQLError with `extensions.code: 'BAD_USER_INPUT'` (HTTP status 400).
+ * pipeline (through `queryLimitsPlugin`) and the graphql-ws server run the same checks, and both
+ * measure answers with `responseSizeError`. Every refusal is a GraphQLError with
+ * `extensions.code: 'BAD_USER_INPUT'` (the client must ask for less) and `extensions.limit`
+ * naming the limit; over HTTP its status is 400.
  */
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import {
   GraphQLError,
   Kind,
+  getArgumentValues,
+  getNamedType,
+  getVariableValues,
+  isInterfaceType,
+  isObjectType,
   validate,
   type ASTNode,
   type FieldNode,
   type FragmentDefinitionNode,
+  type GraphQLField,
+  type GraphQLNamedType,
+  type NamedTypeNode,
+  type OperationDefinitionNode,
   type SelectionSetNode,
   type ValidationContext,
   type ValidationRule,
-  type ValueNode,
 } from 'graphql';
 import { ErrorCode } from '@chat/shared/errors';
+import { DEFAULT_PAGE_SIZE } from '@chat/shared/pagination';
+import { jsonByteLength } from './json-size';
 
 /** `extensions.code` of every limit refusal (the contract's code for a request the client must change). */
 export const LIMIT_ERROR_CODE = ErrorCode.BAD_USER_INPUT;
@@ -38,6 +55,8 @@ export const LIMIT_HTTP_STATUS = 400;
 export const DEPTH_EXEMPT_FIELDS: readonly string[] = ['__schema', '__type'];
 /** The arguments whose value multiplies the cost of a field's sub-selection. */
 export const PAGE_SIZE_ARGUMENTS: readonly string[] = ['first', 'last'];
+/** The type-name ending of a Relay connection: a field returning one is paged even without page arguments. */
+export const CONNECTION_TYPE_SUFFIX = 'Connection';
 
 /** The limits, each a maximum (see the module comment for what is counted). */
 export interface QueryLimits {
@@ -49,13 +68,15 @@ export interface QueryLimits {
   readonly maxCost: number;
   /** Operation text size in UTF-8 bytes. */
   readonly maxDocumentBytes: number;
+  /** One answer's JSON in UTF-8 bytes (a response, or a subscription event). */
+  readonly maxResponseBytes: number;
 }
 
 /** The defaults (also those of `loadConfig`). */
-export const DEFAULT_QUERY_LIMITS: QueryLimits = { maxDepth: 12, maxAliases: 30, maxCost: 5000, maxDocumentBytes: 20_000 };
+export const DEFAULT_QUERY_LIMITS: QueryLimits = { maxDepth: 12, maxAliases: 30, maxCost: 5000, maxDocumentBytes: 20_000, maxResponseBytes: 8 * 1024 * 1024 };
 
 /** Which limit an error refuses; carried as `extensions.limit`. */
-export type LimitName = 'depth' | 'aliases' | 'cost' | 'documentSize';
+export type LimitName = 'depth' | 'aliases' | 'cost' | 'documentSize' | 'responseSize';
 
 function limitError(limit: LimitName, message: string, node?: ASTNode): GraphQLError {
   return new GraphQLError(message, { nodes: node ? [node] : undefined, extensions: { code: LIMIT_ERROR_CODE, limit } });
@@ -70,38 +91,57 @@ export function documentSizeError(source: string, maxBytes: number): GraphQLErro
   return limitError('documentSize', `The operation is ${bytes} bytes; at most ${maxBytes} are allowed.`);
 }
 
+/** The refusal of an answer (an execution result) whose JSON is over `maxBytes`, or undefined. Stops counting at the limit. */
+export function responseSizeError(result: unknown, maxBytes: number): GraphQLError | undefined {
+  if (jsonByteLength(result, maxBytes) <= maxBytes) return undefined;
+  return limitError('responseSize', `The response is over ${maxBytes} bytes; at most ${maxBytes} are allowed: ask for fewer fields or smaller pages.`);
+}
+
+/** What a field folds into: its node, its definition (undefined for introspection's), and its sub-selection's value. */
+type FieldFolder = (node: FieldNode, definition: GraphQLField<unknown, unknown> | undefined, child: number) => number;
+
+/** The definition of field `name` on `parent`, if `parent` has fields and it is one of them. */
+function fieldDefinition(parent: GraphQLNamedType | undefined, name: string): GraphQLField<unknown, unknown> | undefined {
+  return isObjectType(parent) || isInterfaceType(parent) ? parent.getFields()[name] : undefined;
+}
+
 /**
- * Walks a selection set, fragments included, folding each field with `field(name, args, childValue)`
- * and siblings with `combine`. Each fragment's value is computed once (memoised), so fragments
- * spread many times cost no extra work; a fragment cycle contributes `empty` (the specified
- * NoFragmentCycles rule refuses such a document anyway).
+ * Walks an operation's selections, fragments included, folding each field with
+ * `field(node, definition, childValue)` and siblings with `combine`. Each fragment's value is
+ * computed once (memoised), so fragments spread many times cost no extra work; a fragment cycle
+ * contributes `empty` (the specified NoFragmentCycles rule refuses such a document anyway).
  */
 function foldSelections(
   context: ValidationContext,
   empty: number,
   combine: (a: number, b: number) => number,
-  field: (node: FieldNode, child: number) => number,
-): (set: SelectionSetNode) => number {
+  field: FieldFolder,
+): (operation: OperationDefinitionNode) => number {
+  const schema = context.getSchema();
   const memo = new Map<string, number>();
   const visiting = new Set<string>();
+  const typeNamed = (condition: NamedTypeNode | undefined, otherwise: GraphQLNamedType | undefined) =>
+    condition ? schema.getType(condition.name.value) ?? undefined : otherwise;
   const fragment = (definition: FragmentDefinitionNode): number => {
     const name = definition.name.value;
     const known = memo.get(name);
     if (known !== undefined) return known;
     if (visiting.has(name)) return empty;
     visiting.add(name);
-    const value = walk(definition.selectionSet);
+    const value = walk(definition.selectionSet, typeNamed(definition.typeCondition, undefined));
     visiting.delete(name);
     memo.set(name, value);
     return value;
   };
-  const walk = (set: SelectionSetNode): number => {
+  const walk = (set: SelectionSetNode, parent: GraphQLNamedType | undefined): number => {
     let value = empty;
     for (const selection of set.selections) {
       if (selection.kind === Kind.FIELD) {
-        value = combine(value, field(selection, selection.selectionSet ? walk(selection.selectionSet) : empty));
+        const definition = fieldDefinition(parent, selection.name.value);
+        const child = selection.selectionSet ? walk(selection.selectionSet, definition && getNamedType(definition.type)) : empty;
+        value = combine(value, field(selection, definition, child));
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        value = combine(value, walk(selection.selectionSet));
+        value = combine(value, walk(selection.selectionSet, typeNamed(selection.typeCondition, parent)));
       } else {
         const definition = context.getFragment(selection.name.value);
         if (definition) value = combine(value, fragment(definition));
@@ -109,16 +149,14 @@ function foldSelections(
     }
     return value;
   };
-  return walk;
+  return (operation) => walk(operation.selectionSet, schema.getRootType(operation.operation) ?? undefined);
 }
 
 /** Refuses operations nested deeper than `max` fields. */
 export function maxDepthRule(max: number): ValidationRule {
   return (context) => ({
     OperationDefinition(node) {
-      const depth = foldSelections(context, 0, Math.max, (field, child) => (DEPTH_EXEMPT_FIELDS.includes(field.name.value) ? 1 : 1 + child))(
-        node.selectionSet,
-      );
+      const depth = foldSelections(context, 0, Math.max, (field, _definition, child) => (DEPTH_EXEMPT_FIELDS.includes(field.name.value) ? 1 : 1 + child))(node);
       if (depth > max) {
         context.reportError(limitError('depth', `The operation is nested ${depth} levels deep; at most ${max} are allowed.`, node));
       }
@@ -143,26 +181,51 @@ export function maxAliasesRule(max: number): ValidationRule {
   };
 }
 
-/** The integer a `first`/`last` argument holds (a literal or a variable), or undefined. */
-function pageSize(value: ValueNode, variables: Readonly<Record<string, unknown>>): number | undefined {
-  const raw = value.kind === Kind.INT ? Number(value.value) : value.kind === Kind.VARIABLE ? variables[value.name.value] : undefined;
-  return typeof raw === 'number' && Number.isFinite(raw) && raw > 0 ? raw : undefined;
+/**
+ * Whether a field is a page of a list: it takes `first` or `last`, or it returns a Relay
+ * connection (a type named `…Connection`). Such a field without a page size still returns
+ * the server's default page (`DEFAULT_PAGE_SIZE` rows), so that is what it counts for.
+ */
+export function isPagedField(definition: GraphQLField<unknown, unknown>): boolean {
+  return definition.args.some((argument) => PAGE_SIZE_ARGUMENTS.includes(argument.name)) || getNamedType(definition.type).name.endsWith(CONNECTION_TYPE_SUFFIX);
 }
 
 /**
- * Refuses operations whose cost exceeds `max`: each field costs 1 plus its sub-selection's
- * cost times its `first`/`last` argument (1 without one). `variables` resolves `first: $n`.
+ * How many times a field's sub-selection is counted: its `first`/`last` as the server will read
+ * them (variables coerced, defaults applied, the larger if both are given), the default page size
+ * for a paged field given neither, 1 for any other field (and at least 1).
+ */
+function pageMultiplier(node: FieldNode, definition: GraphQLField<unknown, unknown> | undefined, variables: Readonly<Record<string, unknown>>): number {
+  if (!definition) return 1;
+  let values: Record<string, unknown>;
+  try {
+    values = getArgumentValues(definition, node, variables);
+  } catch {
+    values = {}; // an invalid argument is refused before execution anyway
+  }
+  const sizes = PAGE_SIZE_ARGUMENTS.map((name) => values[name]).filter((size): size is number => typeof size === 'number' && Number.isFinite(size));
+  if (sizes.length === 0) return isPagedField(definition) ? DEFAULT_PAGE_SIZE : 1;
+  return Math.max(1, ...sizes);
+}
+
+/** The operation's variables as execution will see them: coerced, defaults applied (none if they do not coerce). */
+function coercedVariables(context: ValidationContext, operation: OperationDefinitionNode, raw: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const coerced = getVariableValues(context.getSchema(), operation.variableDefinitions ?? [], raw);
+  // Variables that do not coerce are refused before execution; counted as absent meanwhile.
+  return coerced.coerced ?? {};
+}
+
+/**
+ * Refuses operations whose cost exceeds `max`: each field costs 1 plus its sub-selection's cost
+ * times its page size (see `pageMultiplier`). `variables` are the request's, as the client sent them.
  */
 export function maxCostRule(max: number, variables: Readonly<Record<string, unknown>> = {}): ValidationRule {
   return (context) => ({
     OperationDefinition(node) {
-      const cost = foldSelections(context, 0, (a, b) => a + b, (field, child) => {
-        let multiplier = 1;
-        for (const argument of field.arguments ?? []) {
-          if (PAGE_SIZE_ARGUMENTS.includes(argument.name.value)) multiplier = Math.max(multiplier, pageSize(argument.value, variables) ?? 1);
-        }
-        return 1 + multiplier * child;
-      })(node.selectionSet);
+      const values = coercedVariables(context, node, variables);
+      const cost = foldSelections(context, 0, (a, b) => a + b, (field, definition, child) => 1 + pageMultiplier(field, definition, values) * child)(
+        node,
+      );
       if (cost > max) context.reportError(limitError('cost', `The operation costs ${cost}; at most ${max} is allowed.`, node));
     },
   });
@@ -193,7 +256,7 @@ export const OVERSIZED_PLACEHOLDER = '{ __typename }';
  * Enforces the limits in Apollo Server. An oversized text is swapped for a placeholder as the
  * request starts (before parsing; a hook there cannot answer with a 400) and refused once the
  * operation is resolved; depth, aliases and cost are checked then too, before execution, on
- * cached documents as well.
+ * cached documents as well. An answer over the size limit is replaced by its refusal (status 400).
  */
 export function queryLimitsPlugin<TContext extends BaseContext>(limits: QueryLimits): ApolloServerPlugin<TContext> {
   return {
@@ -216,6 +279,14 @@ export function queryLimitsPlugin<TContext extends BaseContext>(limits: QueryLim
           }
           const [error] = validate(schema, document, queryLimitRules(limits, request.variables));
           if (error) throw forHttp(error);
+        },
+        // Synchronous on purpose: it runs before the other plugins' hooks see the answer.
+        async willSendResponse({ response }) {
+          if (response.body.kind !== 'single') return;
+          const tooLarge = responseSizeError(response.body.singleResult, limits.maxResponseBytes);
+          if (!tooLarge) return;
+          response.body.singleResult = { errors: [tooLarge.toJSON()] };
+          response.http.status = LIMIT_HTTP_STATUS;
         },
       };
     },

@@ -1,17 +1,29 @@
 /**
  * The gateway's GraphQL limits (gateway/src/limits.ts), CORS and CSRF prevention, tried through
  * the real gateway: over HTTP every limit is refused with BAD_USER_INPUT and a 4xx before
- * execution, over graphql-ws the same rules refuse the operation.
+ * execution (an answer over the size limit, in its place), over graphql-ws the same rules refuse
+ * the operation or the event. The rules themselves are unit-tested in gateway/src/limits.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { buildSchema, getIntrospectionQuery, parse, validate } from 'graphql';
-import { ConfigError, loadConfig } from '@chat/shared/config';
-import { DEFAULT_QUERY_LIMITS, maxCostRule, maxDepthRule, queryLimitRules } from '../../gateway/src/limits';
+import { getIntrospectionQuery } from 'graphql';
+import type { Client } from 'graphql-ws';
+import { LIMITS } from '@chat/shared/validate';
+import { messagesBus, sendOk, waitUntil, watchListeners } from '../chat/helpers';
 import { startTestSystem, type TestSystem } from '../support/system';
 import { wsClient } from '../support/ws';
 
 const START_TIMEOUT_MS = 120_000;
 const LISTED_ORIGIN = 'https://app.example.com';
+/** This file's MAX_RESPONSE_BYTES: far above any answer of the other tests, below 15 of the largest characters. */
+const MAX_RESPONSE_BYTES = 1_000_000;
+/** A character's text fields (each at its longest: about 80 KB together). */
+const CHARACTER_TEXT = 'description personality scenario greeting exampleDialogue systemPrompt';
+
+/** The reported attack (issue 14, item 1): 30 conversations, each a page of messages, each message its conversation's page again. */
+function nestedPagesQuery(conversationId: string, pageArguments: string, aliases = 30): string {
+  const page = `messages${pageArguments} { edges { node { conversation { messages${pageArguments} { edges { node { id content } } } } } } }`;
+  return Array.from({ length: aliases }, (_, i) => `c${i}: conversation(id: "${conversationId}") { ${page} }`).join(' ');
+}
 
 /** `message(id) { conversation { lastMessage { conversation { ... id } } } }`, `depth` fields deep. */
 function deepSelection(depth: number): string {
@@ -37,12 +49,29 @@ function expectRefused(res: { status: number; data?: unknown; errors?: Array<{ m
   expect(res.errors?.[0]?.message).toMatch(/at most/);
 }
 
+/** The first thing graphql-ws answers an operation with: a result, the errors of an `error` message, or 'completed'. */
+function firstAnswer(client: Client, query: string, variables: Record<string, unknown> = {}): Promise<any> {
+  return new Promise((resolve) => {
+    const stop = client.subscribe(
+      { query, variables },
+      {
+        next: (value) => {
+          stop();
+          resolve(value);
+        },
+        error: (error) => resolve(error),
+        complete: () => resolve('completed'),
+      },
+    );
+  });
+}
+
 describe('gateway limits, CORS and CSRF', () => {
   let t: TestSystem;
   let token: string;
 
   beforeAll(async () => {
-    t = await startTestSystem('pglite', { CORS_ORIGINS: `${LISTED_ORIGIN}, https://other.example.com` });
+    t = await startTestSystem('pglite', { CORS_ORIGINS: `${LISTED_ORIGIN}, https://other.example.com`, MAX_RESPONSE_BYTES: String(MAX_RESPONSE_BYTES) });
     token = (await t.signUp('Limits')).token;
   }, START_TIMEOUT_MS);
   afterAll(() => t?.stop());
@@ -108,10 +137,7 @@ describe('gateway limits, CORS and CSRF', () => {
   it('refuses a deep subscription, a deep query, too many aliases and an oversized document over graphql-ws', async () => {
     const client = wsClient(t.gatewayUrl, token);
     try {
-      const refused = (query: string) =>
-        new Promise<any>((resolve) => {
-          client.subscribe({ query }, { next: (value) => resolve(value), error: (error) => resolve(error), complete: () => resolve('completed') });
-        });
+      const refused = (query: string) => firstAnswer(client, query);
       const subscription = await refused(`subscription { conversationEvents(conversationId: "c") { message { ${deepSelection(12)} } } }`);
       expect(Array.isArray(subscription)).toBe(true);
       expect(subscription[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'depth' });
@@ -124,6 +150,93 @@ describe('gateway limits, CORS and CSRF', () => {
     } finally {
       await client.dispose();
     }
+  });
+
+  describe('the nested-pages attack and oversized answers (issue 14, item 1)', () => {
+    let conversationId: string;
+    let characterId: string;
+    let listeners: ReturnType<typeof watchListeners>;
+
+    beforeAll(async () => {
+      listeners = watchListeners(messagesBus(t));
+      // A character with every text field at its longest, and a conversation with it.
+      const long = (max: number) => 'x'.repeat(max);
+      const input = {
+        name: 'Verbose',
+        description: long(LIMITS.personaFieldMax),
+        personality: long(LIMITS.personaFieldMax),
+        scenario: long(LIMITS.personaFieldMax),
+        greeting: long(LIMITS.personaFieldMax),
+        exampleDialogue: long(LIMITS.longPersonaFieldMax),
+        systemPrompt: long(LIMITS.longPersonaFieldMax),
+      };
+      const created = await t.gql(`mutation($input: CharacterInput!) { createCharacter(input: $input) { id } }`, { input }, token);
+      characterId = created.data.createCharacter.id;
+      const started = await t.gql(`mutation($c: ID!) { startConversation(input: { characterId: $c }) { id } }`, { c: characterId }, token);
+      conversationId = started.data.startConversation.id;
+    });
+
+    it('counts a page size left to a variable’s default at that default, over HTTP and graphql-ws', async () => {
+      const query = `query($n: Int = 100) { ${nestedPagesQuery(conversationId, '(first: $n)')} }`;
+      expectRefused(await t.gql(query, {}, token), 'cost');
+      // The same query with a small page, given by the client, is within the limit.
+      const small = await t.gql(query, { n: 2 }, token);
+      expect(small.errors).toBeUndefined();
+      expect(small.data.c0.messages.edges).toHaveLength(1);
+      const client = wsClient(t.gatewayUrl, token);
+      try {
+        expect((await firstAnswer(client, query))[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'cost' });
+        const subscription = `subscription($id: ID!, $n: Int = 100) { conversationEvents(conversationId: $id) { message { conversation {
+          messages(first: $n) { edges { node { conversation { messages(first: $n) { edges { node { id content } } } } } } } } } } }`;
+        expect((await firstAnswer(client, subscription, { id: conversationId }))[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'cost' });
+      } finally {
+        await client.dispose();
+      }
+    });
+
+    it('counts a page without first or last at the server’s default page size, over HTTP and graphql-ws', async () => {
+      // 5 × (1 + 20 × (4 + 20 × 4)) with the default page of 20; it was 5 × 14 when a missing first counted 1.
+      const query = `{ ${nestedPagesQuery(conversationId, '', 5)} }`;
+      expectRefused(await t.gql(query, {}, token), 'cost');
+      expect((await t.gql(`{ ${nestedPagesQuery(conversationId, '', 2)} }`, {}, token)).errors).toBeUndefined();
+      const client = wsClient(t.gatewayUrl, token);
+      try {
+        expect((await firstAnswer(client, query))[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'cost' });
+      } finally {
+        await client.dispose();
+      }
+    });
+
+    it('refuses an answer over MAX_RESPONSE_BYTES over HTTP, and sends one within it', async () => {
+      const characters = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: character(id: "${characterId}") { ${CHARACTER_TEXT} }`).join(' ')} }`;
+      const within = await t.gql(characters(5), {}, token);
+      expect(within.status).toBe(200);
+      expect(within.data.a4.systemPrompt).toHaveLength(LIMITS.longPersonaFieldMax);
+      const over = await t.gql(characters(15), {}, token);
+      expectRefused(over, 'responseSize');
+      expect(over.status).toBe(400);
+    });
+
+    it('refuses a query answer and a subscription event over MAX_RESPONSE_BYTES over graphql-ws', async () => {
+      const client = wsClient(t.gatewayUrl, token);
+      try {
+        const characters = `{ ${Array.from({ length: 15 }, (_, i) => `a${i}: character(id: "${characterId}") { ${CHARACTER_TEXT} }`).join(' ')} }`;
+        const answer = await firstAnswer(client, characters);
+        expect(answer.data ?? null).toBeNull();
+        expect(answer.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'responseSize' });
+        // Each event carries its conversation's character 15 times over: about 1.2 MB.
+        const aliases = Array.from({ length: 15 }, (_, i) => `c${i}: conversation { character { ${CHARACTER_TEXT} } }`).join(' ');
+        const event = firstAnswer(client, `subscription($id: ID!) { conversationEvents(conversationId: $id) { kind message { id ${aliases} } } }`, { id: conversationId });
+        // graphql-ws does not acknowledge a subscribe: send once the messages subgraph listens for the conversation.
+        await waitUntil(() => listeners.count(conversationId) === 1, 10_000, 'the subscription upstream');
+        await sendOk(t, token, conversationId, 'Tell me about yourself.');
+        const refused = await event;
+        expect(refused.data ?? null).toBeNull();
+        expect(refused.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'responseSize' });
+      } finally {
+        await client.dispose();
+      }
+    });
   });
 
   it('answers CORS preflights with access-control-allow-origin for listed origins only', async () => {
@@ -152,38 +265,5 @@ describe('gateway limits, CORS and CSRF', () => {
     const withHeader = await fetch(url, { headers: { 'apollo-require-preflight': 'true' } });
     expect(withHeader.status).toBe(200);
     expect(((await withHeader.json()) as any).data.__typename).toBe('Query');
-  });
-});
-
-describe('limit configuration and rules', () => {
-  it('reads the limits and CORS origins from the environment, validating them', () => {
-    const defaults = loadConfig({});
-    expect(defaults.limits).toEqual(DEFAULT_QUERY_LIMITS);
-    expect(defaults.corsOrigins).toEqual([]);
-    const set = loadConfig({ MAX_QUERY_DEPTH: '5', MAX_ALIASES: '0', MAX_QUERY_COST: '100', MAX_DOCUMENT_BYTES: '1000', CORS_ORIGINS: 'https://a.example, http://localhost:5173' });
-    expect(set.limits).toEqual({ maxDepth: 5, maxAliases: 0, maxCost: 100, maxDocumentBytes: 1000 });
-    expect(set.corsOrigins).toEqual(['https://a.example', 'http://localhost:5173']);
-    for (const env of [{ MAX_QUERY_DEPTH: '0' }, { MAX_QUERY_COST: 'many' }, { MAX_DOCUMENT_BYTES: '-1' }, { MAX_ALIASES: '1.5' }, { CORS_ORIGINS: '*' }, { CORS_ORIGINS: 'https://a.example/path' }]) {
-      expect(() => loadConfig(env)).toThrow(ConfigError);
-    }
-  });
-
-  const schema = buildSchema('type Query { node(first: Int): Node } type Node { child(first: Int): Node id: ID }');
-
-  it('computes each fragment once, so a fragment fan-out is cheap to check', () => {
-    // Each level spreads the next twice: 2^40 fields once expanded.
-    const levels = Array.from({ length: 40 }, (_, i) => `fragment F${i} on Node { a: child { ...F${i + 1} } b: child { ...F${i + 1} } }`);
-    const document = parse(`{ node { ...F0 } } ${levels.join(' ')} fragment F40 on Node { id }`);
-    const started = Date.now();
-    const errors = validate(schema, document, [maxCostRule(5000)]);
-    expect(Date.now() - started).toBeLessThan(1000);
-    expect(errors[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'cost' });
-  });
-
-  it('multiplies by first/last and leaves introspection out of the depth', () => {
-    expect(validate(schema, parse('{ node(first: 10) { child(first: 10) { id } } }'), [maxCostRule(111)])).toEqual([]);
-    expect(validate(schema, parse('{ node(first: 10) { child(first: 10) { id } } }'), [maxCostRule(110)])).toHaveLength(1);
-    expect(validate(schema, parse(getIntrospectionQuery()), queryLimitRules(DEFAULT_QUERY_LIMITS))).toEqual([]);
-    expect(validate(schema, parse('{ node { child { child { id } } } }'), [maxDepthRule(3)])).toHaveLength(1);
   });
 });

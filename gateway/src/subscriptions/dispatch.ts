@@ -1,11 +1,13 @@
 /**
  * Runs a prepared operation for graphql-ws and shapes what goes back: a subscription through
  * its plan (upstream primary fetch, then the rest per event), a query or mutation through the
- * `executeOperation` hook; terminal subscription errors expanded.
+ * `executeOperation` hook; terminal subscription errors expanded; an over-size result replaced.
  */
 import { GraphQLError, type ExecutionArgs, type ExecutionResult, type GraphQLFormattedError } from 'graphql';
+import type { FormattedExecutionResult } from 'graphql-ws';
 import { SpanKind, type Tracer } from '@opentelemetry/api';
 import { asGraphQLError, contractError, ErrorCode } from '@chat/shared/errors';
+import { responseSizeError, type QueryLimits } from '../limits';
 import { connectionContext, type SubscriptionAuth } from './connection';
 import { operationNotSupportedError, type PreparedOperation } from './operation';
 import { startGatewaySubscription, SubscriptionTerminatedError } from './subscribe';
@@ -94,6 +96,12 @@ export function createDispatcher(options: DispatchOptions): Dispatcher {
       }
     },
   };
+}
+
+/** The refusal to send in place of a result over the response-size limit, or undefined to send it as it is. */
+export function limitedResult(result: ExecutionResult, limits: QueryLimits | undefined): FormattedExecutionResult | undefined {
+  const tooLarge = limits && responseSizeError(result, limits.maxResponseBytes);
+  return tooLarge ? { errors: [tooLarge.toJSON()] } : undefined;
 }
 
 /** Expands terminal subscription errors (upstream gone, upstream error) into the client's `error` payload. */

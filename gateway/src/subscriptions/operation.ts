@@ -27,7 +27,7 @@ export interface SupergraphOptions {
   readonly dataSource?: (serviceName: string, url: string) => GraphQLDataSource;
   /** Query planner configuration. */
   readonly queryPlannerConfig?: QueryPlannerConfig;
-  /** Size, depth, alias and cost limits, the gateway's over HTTP too (default: none). */
+  /** Size, depth, alias, cost and response-size limits, the gateway's over HTTP too (default: none). */
   readonly limits?: QueryLimits;
 }
 

@@ -107,6 +107,8 @@ export interface Config {
     maxAliases: number;
     maxCost: number;
     maxDocumentBytes: number;
+    /** Largest answer (JSON, UTF-8 bytes) the gateway sends for one operation or subscription event. */
+    maxResponseBytes: number;
   };
   /** Browser origins the gateway answers CORS requests for (exact `scheme://host[:port]`); empty: no CORS headers. */
   corsOrigins: string[];
@@ -253,6 +255,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxAliases: int(env, 'MAX_ALIASES', 30, 0),
       maxCost: int(env, 'MAX_QUERY_COST', 5000, 1),
       maxDocumentBytes: int(env, 'MAX_DOCUMENT_BYTES', 20_000, 1),
+      maxResponseBytes: int(env, 'MAX_RESPONSE_BYTES', 8 * 1024 * 1024, 1024),
     },
     corsOrigins: origins(env, 'CORS_ORIGINS'),
     socketLimits: {
