@@ -2,11 +2,10 @@ import { readFileSync } from 'node:fs';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
 import type { Config } from '@chat/shared/config';
+import { createBackplane } from '@chat/shared/backplane';
 import { openDatabase } from '@chat/shared/db';
 import { JWKS_PATH } from '@chat/shared/auth';
 import { sendJson } from '@chat/shared/http';
-import { countingRefusals, createMemoryRateLimiter, createRedisRateLimiter } from '@chat/shared/rate-limit';
-import { connectRedis, redisReady } from '@chat/shared/redis';
 import type { SubgraphService } from '@chat/shared/subgraph';
 import { createTelemetry } from '@chat/shared/telemetry';
 import { loadSigningKeys, type SigningKeys } from './keys';
@@ -31,23 +30,18 @@ export async function createUsersSubgraph(config: Config): Promise<UsersService>
   const keys = await loadSigningKeys(config);
   const decoy = decoyHash();
   // Sign-in throttles are shared through Redis when there is one, so every users instance counts alike.
-  const redis = config.redisUrl ? connectRedis(config.redisUrl, 'users') : undefined;
-  if (redis) await redisReady(redis);
-  const rateLimiter = countingRefusals(
-    redis ? createRedisRateLimiter(redis, `${config.redisPrefix}ratelimit:`) : createMemoryRateLimiter(),
-    telemetry.metrics.rateLimitRefusals,
-  );
+  const backplane = await createBackplane(config, 'users', { refusals: telemetry.metrics.rateLimitRefusals });
   return {
     name: 'users',
     keys,
     schema: buildSubgraphSchema({ typeDefs, resolvers: resolvers as never }),
     stats: database.stats,
     telemetry,
-    checks: { database: database.ping, ...(redis ? { redis: () => redis.ping() } : {}) },
+    checks: { database: database.ping, ...backplane.checks },
     routes: { [JWKS_PATH]: (_req, res) => sendJson(res, 200, keys.jwks) },
-    createContext: (identity) => createContext({ store, keys, config, decoyHash: decoy, rateLimiter }, identity),
+    createContext: (identity) => createContext({ store, keys, config, decoyHash: decoy, rateLimiter: backplane.rateLimiter }, identity),
     close: async () => {
-      await redis?.quit().catch(() => redis.disconnect());
+      await backplane.close();
       await database.close();
     },
   };

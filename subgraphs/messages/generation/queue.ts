@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import type { Backplane } from '@chat/shared/backplane';
 import type { Logger } from '@chat/shared/log';
 import type { Redis } from '@chat/shared/redis';
 import type { GenerationJob } from './job';
@@ -24,6 +25,11 @@ export interface DeadLetter {
   job: GenerationJob;
   deliveries: number;
   failedAt: Date;
+}
+
+/** The queue of the backplane's kind: a Redis Stream (read on its `jobs` connection, which blocks), or in this process. */
+export function createJobQueue(backplane: Backplane<'jobs'>, options: Omit<RedisQueueOptions, 'prefix'>): JobQueue {
+  return backplane.kind === 'redis' ? createRedisQueue(backplane.redis, backplane.connections.jobs, { ...options, prefix: backplane.prefix }) : createMemoryQueue();
 }
 
 /** An in-process queue (no REDIS_URL): jobs live and die with this process. */

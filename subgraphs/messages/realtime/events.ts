@@ -1,3 +1,4 @@
+import type { Backplane } from '@chat/shared/backplane';
 import type { Redis } from '@chat/shared/redis';
 import { contextFrom, SpanKind, type Tracer } from '@chat/shared/tracing';
 import type { MessageRow } from '../store';
@@ -54,6 +55,11 @@ export interface EventBus {
   /** Calls `handler` for every cancel request, from any instance. */
   onCancelRequest(handler: (replyId: string) => void): void;
   close(): Promise<void>;
+}
+
+/** The bus of the backplane's kind: on Redis (subscribing on its `events` connection), or in this process. */
+export function createEventBus(backplane: Backplane<'events'>, tracer: Tracer): EventBus {
+  return backplane.kind === 'redis' ? createRedisEventBus(backplane.redis, backplane.connections.events, backplane.prefix, tracer) : createMemoryEventBus();
 }
 
 /** An in-process bus: every subscriber lives in this process (no REDIS_URL). */

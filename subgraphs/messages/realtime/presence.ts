@@ -1,3 +1,4 @@
+import type { Backplane } from '@chat/shared/backplane';
 import type { Redis } from '@chat/shared/redis';
 
 /** Who is watching a conversation, counted across every instance, and when its session began. */
@@ -8,6 +9,11 @@ export interface Presence {
   leave(conversationId: string): Promise<number>;
   /** Ends the session if nobody came back, exactly once across instances; returns its start, or null. */
   close(conversationId: string): Promise<Date | null>;
+}
+
+/** Presence of the backplane's kind: in Redis, or in this process. */
+export function createPresence(backplane: Backplane): Presence {
+  return backplane.kind === 'redis' ? createRedisPresence(backplane.redis, backplane.prefix) : createMemoryPresence();
 }
 
 /** Presence for one process. */
