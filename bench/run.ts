@@ -3,10 +3,12 @@
  * levers buys (full run only), then the chat path benchmark, each as its own process
  * (tsx bench/<part>/run.ts), `--quick` passed through. Exits non-zero when a part failed.
  * Results: bench/results/gateway.json, gateway-levers.json and chat.json (see BENCHMARKS.md).
+ * First installs the benchmarks' own tools (bench/tools) when they are not there yet.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureBenchTools } from './tools/install';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const QUICK = process.argv.includes('--quick');
@@ -32,6 +34,7 @@ function runPart(file: string, args: string[]): Promise<number> {
   });
 }
 
+ensureBenchTools();
 const failed: string[] = [];
 for (const part of PARTS) {
   console.log(`\n== ${part.name}: tsx ${[part.file, ...part.args].join(' ')}\n`);

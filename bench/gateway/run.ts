@@ -22,9 +22,9 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
-import autocannon from 'autocannon';
 import { freePort } from '../../test/support/ports';
 import { fmt as fixed, nearestRank } from '../stats';
+import { autocannon, HIVE_GATEWAY_BIN, toolVersion } from '../tools';
 import { STATS_PATH, benchSupergraph, checkComposition, type SubgraphStats } from './subgraphs';
 import { expectedTestQueryResult, testQuery } from './expected';
 
@@ -206,7 +206,7 @@ function gatewayCommand(name: GatewayName, port: number, supergraphFile: string,
     case 'hive-jit':
       return {
         args: [
-          'node_modules/@graphql-hive/gateway/dist/bin.js',
+          HIVE_GATEWAY_BIN,
           'supergraph',
           supergraphFile,
           '--host',
@@ -425,7 +425,10 @@ function machine() {
 
 function versions() {
   const version = (pkg: string) => (JSON.parse(readFileSync(resolve(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
-  return Object.fromEntries(['@apollo/gateway', '@apollo/server', '@apollo/subgraph', '@graphql-hive/gateway', 'graphql', 'autocannon'].map((p) => [p, version(p)]));
+  return {
+    ...Object.fromEntries(['@apollo/gateway', '@apollo/server', '@apollo/subgraph', 'graphql'].map((p) => [p, version(p)])),
+    ...Object.fromEntries(['@graphql-hive/gateway', 'autocannon'].map((p) => [p, toolVersion(p)])),
+  };
 }
 
 async function throwawayJwk(): Promise<string> {
