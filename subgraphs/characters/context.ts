@@ -1,5 +1,6 @@
 import type DataLoader from 'dataloader';
 import { keyedLoader } from '@chat/shared/loaders';
+import { requestContext, type SharedContext } from '@chat/shared/request-context';
 import type { RequestIdentity } from '@chat/shared/subgraph';
 import type { CharacterRow, CharactersStore } from './store';
 
@@ -13,18 +14,11 @@ export interface Context extends RequestIdentity {
   };
 }
 
-/** What every request's context shares, built once by index.ts. */
-export type SharedContext = Omit<Context, keyof RequestIdentity | 'loaders'>;
-
 /** A request's context: the shared parts, the caller, and DataLoaders of its own. */
-export function createContext(shared: SharedContext, identity: RequestIdentity): Context {
+export function createContext(shared: SharedContext<Context>, identity: RequestIdentity): Context {
   const { store } = shared;
-  return {
-    ...identity,
-    ...shared,
-    loaders: {
-      character: keyedLoader((ids) => store.byIds(ids), (row) => row.id),
-      audience: keyedLoader((ids) => (identity.viewer ? store.audienceOf(identity.viewer.id, ids) : Promise.resolve([])), (id) => id),
-    },
-  };
+  return requestContext<Context>(identity, shared, {
+    character: keyedLoader((ids) => store.byIds(ids), (row) => row.id),
+    audience: keyedLoader((ids) => (identity.viewer ? store.audienceOf(identity.viewer.id, ids) : Promise.resolve([])), (id) => id),
+  });
 }

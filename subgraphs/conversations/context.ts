@@ -2,6 +2,7 @@ import type DataLoader from 'dataloader';
 import type { Config } from '@chat/shared/config';
 import { keyedLoader } from '@chat/shared/loaders';
 import type { PeerClient } from '@chat/shared/peer-client';
+import { requestContext, type SharedContext } from '@chat/shared/request-context';
 import type { RequestIdentity } from '@chat/shared/subgraph';
 import type { ConversationRow, ConversationsStore } from './store';
 
@@ -17,10 +18,7 @@ export interface Context extends RequestIdentity {
   loaders: { conversation: DataLoader<string, ConversationRow | null> };
 }
 
-/** What every request's context shares, built once by index.ts. */
-export type SharedContext = Omit<Context, keyof RequestIdentity | 'loaders'>;
-
 /** A request's context: the shared parts, the caller, and DataLoaders of its own. */
-export function createContext(shared: SharedContext, identity: RequestIdentity): Context {
-  return { ...identity, ...shared, loaders: { conversation: keyedLoader((ids) => shared.store.byIds(ids), (row) => row.id) } };
+export function createContext(shared: SharedContext<Context>, identity: RequestIdentity): Context {
+  return requestContext<Context>(identity, shared, { conversation: keyedLoader((ids) => shared.store.byIds(ids), (row) => row.id) });
 }

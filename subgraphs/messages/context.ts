@@ -4,6 +4,7 @@ import { keyedLoader } from '@chat/shared/loaders';
 import type { Logger } from '@chat/shared/log';
 import type { PeerClient } from '@chat/shared/peer-client';
 import type { RateLimiter } from '@chat/shared/rate-limit';
+import { requestContext, type SharedContext } from '@chat/shared/request-context';
 import type { RequestIdentity } from '@chat/shared/subgraph';
 import type { ReplyGenerator } from './generation/generator';
 import type { EventBus } from './realtime/events';
@@ -35,20 +36,13 @@ export interface Context extends RequestIdentity {
   };
 }
 
-/** What every request's context shares, built once by index.ts. */
-export type SharedContext = Omit<Context, keyof RequestIdentity | 'loaders'>;
-
 /** A request's context: the shared parts, the caller, and DataLoaders of its own. */
-export function createContext(shared: SharedContext, identity: RequestIdentity): Context {
+export function createContext(shared: SharedContext<Context>, identity: RequestIdentity): Context {
   const { store } = shared;
-  return {
-    ...identity,
-    ...shared,
-    loaders: {
-      message: keyedLoader((ids) => store.byIds(ids), (row) => row.id),
-      owner: keyedLoader((ids) => store.ownersOf(ids), (row) => row.conversation_id),
-      lastMessage: keyedLoader((ids) => store.lastOf(ids), (row) => row.conversation_id),
-      count: keyedLoader((ids) => store.countsOf(ids), (row) => row.conversation_id),
-    },
-  };
+  return requestContext<Context>(identity, shared, {
+    message: keyedLoader((ids) => store.byIds(ids), (row) => row.id),
+    owner: keyedLoader((ids) => store.ownersOf(ids), (row) => row.conversation_id),
+    lastMessage: keyedLoader((ids) => store.lastOf(ids), (row) => row.conversation_id),
+    count: keyedLoader((ids) => store.countsOf(ids), (row) => row.conversation_id),
+  });
 }

@@ -2,6 +2,7 @@ import type DataLoader from 'dataloader';
 import type { Config } from '@chat/shared/config';
 import { keyedLoader } from '@chat/shared/loaders';
 import type { RateLimiter } from '@chat/shared/rate-limit';
+import { requestContext, type SharedContext } from '@chat/shared/request-context';
 import type { RequestIdentity } from '@chat/shared/subgraph';
 import type { SigningKeys } from './keys';
 import type { UserRow, UsersStore } from './store';
@@ -17,10 +18,7 @@ export interface Context extends RequestIdentity {
   loaders: { user: DataLoader<string, UserRow | null> };
 }
 
-/** What every request's context shares, built once by index.ts. */
-export type SharedContext = Omit<Context, keyof RequestIdentity | 'loaders'>;
-
 /** A request's context: the shared parts, the caller, and DataLoaders of its own. */
-export function createContext(shared: SharedContext, identity: RequestIdentity): Context {
-  return { ...identity, ...shared, loaders: { user: keyedLoader((ids) => shared.store.usersByIds(ids), (row) => row.id) } };
+export function createContext(shared: SharedContext<Context>, identity: RequestIdentity): Context {
+  return requestContext<Context>(identity, shared, { user: keyedLoader((ids) => shared.store.usersByIds(ids), (row) => row.id) });
 }
