@@ -118,7 +118,7 @@ describe.each<Engine>(['pglite', 'postgres'])('CreditLedger on %s', (engine) => 
         { id: randomUUID(), user_id: id, amount: 100, reason: 'opening balance', idempotency_key: `opening:${id}`, created_at: at(1) },
         { id: randomUUID(), user_id: id, amount: -140, reason: 'reply:x', idempotency_key: `${id}:reply:x`, created_at: at(2) },
       ]).execute();
-      const migrated = engine === 'pglite' ? old : await openDatabase<UsersTables>({ name: NAME, config: oldConfig, migrations });
+      const migrated: Database<any> = engine === 'pglite' ? old : await openDatabase<UsersTables>({ name: NAME, config: oldConfig, migrations });
       if (engine === 'pglite') {
         // An embedded database in memory cannot be reopened: migrate the same connection.
         const { Migrator } = await import('kysely/migration');

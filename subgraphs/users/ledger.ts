@@ -82,10 +82,11 @@ class AlreadyRecorded extends Error {}
 
 /** Holds, settles and grants credits, each in one transaction with its ledger row. */
 export class CreditLedger {
-  constructor(private readonly database: Database<LedgerTables>) {}
+  private readonly db: Kysely<LedgerTables>;
 
-  private get db() {
-    return this.database.db;
+  /** `database` is the users subgraph's own: the ledger reads only its two tables of it. */
+  constructor(database: Pick<Database<any>, 'db'>) {
+    this.db = database.db as Kysely<LedgerTables>;
   }
 
   /**
