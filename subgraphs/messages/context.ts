@@ -8,8 +8,8 @@ import { requestContext, type SharedContext } from '@chat/shared/request-context
 import type { RequestIdentity } from '@chat/shared/subgraph';
 import type { ReplyGenerator } from './generation/generator';
 import type { EventBus } from './realtime/events';
-import type { ReplyLifecycle } from './replies/lifecycle';
 import type { SessionTracker } from './realtime/sessions';
+import type { ReplyLifecycle } from './replies/lifecycle';
 import type { ConversationOwnerRow, MessageRow, MessagesStore } from './store';
 
 /** The subgraphs the messages subgraph calls (operations in peers/<name>.graphql). */
