@@ -63,7 +63,11 @@ export async function createBackplane<Role extends string = never>(
   const redis = connectRedis(redisUrl, serviceName);
   const connections = Object.fromEntries((options.roles ?? []).map((role) => [role, connectRedis(redisUrl, `${serviceName}-${role}`)])) as Record<Role, Redis>;
   const all = [redis, ...Object.values<Redis>(connections)];
-  await Promise.all(all.map((connection) => redisReady(connection)));
+  // A start that fails here closes every connection: one left reconnecting would keep the process alive.
+  await Promise.all(all.map((connection) => redisReady(connection))).catch((error: unknown) => {
+    for (const connection of all) connection.disconnect();
+    throw error;
+  });
   return {
     kind: 'redis',
     redis,

@@ -17,8 +17,16 @@ export function connectRedis(url: string, name: string): Redis {
   });
 }
 
+/**
+ * How long a starting service waits for a Redis connection to be ready. Generous: a loaded machine
+ * delays the connection's handshake by as long as the starting process's event loop is busy
+ * (PGlite's WebAssembly start, four subgraphs starting at once in one process), and a real outage
+ * fails the start all the same, only later.
+ */
+export const REDIS_READY_TIMEOUT_MS = 60_000;
+
 /** Waits until the connection is ready (bounded), so start-up fails clearly when Redis is unreachable. */
-export async function redisReady(redis: Redis, timeoutMs = 15_000): Promise<void> {
+export async function redisReady(redis: Redis, timeoutMs = REDIS_READY_TIMEOUT_MS): Promise<void> {
   if (redis.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
