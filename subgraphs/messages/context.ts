@@ -10,6 +10,7 @@ import type { ReplyGenerator } from './generation/generator';
 import type { EventBus } from './realtime/events';
 import type { SessionTracker } from './realtime/sessions';
 import type { ReplyLifecycle } from './replies/lifecycle';
+import type { CreditSettler } from './replies/settlements';
 import type { ConversationOwnerRow, MessageRow, MessagesStore } from './store';
 
 /** The subgraphs the messages subgraph calls (operations in peers/<name>.graphql). */
@@ -23,6 +24,8 @@ export interface Context extends RequestIdentity {
   bus: EventBus;
   /** Every change of a reply's state goes through it. */
   replies: ReplyLifecycle;
+  /** Drains what ended replies owe to the users subgraph. */
+  settler: CreditSettler;
   generator: ReplyGenerator;
   sessions: SessionTracker;
   rateLimiter: RateLimiter;

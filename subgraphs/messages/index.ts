@@ -5,6 +5,7 @@ import { createBackplane } from '@chat/shared/backplane';
 import type { Config } from '@chat/shared/config';
 import { openDatabase } from '@chat/shared/db';
 import { createPeerClients } from '@chat/shared/peer-client';
+import type { ServiceSigner } from '@chat/shared/service-auth';
 import type { SubgraphService } from '@chat/shared/subgraph';
 import { createTelemetry } from '@chat/shared/telemetry';
 import { createContext, PEERS, type Context } from './context';
@@ -16,7 +17,7 @@ import { createPresence } from './realtime/presence';
 import { SessionTracker } from './realtime/sessions';
 import { ReplyLifecycle } from './replies/lifecycle';
 import { ReplyMetrics } from './replies/metrics';
-import { chargeCompletedReplies } from './replies/settle';
+import { CreditSettler } from './replies/settlements';
 import { resolvers } from './resolvers';
 import { MessagesStore, migrations, type MessagesTables } from './store';
 
@@ -32,17 +33,20 @@ export interface MessagesService extends SubgraphService<Context> {
 }
 
 /** Opens the messages store, starts the reply generator and builds the subgraph (HTTP and graphql-ws). */
-export async function createMessagesSubgraph(config: Config): Promise<MessagesService> {
+export async function createMessagesSubgraph(config: Config, signer: ServiceSigner): Promise<MessagesService> {
   const telemetry = createTelemetry(config, 'messages');
   const { log, tracer } = telemetry;
   const database = await openDatabase<MessagesTables>({ name: 'messages', config, migrations, telemetry });
   const store = new MessagesStore(database);
-  const peers = createPeerClients(config.subgraphUrls, PEERS);
+  // Calls to peers are signed as the messages service, for the user each acts for.
+  const peers = createPeerClients(config.subgraphUrls, PEERS, signer);
   // Events, jobs, presence and rate limits are shared by every instance through Redis, or live in this process.
   const backplane = await createBackplane(config, 'messages', { refusals: telemetry.metrics.rateLimitRefusals, roles: BACKPLANE_ROLES });
   const bus = createEventBus(backplane, tracer);
   const metrics = new ReplyMetrics(telemetry.metrics.registry);
-  const replies = new ReplyLifecycle({ store, bus, settle: chargeCompletedReplies(peers.users, metrics), log });
+  // What ended replies owe is written with their end and settled by the drain, retried until the users subgraph takes it.
+  const settler = new CreditSettler({ store, users: peers.users, log, metrics });
+  const replies = new ReplyLifecycle({ store, bus, settle: () => settler.kick(), log });
   const provider = createLlmProvider(config.llm);
   if (config.llm.provider === 'offline') log.info('no LLM configured: replies come from the offline demo provider (set LLM_PROVIDER, see README)');
   const queue = createJobQueue(backplane, { claimIdleMs: config.chat.claimIdleMs, log, onDeadLetter: abandonReply(replies) });
@@ -60,6 +64,7 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
     tracer,
   });
   generator.start();
+  settler.start();
   const sessions = new SessionTracker({
     presence: createPresence(backplane),
     store,
@@ -68,7 +73,7 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
     graceMs: config.chat.sessionGraceMs,
   });
   const schema = buildSubgraphSchema({ typeDefs, resolvers: resolvers as never });
-  const shared = { store, peers, bus, replies, generator, sessions, rateLimiter: backplane.rateLimiter, config, log };
+  const shared = { store, peers, bus, replies, settler, generator, sessions, rateLimiter: backplane.rateLimiter, config, log };
   return {
     name: 'messages',
     schema,
@@ -83,6 +88,7 @@ export async function createMessagesSubgraph(config: Config): Promise<MessagesSe
     async close() {
       sessions.stop();
       await generator.drain();
+      await settler.stop();
       await bus.close();
       await backplane.close();
       await database.close();

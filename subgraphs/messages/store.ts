@@ -33,6 +33,24 @@ export interface MessageRow {
   replaced_by: string | null;
   /** What the content pipeline flagged on a user message (moderation/moderate.ts). */
   moderation_flags: ModerationFlag[];
+  /** On a reply: the key of the credits held for it in the users subgraph, and how many. */
+  hold_key: string | null;
+  credits_held: number | null;
+  /** On an ended reply: the credits it cost (what it used, at most its hold). */
+  credits: number | null;
+}
+
+/** What an ended reply owes the users subgraph, kept until the users subgraph has settled it (replies/settlements.ts). */
+export interface SettlementRow {
+  hold_key: string;
+  user_id: string;
+  reply_id: string;
+  /** Credits the reply used; the rest of its hold goes back. */
+  used: number;
+  reason: string;
+  attempts: number;
+  next_attempt_at: Date;
+  created_at: Date;
 }
 
 /** Which moderation flags refuse a message rather than only flag it (one row, set by admins). */
@@ -72,6 +90,7 @@ export interface MessagesTables {
   conversation_owners: ConversationOwnerRow;
   conversation_summaries: SummaryRow;
   moderation_policy: ModerationPolicyRow;
+  credit_settlements: SettlementRow;
 }
 
 export const migrations: Record<string, Migration> = {
@@ -135,7 +154,34 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '004_credit_holds': {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('messages').addColumn('hold_key', 'text').execute();
+      await db.schema.alterTable('messages').addColumn('credits_held', 'integer').execute();
+      await db.schema.alterTable('messages').addColumn('credits', 'integer').execute();
+      // The outbox of settlements: written with the reply's end, drained until the users subgraph has taken each.
+      await db.schema
+        .createTable('credit_settlements')
+        .addColumn('hold_key', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'uuid', (c) => c.notNull())
+        .addColumn('reply_id', 'uuid', (c) => c.notNull())
+        .addColumn('used', 'integer', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('next_attempt_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .execute();
+      await sql`CREATE INDEX credit_settlements_due ON credit_settlements (next_attempt_at)`.execute(db);
+    },
+  },
 };
+
+/** Credits held for a new reply: the key the users subgraph holds them under, and how many. */
+export interface ReplyHold {
+  replyId: string;
+  holdKey: string;
+  creditsHeld: number;
+}
 
 /** Reply states that are still going; the others are final. */
 export const OPEN_STATUSES = ['PENDING', 'STREAMING'] as const;
@@ -297,6 +343,7 @@ export class MessagesStore {
     content: string;
     clientMessageId: string | null;
     moderationFlags: ModerationFlag[];
+    hold: ReplyHold;
   }): Promise<{ message: MessageRow; reply: MessageRow } | undefined> {
     return this.db.transaction().execute(async (tx) => {
       const now = new Date();
@@ -320,24 +367,33 @@ export class MessagesStore {
       if (!message) return undefined;
       const reply = await tx
         .insertInto('messages')
-        .values({ id: randomUUID(), conversation_id: input.conversationId, role: 'ASSISTANT', content: '', status: 'PENDING', reply_to: message.id, created_at: new Date(now.getTime() + 1) } as never)
+        .values({ ...pendingReply(input.conversationId, message.id, input.hold), created_at: new Date(now.getTime() + 1) } as never)
         .returningAll()
         .executeTakeFirstOrThrow();
       return { message, reply };
     });
   }
 
-  /** A new PENDING reply to the same message, taking the old one's place in one step. */
-  async replaceReply(old: MessageRow): Promise<MessageRow> {
-    return this.db.transaction().execute(async (tx) => {
-      const reply = await tx
-        .insertInto('messages')
-        .values({ id: randomUUID(), conversation_id: old.conversation_id, role: 'ASSISTANT', content: '', status: 'PENDING', reply_to: old.reply_to, created_at: new Date() } as never)
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      await tx.updateTable('messages').set({ replaced_by: reply.id }).where('id', '=', old.id).execute();
-      return reply;
-    });
+  /**
+   * A new PENDING reply to the same message, taking the old one's place in one step; undefined
+   * when another reply took it first (of concurrent regenerations, exactly one wins).
+   */
+  async replaceReply(old: MessageRow, hold: ReplyHold): Promise<MessageRow | undefined> {
+    try {
+      return await this.db.transaction().execute(async (tx) => {
+        const reply = await tx
+          .insertInto('messages')
+          .values({ ...pendingReply(old.conversation_id, old.reply_to, hold), created_at: new Date() } as never)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        const claimed = await tx.updateTable('messages').set({ replaced_by: reply.id }).where('id', '=', old.id).where('replaced_by', 'is', null).executeTakeFirst();
+        if (Number(claimed.numUpdatedRows) === 0) throw new LostRace();
+        return reply;
+      });
+    } catch (error) {
+      if (error instanceof LostRace) return undefined;
+      throw error;
+    }
   }
 
   /** The texts of the sender's latest messages in a conversation, newest first (for spam checks). */
@@ -405,15 +461,57 @@ export class MessagesStore {
     await this.db.updateTable('messages').set({ content }).where('id', '=', id).where('status', '=', 'STREAMING').execute();
   }
 
-  /** Ends a reply that is still open; undefined when it had already ended (nothing is overwritten). */
-  finish(id: string, outcome: Partial<ReplyOutcome> & Pick<ReplyOutcome, 'status'>): Promise<MessageRow | undefined> {
-    return this.db
-      .updateTable('messages')
-      .set({ ...outcome, completed_at: new Date() })
-      .where('id', '=', id)
-      .where('status', 'in', [...OPEN_STATUSES])
-      .returningAll()
-      .executeTakeFirst();
+  /**
+   * Ends a reply that is still open; undefined when it had already ended (nothing is overwritten).
+   * `used` is the credits it used: it costs that, at most its hold, and in the same transaction
+   * what it owes is queued for the users subgraph (credit_settlements), so no end goes unsettled.
+   */
+  finish(id: string, outcome: Partial<ReplyOutcome> & Pick<ReplyOutcome, 'status'>, used = 0): Promise<MessageRow | undefined> {
+    return this.db.transaction().execute(async (tx) => {
+      const ended = await tx
+        .updateTable('messages')
+        .set({ ...outcome, completed_at: new Date(), credits: sql<number>`least(${Math.max(0, Math.ceil(used))}, coalesce(credits_held, 0))` })
+        .where('id', '=', id)
+        .where('status', 'in', [...OPEN_STATUSES])
+        .returningAll()
+        .executeTakeFirst();
+      if (!ended?.hold_key) return ended;
+      const owner = await tx.selectFrom('conversation_owners').select('user_id').where('conversation_id', '=', ended.conversation_id).executeTakeFirstOrThrow();
+      await tx
+        .insertInto('credit_settlements')
+        .values({ hold_key: ended.hold_key, user_id: owner.user_id, reply_id: ended.id, used: ended.credits ?? 0, reason: `reply ${ended.status.toLowerCase()}`, attempts: 0, next_attempt_at: new Date(), created_at: new Date() })
+        .onConflict((oc) => oc.column('hold_key').doNothing())
+        .execute();
+      return ended;
+    });
+  }
+
+  /** Queues the release of a hold no reply was stored for (a send that lost a race after holding). */
+  async releaseUnused(hold: ReplyHold, userId: string): Promise<void> {
+    await this.db
+      .insertInto('credit_settlements')
+      .values({ hold_key: hold.holdKey, user_id: userId, reply_id: hold.replyId, used: 0, reason: 'reply not stored', attempts: 0, next_attempt_at: new Date(), created_at: new Date() })
+      .onConflict((oc) => oc.column('hold_key').doNothing())
+      .execute();
+  }
+
+  /** Settlements due now, oldest first. */
+  dueSettlements(limit: number): Promise<SettlementRow[]> {
+    return this.db.selectFrom('credit_settlements').selectAll().where('next_attempt_at', '<=', new Date()).orderBy('next_attempt_at').limit(limit).execute();
+  }
+
+  /** The users subgraph took it: done. */
+  async settled(holdKey: string): Promise<void> {
+    await this.db.deleteFrom('credit_settlements').where('hold_key', '=', holdKey).execute();
+  }
+
+  /** It failed this time: try again after `delayMs`. */
+  async settleLater(holdKey: string, delayMs: number): Promise<void> {
+    await this.db
+      .updateTable('credit_settlements')
+      .set((eb) => ({ attempts: eb('attempts', '+', 1), next_attempt_at: new Date(Date.now() + delayMs) }))
+      .where('hold_key', '=', holdKey)
+      .execute();
   }
 
   /** Open replies of a conversation, oldest first. */
@@ -443,6 +541,23 @@ export class MessagesStore {
 /** The oldest message of a conversation. */
 function firstMessage(db: Kysely<MessagesTables>, conversationId: string): Promise<MessageRow | undefined> {
   return db.selectFrom('messages').selectAll().where('conversation_id', '=', conversationId).orderBy('seq').limit(1).executeTakeFirst();
+}
+
+/** Thrown inside a transaction to roll it back when a concurrent request got there first. */
+class LostRace extends Error {}
+
+/** The row of a new PENDING reply to `replyTo`, with the credits held for it. */
+function pendingReply(conversationId: string, replyTo: string | null, hold: ReplyHold) {
+  return {
+    id: hold.replyId,
+    conversation_id: conversationId,
+    role: 'ASSISTANT' as const,
+    content: '',
+    status: 'PENDING' as const,
+    reply_to: replyTo,
+    hold_key: hold.holdKey,
+    credits_held: hold.creditsHeld,
+  };
 }
 
 /** The cursor key of a message: its place in insertion order. */

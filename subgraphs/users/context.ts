@@ -4,13 +4,18 @@ import { keyedLoader } from '@chat/shared/loaders';
 import type { RateLimiter } from '@chat/shared/rate-limit';
 import { requestContext, type SharedContext } from '@chat/shared/request-context';
 import type { RequestIdentity } from '@chat/shared/subgraph';
+import type { Logger } from '@chat/shared/log';
 import type { SigningKeys } from './keys';
+import type { CreditLedger } from './ledger';
 import type { UserRow, UsersStore } from './store';
 
 /** Per-request context of the users subgraph. */
 export interface Context extends RequestIdentity {
   store: UsersStore;
+  /** Every movement of credits goes through it. */
+  ledger: CreditLedger;
   keys: SigningKeys;
+  log: Logger;
   config: Pick<Config, 'auth' | 'initialCredits' | 'throttle'>;
   rateLimiter: RateLimiter;
   /** A hash checked when the email is unknown, so a wrong email costs what a wrong password does. */

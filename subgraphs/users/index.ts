@@ -9,6 +9,7 @@ import { sendJson } from '@chat/shared/http';
 import type { SubgraphService } from '@chat/shared/subgraph';
 import { createTelemetry } from '@chat/shared/telemetry';
 import { loadSigningKeys, type SigningKeys } from './keys';
+import { CreditLedger } from './ledger';
 import { decoyHash } from './passwords';
 import { createContext, type Context } from './context';
 import { resolvers } from './resolvers';
@@ -16,6 +17,9 @@ import { migrations, UsersStore, type UsersTables } from './store';
 
 /** The users subgraph's schema document. */
 export const typeDefs = parse(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
+
+/** How often expired credit holds are looked for. */
+const HOLD_SWEEP_INTERVAL_MS = 5 * 60_000;
 
 /** The users subgraph and its signing keys (the JWKS route publishes them). */
 export interface UsersService extends SubgraphService<Context> {
@@ -27,10 +31,17 @@ export async function createUsersSubgraph(config: Config): Promise<UsersService>
   const telemetry = createTelemetry(config, 'users');
   const database = await openDatabase<UsersTables>({ name: 'users', config, migrations, telemetry });
   const store = new UsersStore(database);
+  const ledger = new CreditLedger(database);
   const keys = await loadSigningKeys(config);
   const decoy = decoyHash();
   // Sign-in throttles are shared through Redis when there is one, so every users instance counts alike.
   const backplane = await createBackplane(config, 'users', { refusals: telemetry.metrics.rateLimitRefusals });
+  // Holds whose reply was never stored (a crash between the two) go back to their users.
+  const releasingHolds = setInterval(
+    () => void ledger.releaseExpired().catch((err) => telemetry.log.warn({ err }, 'releasing expired credit holds failed')),
+    HOLD_SWEEP_INTERVAL_MS,
+  );
+  releasingHolds.unref();
   return {
     name: 'users',
     keys,
@@ -39,8 +50,9 @@ export async function createUsersSubgraph(config: Config): Promise<UsersService>
     telemetry,
     checks: { database: database.ping, ...backplane.checks },
     routes: { [JWKS_PATH]: (_req, res) => sendJson(res, 200, keys.jwks) },
-    createContext: (identity) => createContext({ store, keys, config, decoyHash: decoy, rateLimiter: backplane.rateLimiter }, identity),
+    createContext: (identity) => createContext({ store, ledger, keys, config, log: telemetry.log, decoyHash: decoy, rateLimiter: backplane.rateLimiter }, identity),
     close: async () => {
+      clearInterval(releasingHolds);
       await backplane.close();
       await database.close();
     },

@@ -134,6 +134,20 @@ describe.each<Engine>(['pglite', 'postgres'])('CreditLedger on %s', (engine) => 
     }
   });
 
+  it('releases holds that never ended once they expire, and only those', async () => {
+    const id = await newUser(100);
+    await ledger.hold({ userId: id, key: `x${id}`, replyId: randomUUID(), amount: 30, reason: 'reply' });
+    await ledger.hold({ userId: id, key: `y${id}`, replyId: randomUUID(), amount: 20, reason: 'reply' });
+    await ledger.settle(`y${id}`, 5, 'reply completed');
+    expect(await ledger.releaseExpired(60_000)).toBe(0);
+    expect(await balance(id)).toBe(65);
+    expect(await ledger.releaseExpired(0)).toBeGreaterThanOrEqual(1);
+    expect(await balance(id)).toBe(95);
+    expect(await ledger.settle(`x${id}`, 30, 'too late')).toMatchObject({ kind: 'RELEASE', amount: 30 });
+    expect(await balance(id)).toBe(95);
+    expect(await ledger.sum(id)).toBe(95);
+  });
+
   it('refuses a balance below zero at the database itself', async () => {
     const id = await newUser(1);
     await expect(sql`UPDATE users SET credits = -1 WHERE id = ${id}`.execute(database.db)).rejects.toThrow();

@@ -21,6 +21,12 @@ export const CREDIT_ENTRY_KINDS: readonly CreditEntryKind[] = ['INITIAL', 'GRANT
 /** The most credits one balance may hold: it stays within PostgreSQL's integer, with room to spare. */
 export const MAX_BALANCE = 2_000_000_000;
 
+/**
+ * A hold still open after this long is released: its reply was never stored (the messages service
+ * stopped between holding and storing it), as every stored reply ends and settles well before.
+ */
+export const HOLD_EXPIRY_MS = 60 * 60_000;
+
 /** Idempotency keys of a reply's hold and of its one ending (a settlement or a release, never both). */
 export const holdKeyOf = (key: string) => `hold:${key}`;
 export const endKeyOf = (key: string) => `end:${key}`;
@@ -177,6 +183,25 @@ export class CreditLedger {
       if (!(error instanceof AlreadyRecorded)) throw error;
       return this.byKey(input.key);
     }
+  }
+
+  /** Releases the holds older than `maxAgeMs` that never ended; the number released. */
+  async releaseExpired(maxAgeMs = HOLD_EXPIRY_MS): Promise<number> {
+    const stale = await this.db
+      .selectFrom('credit_ledger as hold')
+      .select('hold.idempotency_key')
+      .where('hold.kind', '=', 'HOLD')
+      .where('hold.created_at', '<', new Date(Date.now() - maxAgeMs))
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('credit_ledger as ending').select('ending.id').whereRef('ending.idempotency_key', '=', sql<string>`'end:' || substr(hold.idempotency_key, 6)`))),
+      )
+      .limit(1_000)
+      .execute();
+    let released = 0;
+    for (const { idempotency_key } of stale) {
+      if (await this.settle(idempotency_key.slice('hold:'.length), 0, 'hold expired: its reply was never stored')) released += 1;
+    }
+    return released;
   }
 
   /** One page of a user's movements, newest first, limit + 1 rows (cursor: [created_at, id]). */

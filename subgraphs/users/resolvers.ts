@@ -1,10 +1,11 @@
-import { canAccess, requireViewer, type Viewer } from '@chat/shared/auth';
+import { canAccess, type Viewer } from '@chat/shared/auth';
 import { conflict, forbidden, unauthenticated } from '@chat/shared/errors';
 import { rateLimited } from '@chat/shared/rate-limit';
-import { email, LIMITS, stripControl, text, wholeNumber } from '@chat/shared/validate';
+import { email, LIMITS, stripControl, text } from '@chat/shared/validate';
 import type { AuthPayload, Resolvers } from './generated/graphql';
 import { verifyPassword, hashPassword } from './passwords';
 import type { Context } from './context';
+import { creditLedger, creditLedgerEntry, grantCredits, holdCredits, settleCredits } from './credits';
 import type { UserRow } from './store';
 
 type Session = Omit<AuthPayload, 'user'> & { user: UserRow };
@@ -111,20 +112,17 @@ export const resolvers: Resolvers = {
       return startSession(ctx, user, rotation.refreshToken);
     },
     logout: (_root, { refreshToken }, ctx) => ctx.store.sessions.revokeByToken(refreshToken),
-    async chargeCredits(_root, { amount, key }, ctx) {
-      const viewer = requireViewer(ctx.viewer);
-      wholeNumber('amount', amount, 0);
-      const key_ = text('key', key, { min: 1, max: 200 });
-      const balance = await ctx.store.charge(viewer.id, amount, `${viewer.id}:${key_}`, key_);
-      if (balance === undefined) throw unauthenticated('The account no longer exists.');
-      return balance;
-    },
+    grantCredits: (_root, args, ctx) => grantCredits(ctx, args),
+    holdCredits: (_root, { input }, ctx) => holdCredits(ctx, input),
+    settleCredits: (_root, args, ctx) => settleCredits(ctx, args),
   },
+  CreditLedgerEntry: creditLedgerEntry,
   User: {
     __resolveReference: (ref, ctx) => ctx.loaders.user.load(ref.id),
     displayName: (user) => user.display_name,
     createdAt: (user) => user.created_at,
     email: ownOnly('email'),
     credits: ownOnly('credits'),
+    creditLedger,
   },
 };

@@ -6,6 +6,8 @@ import { isUuid } from '@chat/shared/validate';
 import { SessionStore, sessionMigrations, type SessionTables } from './sessions';
 import { ledgerMigrations, type CreditEntryRow } from './ledger';
 
+export type { CreditEntryRow };
+
 /** A user as stored. */
 export interface UserRow {
   id: string;
@@ -114,27 +116,6 @@ export class UsersStore {
         .values({ id: randomUUID(), user_id: user.id, kind: 'INITIAL', amount: input.credits, balance_after: input.credits, reply_id: null, reason: 'opening balance', idempotency_key: `opening:${user.id}`, created_at: new Date() })
         .execute();
       return user;
-    });
-  }
-
-  /**
-   * Charges a user once per idempotency key, at most their balance, in one transaction with the
-   * ledger entry; returns the balance after it (unchanged when the key was charged before).
-   */
-  async charge(userId: string, amount: number, key: string, reason: string): Promise<number | undefined> {
-    return this.db.transaction().execute(async (tx) => {
-      const entry = await tx
-        .insertInto('credit_ledger')
-        .values({ id: randomUUID(), user_id: userId, kind: 'SETTLE', amount: 0, balance_after: 0, reply_id: null, reason, idempotency_key: key, created_at: new Date() })
-        .onConflict((oc) => oc.column('idempotency_key').doNothing())
-        .returning('id')
-        .executeTakeFirst();
-      const before = await tx.selectFrom('users').select('credits').where('id', '=', userId).forUpdate().executeTakeFirst();
-      if (!entry || !before) return before?.credits;
-      const taken = Math.min(amount, before.credits);
-      const user = await tx.updateTable('users').set((eb) => ({ credits: eb('credits', '-', taken) })).where('id', '=', userId).returning('credits').executeTakeFirstOrThrow();
-      await tx.updateTable('credit_ledger').set({ amount: -taken, balance_after: user.credits }).where('id', '=', entry.id).execute();
-      return user.credits;
     });
   }
 

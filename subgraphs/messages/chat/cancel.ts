@@ -22,8 +22,10 @@ export async function stopReply(ctx: Context, reply: MessageRow): Promise<Messag
       await sleep(REMOTE_CANCEL_POLL_MS);
     }
   }
-  // Not started anywhere (still queued), or its worker is gone: end it here.
-  return (await ctx.replies.cancel(reply.id, ctx)) ?? (await ctx.store.byId(reply.id))!;
+  // Not started anywhere (still queued), or its worker is gone: end it here, costing the text it kept.
+  const now = (await ctx.store.byId(reply.id)) ?? reply;
+  const used = now.status === 'STREAMING' ? { promptTokens: 0 } : undefined;
+  return (await ctx.replies.cancel(reply.id, { content: now.content }, used)) ?? (await ctx.store.byId(reply.id))!;
 }
 
 /** cancelReply: stops the reply; one already ended is returned as it is. */

@@ -17,7 +17,7 @@ export async function queueReply(ctx: Context, job: GenerationJob, reply: Messag
     return reply;
   } catch (err) {
     ctx.log.error({ err, replyId: job.replyId }, 'queueing a reply failed');
-    const failed = await ctx.replies.fail(job.replyId, ctx, 'The reply could not be queued; regenerate it to try again.');
+    const failed = await ctx.replies.fail(job.replyId, 'The reply could not be queued; regenerate it to try again.');
     return failed ?? (await ctx.store.byId(job.replyId)) ?? reply;
   }
 }

@@ -6,7 +6,8 @@ import type { Context } from '../context';
 import { RecordActivityDocument } from '../generated/peers/conversations';
 import { screen } from '../moderation/policy';
 import type { MessageRow } from '../store';
-import { chatTarget, checkAllowance } from './checks';
+import { chatTarget, checkRateLimit } from './checks';
+import { holdReplyCredits } from './credits';
 import { publishCreated, queueReply } from './exchange';
 
 /** The most messages one conversation may hold (the seeds' limit). */
@@ -35,14 +36,19 @@ export async function sendMessage(ctx: Context, input: SendMessageInput): Promis
   if ((await ctx.store.countInPlace(target.conversationId)) >= MAX_MESSAGES_PER_CONVERSATION) {
     throw conflict(`A conversation holds at most ${MAX_MESSAGES_PER_CONVERSATION} messages; start a new one.`);
   }
-  await checkAllowance(ctx, viewer);
-  const exchange = await ctx.store.createExchange({ conversationId: target.conversationId, authorId: viewer.id, content, clientMessageId, moderationFlags });
-  // A concurrent send with the same clientMessageId won the race: answer with its exchange.
-  if (!exchange) return (await ctx.store.exchangeByClientId(target.conversationId, clientMessageId!))!;
+  await checkRateLimit(ctx, viewer);
+  const hold = await holdReplyCredits(ctx, target, Number.MAX_SAFE_INTEGER, { role: 'USER', content });
+  const exchange = await ctx.store.createExchange({ conversationId: target.conversationId, authorId: viewer.id, content, clientMessageId, moderationFlags, hold });
+  if (!exchange) {
+    // A concurrent send with the same clientMessageId won the race: its hold is the one that counts.
+    await ctx.store.releaseUnused(hold, viewer.id);
+    ctx.settler.kick();
+    return (await ctx.store.exchangeByClientId(target.conversationId, clientMessageId!))!;
+  }
   await publishCreated(ctx, exchange.message, exchange.reply);
   const reply = await queueReply(ctx, { ...target, replyId: exchange.reply.id }, exchange.reply);
   ctx.peers.conversations
-    .call(RecordActivityDocument, { conversationId: target.conversationId }, { actingFor: ctx })
+    .call(RecordActivityDocument, { conversationId: target.conversationId }, { actingFor: ctx.viewer })
     .catch((err) => ctx.log.warn({ err }, 'recording conversation activity failed'));
   return { message: exchange.message, reply };
 }

@@ -154,8 +154,11 @@ export class ReplyGenerator {
     let streamed: StreamOutcome | undefined;
     let writing: Promise<void> = Promise.resolve();
     let outcome: ReplyOutcome = 'failed';
+    // Tokens of the prompt once the provider is asked: a reply ended early still used them.
+    let asked: { promptTokens: number } | undefined;
     try {
       const prompt = await this.prompt(job, reply.seq, state.abort.signal);
+      asked = { promptTokens: prompt.totalTokens };
       const messages = state.text ? [...prompt.messages, { role: 'assistant' as const, content: state.text }] : prompt.messages;
       streamed = await this.stream(job, state, messages, resuming, (saving) => (writing = saving(writing)));
       if (!streamed.proceeded) return;
@@ -169,7 +172,7 @@ export class ReplyGenerator {
       const streamingMs = (streamed.lastTokenMs ?? 0) - (streamed.firstTokenMs ?? 0);
       if (streamingMs > 0 && completionTokens > 1) metrics.tokensPerSecond.observe({ provider: provider.name, model }, (completionTokens - 1) / (streamingMs / 1000));
       span.setAttributes({ 'gen_ai.usage.input_tokens': promptTokens, 'gen_ai.usage.output_tokens': completionTokens });
-      const done = await replies.complete(job.replyId, job, {
+      const done = await replies.complete(job.replyId, {
         content: state.text,
         model: job.settings.model,
         provider: provider.name,
@@ -185,8 +188,10 @@ export class ReplyGenerator {
       const cancelled = isAbortError(error) && state.abort.signal.aborted;
       outcome = cancelled ? 'cancelled' : 'failed';
       const ending = { content: state.text, model: job.settings.model, provider: provider.name, latency_ms: Date.now() - startedAt };
-      if (cancelled) await replies.cancel(job.replyId, job, ending);
-      else if (await replies.fail(job.replyId, job, readable(error), ending)) log.warn({ replyId: job.replyId, err: error }, 'reply failed');
+      // The provider is paid for a prompt it read: charged once a token came back, not for a refused call.
+      const used = state.sequence >= 0 ? asked : undefined;
+      if (cancelled) await replies.cancel(job.replyId, ending, used);
+      else if (await replies.fail(job.replyId, readable(error), ending, used)) log.warn({ replyId: job.replyId, err: error }, 'reply failed');
     } finally {
       this.inflight.delete(job.replyId);
       if (streamed?.proceeded !== false) {
@@ -280,6 +285,6 @@ function readable(error: unknown): string {
 /** Ends a reply whose job failed every delivery (the queue's dead-letter hook). */
 export function abandonReply(replies: ReplyLifecycle) {
   return async (job: GenerationJob, deliveries: number): Promise<void> => {
-    await replies.fail(job.replyId, job, readable(`generation failed ${deliveries} times.`));
+    await replies.fail(job.replyId, readable(`generation failed ${deliveries} times.`));
   };
 }

@@ -8,13 +8,11 @@ export interface ReplySettings {
   contextWindowTokens: number;
 }
 
-/** Everything a worker needs to generate one reply, gathered when it was asked for. */
+/** Everything a worker needs to generate one reply, gathered when it was asked for. It carries no credential: it may wait in Redis. */
 export interface GenerationJob {
   replyId: string;
   conversationId: string;
   userId: string;
-  /** The asking user's Authorization: the reply's calls to other subgraphs (its charge) act for them. */
-  authorization?: string;
   settings: ReplySettings;
   character: PromptCharacter;
   /** The trace context of the request that queued it (W3C headers), so the reply joins its trace. */

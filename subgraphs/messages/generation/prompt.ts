@@ -1,4 +1,4 @@
-import { buildPrompt, summarizeHistory, type BuiltPrompt, type ResilientProvider } from '../llm';
+import { buildPrompt, summarizeHistory, SUMMARY_MAX_TOKENS, type BuiltPrompt, type HistoryMessage, type ResilientProvider } from '../llm';
 import type { MessagesStore } from '../store';
 import type { GenerationJob } from './job';
 
@@ -25,4 +25,26 @@ export async function replyPrompt(
     await store.saveSummary(job.conversationId, summary, first.droppedMessages);
   }
   return buildPrompt({ ...input, summary });
+}
+
+/**
+ * The most prompt tokens a reply can be asked with now, without calling the model: the prompt
+ * that fits, with `pending` (a message about to be stored) as its last message, plus room for the
+ * running summary when one is kept. What a hold of credits is sized by.
+ */
+export async function promptTokenBound(
+  store: MessagesStore,
+  job: Pick<GenerationJob, 'conversationId' | 'settings' | 'character'>,
+  beforeSeq: number,
+  pending?: HistoryMessage,
+): Promise<number> {
+  const history = await store.history(job.conversationId, beforeSeq);
+  const built = buildPrompt({
+    character: job.character,
+    history: pending ? [...history, pending] : history,
+    contextWindowTokens: job.settings.contextWindowTokens,
+    maxTokens: job.settings.maxTokens,
+  });
+  const summaryRoom = built.strategy === 'summary-buffer' && built.droppedMessages > 0 ? SUMMARY_MAX_TOKENS : 0;
+  return built.totalTokens + summaryRoom;
 }

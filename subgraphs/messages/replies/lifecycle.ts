@@ -1,13 +1,13 @@
 /**
  * The one owner of a reply's state: PENDING → STREAMING → COMPLETED | FAILED | CANCELLED. Every
  * change goes through here, and every end does the same three things in the same order: store the
- * final row, publish the terminal event, settle what the reply owes.
+ * final row with what the reply owes (one transaction), publish the terminal event, settle.
  */
 import type { Logger } from '@chat/shared/log';
-import type { CallIdentity } from '@chat/shared/peer-client';
 import { traceHeaders } from '@chat/shared/tracing';
 import type { ConversationEventKind, EventBus } from '../realtime/events';
 import type { MessageRow, MessagesStore, ReplyOutcome } from '../store';
+import { creditsFor, DEFAULT_PRICE, tokensUsed } from './cost';
 
 /** The states a reply ends in. */
 export type TerminalStatus = 'COMPLETED' | 'FAILED' | 'CANCELLED';
@@ -26,10 +26,18 @@ export const FINISH_REASON = { FAILED: 'error', CANCELLED: 'cancelled' } as cons
 export type ReplyEnding = Partial<Omit<ReplyOutcome, 'status' | 'error'>>;
 
 /**
- * Settles what an ended reply owes, acting for the user it was written for. Called once on every
- * terminal transition; `reply` is the row as stored, its status says how it ended.
+ * What a reply that did not complete used: the prompt, once the provider was asked (kept out of
+ * its stored token usage, which is a completed reply's), counted with the text it kept.
  */
-export type SettleReply = (reply: MessageRow, actingFor: CallIdentity) => Promise<void>;
+export interface PartialUsage {
+  promptTokens: number;
+}
+
+/**
+ * Settles what an ended reply owes. Called once on every terminal transition, after the row and
+ * its settlement were stored together; `reply` is the row as stored, its `credits` what it cost.
+ */
+export type SettleReply = (reply: MessageRow) => void;
 
 /** What the lifecycle writes to, announces on and settles with. */
 export interface ReplyLifecycleDeps {
@@ -53,24 +61,27 @@ export class ReplyLifecycle {
     return this.deps.store.markStreaming(replyId);
   }
 
-  /** → COMPLETED with its text, usage and the provider's finish reason; undefined when it had already ended. */
-  complete(replyId: string, actingFor: CallIdentity, ending: ReplyEnding): Promise<MessageRow | undefined> {
-    return this.end(replyId, actingFor, { ...ending, status: 'COMPLETED' });
+  /** → COMPLETED with its text, usage and the provider's finish reason; it costs its tokens. Undefined when it had already ended. */
+  complete(replyId: string, ending: ReplyEnding): Promise<MessageRow | undefined> {
+    return this.end(replyId, { ...ending, status: 'COMPLETED' }, creditsFor(tokensUsed(ending), DEFAULT_PRICE));
   }
 
-  /** → FAILED, with `error` as the user reads it (their message is kept); undefined when it had already ended. */
-  fail(replyId: string, actingFor: CallIdentity, error: string, ending: ReplyEnding = {}): Promise<MessageRow | undefined> {
-    return this.end(replyId, actingFor, { ...ending, status: 'FAILED', finish_reason: FINISH_REASON.FAILED, error });
+  /**
+   * → FAILED, with `error` as the user reads it (their message is kept); it costs what it used
+   * (`usage`, once the provider was asked, and the text it kept). Undefined when it had already ended.
+   */
+  fail(replyId: string, error: string, ending: ReplyEnding = {}, usage?: PartialUsage): Promise<MessageRow | undefined> {
+    return this.end(replyId, { ...ending, status: 'FAILED', finish_reason: FINISH_REASON.FAILED, error }, partialCost(ending, usage));
   }
 
-  /** → CANCELLED, keeping the text so far; undefined when it had already ended. */
-  cancel(replyId: string, actingFor: CallIdentity, ending: ReplyEnding = {}): Promise<MessageRow | undefined> {
-    return this.end(replyId, actingFor, { ...ending, status: 'CANCELLED', finish_reason: FINISH_REASON.CANCELLED, error: null });
+  /** → CANCELLED, keeping the text so far; it costs what it used, as a failure does. Undefined when it had already ended. */
+  cancel(replyId: string, ending: ReplyEnding = {}, usage?: PartialUsage): Promise<MessageRow | undefined> {
+    return this.end(replyId, { ...ending, status: 'CANCELLED', finish_reason: FINISH_REASON.CANCELLED, error: null }, partialCost(ending, usage));
   }
 
-  private async end(replyId: string, actingFor: CallIdentity, outcome: ReplyEnding & { status: TerminalStatus; error?: string | null }): Promise<MessageRow | undefined> {
+  private async end(replyId: string, outcome: ReplyEnding & { status: TerminalStatus; error?: string | null }, used: number): Promise<MessageRow | undefined> {
     const { store, bus, settle, log } = this.deps;
-    const ended = await store.finish(replyId, outcome);
+    const ended = await store.finish(replyId, outcome, used);
     if (!ended) return undefined;
     const trace = traceHeaders();
     await bus
@@ -82,7 +93,13 @@ export class ReplyLifecycle {
         ...(Object.keys(trace).length > 0 ? { trace } : {}),
       })
       .catch((err) => log.error({ err, replyId }, 'publishing the end of a reply failed'));
-    await settle(ended, actingFor).catch((err) => log.error({ err, replyId }, 'settling a reply failed'));
+    settle(ended);
     return ended;
   }
+}
+
+/** The credits a reply that did not complete used: nothing before the provider was asked. */
+function partialCost(ending: ReplyEnding, usage: PartialUsage | undefined): number {
+  if (!usage) return 0;
+  return creditsFor(tokensUsed({ prompt_tokens: usage.promptTokens, content: ending.content }), DEFAULT_PRICE);
 }
