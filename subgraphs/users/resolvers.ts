@@ -1,6 +1,6 @@
 import { canAccess, type Viewer } from '@chat/shared/auth';
 import { conflict, forbidden, unauthenticated } from '@chat/shared/errors';
-import { rateLimited } from '@chat/shared/rate-limit';
+import { rateLimited, type RateLimit } from '@chat/shared/rate-limit';
 import { email, LIMITS, stripControl, text } from '@chat/shared/validate';
 import type { AuthPayload, Resolvers } from './generated/graphql';
 import { verifyPassword, hashPassword } from './passwords';
@@ -18,14 +18,13 @@ export const REGISTRATION_WINDOW_MS = 60 * 60_000;
 /** The address key of a request that carries none (only possible when a subgraph is asked directly). */
 const UNKNOWN_ADDRESS = 'unknown';
 
-/** One throttle an attempt counts against. */
-type Limit = [key: string, limit: number, windowMs: number];
-
-/** RATE_LIMITED once any of the keys is over its limit (every key counts the attempt). */
-async function throttle(ctx: Context, what: string, checks: Limit[]): Promise<void> {
-  const decisions = await Promise.all(checks.map(([key, limit, windowMs]) => ctx.rateLimiter.hit(key, limit, windowMs)));
-  const refused = decisions.filter((d) => !d.allowed).sort((a, b) => b.retryAfterSeconds - a.retryAfterSeconds)[0];
-  if (refused) throw rateLimited(refused, what);
+/**
+ * RATE_LIMITED once any of the keys is over its limit (every key counts the attempt). One attempt:
+ * refused, it is one refusal in the metrics, however many of its keys are over.
+ */
+async function throttle(ctx: Context, what: string, checks: RateLimit[]): Promise<void> {
+  const decision = await ctx.rateLimiter.attempt(checks);
+  if (!decision.allowed) throw rateLimited(decision, what);
 }
 const INVALID_REFRESH = 'The refresh token is not valid; sign in again.';
 
@@ -34,9 +33,9 @@ const INVALID_REFRESH = 'The refresh token is not valid; sign in again.';
  * from an address the account has not signed in from before, the account itself. So guesses from
  * anywhere lock an account only for new addresses: its owner still signs in from a known one.
  */
-function signInLimits(ctx: Context, account: string, from: string, knownAddress: boolean): Limit[] {
+function signInLimits(ctx: Context, account: string, from: string, knownAddress: boolean): RateLimit[] {
   const { loginsPerAddress, loginsPerAddressAndAccount, loginsPerAccount } = ctx.config.throttle;
-  const limits: Limit[] = [
+  const limits: RateLimit[] = [
     [`login:address:${from}`, loginsPerAddress, LOGIN_WINDOW_MS],
     [`login:pair:${from}:${account}`, loginsPerAddressAndAccount, LOGIN_WINDOW_MS],
   ];

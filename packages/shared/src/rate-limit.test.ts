@@ -1,6 +1,9 @@
-/** The in-process sliding-window limiter: its verdicts, and that it forgets keys whose window has passed. */
+/**
+ * The in-process sliding-window limiter: its verdicts, and that it forgets keys whose window has
+ * passed; attempts against several limits, and how their refusals are counted.
+ */
 import { describe, expect, it } from '@jest/globals';
-import { createMemoryRateLimiter, MEMORY_LIMITER_SWEEP_MS } from './rate-limit';
+import { countingRefusals, createMemoryRateLimiter, MEMORY_LIMITER_SWEEP_MS } from './rate-limit';
 
 const WINDOW_MS = 5 * 60_000;
 
@@ -46,5 +49,33 @@ describe('createMemoryRateLimiter', () => {
     await limiter.hit('other', 2, WINDOW_MS);
     expect(limiter.size).toBe(2);
     expect((await limiter.hit('k', 2, WINDOW_MS)).allowed).toBe(false);
+  });
+});
+
+describe('attempts against several limits', () => {
+  it('count against every limit, and are refused with the longest wait when any is over', async () => {
+    const clock = manualClock();
+    const limiter = createMemoryRateLimiter(clock.now);
+    const limits = [['a', 2, WINDOW_MS], ['b', 3, WINDOW_MS]] as const;
+    await limiter.hit('b', 3, WINDOW_MS);
+    clock.advance(60_000);
+    expect(await limiter.attempt(limits)).toEqual({ allowed: true, retryAfterSeconds: 0 });
+    expect(await limiter.attempt(limits)).toEqual({ allowed: true, retryAfterSeconds: 0 });
+    // 'a' holds two hits, 'b' three (its oldest a minute older): both refuse, and the later end is the wait.
+    expect(await limiter.attempt(limits)).toEqual({ allowed: false, retryAfterSeconds: 300 });
+    expect((await limiter.hit('b', 3, WINDOW_MS)).allowed).toBe(false);
+  });
+
+  it('count one refusal per refused attempt, however many of its limits are over', async () => {
+    const counted: string[] = [];
+    const limiter = countingRefusals(createMemoryRateLimiter(), { inc: ({ limit }) => void counted.push(limit) });
+    const limits = [['login:pair:x', 1, WINDOW_MS], ['login:account:y', 1, WINDOW_MS], ['login:address:z', 5, WINDOW_MS]] as const;
+    expect((await limiter.attempt(limits)).allowed).toBe(true);
+    expect((await limiter.attempt(limits)).allowed).toBe(false);
+    expect(counted).toEqual(['login']);
+    // A single hit refused counts once too.
+    expect((await limiter.hit('register:address:z', 1, WINDOW_MS)).allowed).toBe(true);
+    expect((await limiter.hit('register:address:z', 1, WINDOW_MS)).allowed).toBe(false);
+    expect(counted).toEqual(['login', 'register']);
   });
 });

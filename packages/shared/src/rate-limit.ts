@@ -7,9 +7,27 @@ export interface RateDecision {
   retryAfterSeconds: number;
 }
 
+/** One limit an attempt counts against: its key, the hits it allows, and the window they are counted over (ms). */
+export type RateLimit = readonly [key: string, limit: number, windowMs: number];
+
 /** Counts hits per key in a sliding window; in-process here, Redis-backed where several instances share it. */
 export interface RateLimiter {
   hit(key: string, limit: number, windowMs: number): Promise<RateDecision>;
+  /**
+   * One attempt at something limited several ways (a sign-in: per address, per account…): every
+   * limit counts it, and it is refused, with the longest wait, when any of them is over.
+   */
+  attempt(limits: readonly RateLimit[]): Promise<RateDecision>;
+}
+
+const ALLOWED: RateDecision = { allowed: true, retryAfterSeconds: 0 };
+
+/** A limiter's `attempt`, made of its `hit`s. */
+function attemptEach(hit: RateLimiter['hit']): RateLimiter['attempt'] {
+  return async (limits) => {
+    const decisions = await Promise.all(limits.map(([key, limit, windowMs]) => hit(key, limit, windowMs)));
+    return decisions.filter((d) => !d.allowed).sort((a, b) => b.retryAfterSeconds - a.retryAfterSeconds)[0] ?? ALLOWED;
+  };
 }
 
 /** How often the in-memory limiter drops the keys whose window has passed (ms). */
@@ -40,19 +58,21 @@ export function createMemoryRateLimiter(now: () => number = Date.now): MemoryRat
       if ((hits.at(-1) ?? -Infinity) <= at - windowMs) windows.delete(key);
     }
   };
+  const hit: RateLimiter['hit'] = async (key, limit, windowMs) => {
+    const at = now();
+    if (at - lastSweep >= MEMORY_LIMITER_SWEEP_MS) sweep(at);
+    const hits = (windows.get(key)?.hits ?? []).filter((t) => t > at - windowMs);
+    windows.set(key, { hits, windowMs });
+    if (hits.length >= limit) return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((hits[0] + windowMs - at) / 1000)) };
+    hits.push(at);
+    return ALLOWED;
+  };
   return {
     get size() {
       return windows.size;
     },
-    async hit(key, limit, windowMs) {
-      const at = now();
-      if (at - lastSweep >= MEMORY_LIMITER_SWEEP_MS) sweep(at);
-      const hits = (windows.get(key)?.hits ?? []).filter((t) => t > at - windowMs);
-      windows.set(key, { hits, windowMs });
-      if (hits.length >= limit) return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((hits[0] + windowMs - at) / 1000)) };
-      hits.push(at);
-      return { allowed: true, retryAfterSeconds: 0 };
-    },
+    hit,
+    attempt: attemptEach(hit),
   };
 }
 
@@ -79,24 +99,27 @@ return { 1, 0 }`;
 /** A sliding-window limiter shared by every instance through Redis. */
 export function createRedisRateLimiter(redis: import('ioredis').Redis, prefix = 'ratelimit:'): RateLimiter {
   let sequence = 0;
-  return {
-    async hit(key, limit, windowMs) {
-      const now = Date.now();
-      sequence = (sequence + 1) % 1_000_000;
-      const member = `${now}:${process.pid}:${sequence}:${Math.random().toString(36).slice(2, 8)}`;
-      const [allowed, waitMs] = (await redis.eval(SLIDING_WINDOW, 1, `${prefix}${key}`, now, windowMs, limit, member)) as [number, number];
-      return { allowed: allowed === 1, retryAfterSeconds: allowed === 1 ? 0 : Math.max(1, Math.ceil(waitMs / 1000)) };
-    },
+  const hit: RateLimiter['hit'] = async (key, limit, windowMs) => {
+    const now = Date.now();
+    sequence = (sequence + 1) % 1_000_000;
+    const member = `${now}:${process.pid}:${sequence}:${Math.random().toString(36).slice(2, 8)}`;
+    const [allowed, waitMs] = (await redis.eval(SLIDING_WINDOW, 1, `${prefix}${key}`, now, windowMs, limit, member)) as [number, number];
+    return { allowed: allowed === 1, retryAfterSeconds: allowed === 1 ? 0 : Math.max(1, Math.ceil(waitMs / 1000)) };
   };
+  return { hit, attempt: attemptEach(hit) };
 }
 
-/** A limiter that counts its refusals, labelled by what the key limits (the part before its first `:`). */
+/**
+ * A limiter that counts its refusals, labelled by what the key limits (the part before its first
+ * `:`; an attempt's first limit's). A refused attempt counts once, however many of its limits are over.
+ */
 export function countingRefusals(limiter: RateLimiter, refusals: { inc(labels: { limit: string }): void }): RateLimiter {
+  const counted = (key: string | undefined, decision: RateDecision): RateDecision => {
+    if (!decision.allowed && key !== undefined) refusals.inc({ limit: key.split(':')[0] ?? key });
+    return decision;
+  };
   return {
-    async hit(key, limit, windowMs) {
-      const decision = await limiter.hit(key, limit, windowMs);
-      if (!decision.allowed) refusals.inc({ limit: key.split(':')[0] ?? key });
-      return decision;
-    },
+    hit: async (key, limit, windowMs) => counted(key, await limiter.hit(key, limit, windowMs)),
+    attempt: async (limits) => counted(limits[0]?.[0], await limiter.attempt(limits)),
   };
 }
