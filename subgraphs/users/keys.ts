@@ -4,11 +4,15 @@ import { randomUUID } from 'node:crypto';
 import { createLocalJWKSet, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK, type JWTVerifyGetKey } from 'jose';
 import { ACCESS_TOKEN_ALG, type Viewer } from '@chat/shared/auth';
 import { ConfigError, type Config } from '@chat/shared/config';
+import { SESSION_ID_CLAIM } from '@chat/shared/session-revocation';
 
 /** The users subgraph's signing key and the public JWKS that everyone verifies against. */
 export interface SigningKeys {
-  /** Signs an access token for a viewer; returns it with its expiry. */
-  sign(viewer: Viewer): Promise<{ token: string; expiresAt: Date }>;
+  /**
+   * Signs an access token for a viewer in one session (its refresh-token family, named in the
+   * token's `sid` so the gateway can refuse it once the session is revoked); returns it with its expiry.
+   */
+  sign(viewer: Viewer, sessionId: string): Promise<{ token: string; expiresAt: Date }>;
   /** The public keys, as served at JWKS_PATH. */
   jwks: { keys: JWK[] };
   /** The same keys for local verification. */
@@ -69,9 +73,9 @@ export async function loadSigningKeys(config: Pick<Config, 'nodeEnv' | 'dataDir'
   return {
     jwks,
     getKey: createLocalJWKSet(jwks),
-    async sign(viewer) {
+    async sign(viewer, sessionId) {
       const expiresAt = new Date(Date.now() + config.auth.accessTokenTtlSeconds * 1000);
-      const token = await new SignJWT({ role: viewer.role })
+      const token = await new SignJWT({ role: viewer.role, [SESSION_ID_CLAIM]: sessionId })
         .setProtectedHeader({ alg: ACCESS_TOKEN_ALG, kid: jwk.kid, typ: 'JWT' })
         .setSubject(viewer.id)
         .setIssuer(config.auth.issuer)

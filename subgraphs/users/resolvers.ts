@@ -6,6 +6,7 @@ import type { AuthPayload, Resolvers } from './generated/graphql';
 import { verifyPassword, hashPassword } from './passwords';
 import type { Context } from './context';
 import { creditLedger, creditLedgerEntry, grantCredits, holdCredits, settleCredits } from './credits';
+import type { SessionTokens } from './sessions';
 import type { UserRow } from './store';
 
 type Session = Omit<AuthPayload, 'user'> & { user: UserRow };
@@ -49,11 +50,14 @@ function signInLimits(ctx: Context, account: string, from: string, knownAddress:
  */
 const sessionUsers = new WeakSet<UserRow>();
 
-/** A new access token and the session's refresh token: `refreshToken` from a rotation, else a new session family. */
-async function startSession(ctx: Context, user: UserRow, refreshToken?: string): Promise<Session> {
+/**
+ * A new access token and the session's refresh token: `session` from a rotation, else a new
+ * session family. The access token names the family, so revoking it refuses the token too.
+ */
+async function startSession(ctx: Context, user: UserRow, session?: SessionTokens): Promise<Session> {
   const viewer: Viewer = { id: user.id, role: user.role };
-  const { token, expiresAt } = await ctx.keys.sign(viewer);
-  refreshToken ??= await ctx.store.sessions.start(user.id, ctx.config.auth.refreshTokenTtlSeconds);
+  const { familyId, refreshToken } = session ?? (await ctx.store.sessions.start(user.id, ctx.config.auth.refreshTokenTtlSeconds));
+  const { token, expiresAt } = await ctx.keys.sign(viewer, familyId);
   const self = { ...user };
   sessionUsers.add(self);
   return { accessToken: token, refreshToken, expiresAt, user: self };
@@ -108,7 +112,7 @@ export const resolvers: Resolvers = {
       if (typeof rotation === 'string') throw unauthenticated(INVALID_REFRESH);
       const user = await ctx.loaders.user.load(rotation.userId);
       if (!user) throw unauthenticated(INVALID_REFRESH);
-      return startSession(ctx, user, rotation.refreshToken);
+      return startSession(ctx, user, rotation);
     },
     logout: (_root, { refreshToken }, ctx) => ctx.store.sessions.revokeByToken(refreshToken),
     grantCredits: (_root, args, ctx) => grantCredits(ctx, args),

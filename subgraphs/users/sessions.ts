@@ -5,6 +5,8 @@
  * both hold the family's row (`SELECT … FOR UPDATE`) for their whole transaction, so they happen
  * one after the other: a replayed (stolen) token that loses a race to the owner's rotation still
  * revokes the family, and the token that rotation issued goes with it, as does every later one.
+ * Access tokens name their family (`sid`); the gateway refuses those of a revoked family, learning
+ * of it from `revokedSince` (gateway/src/revocations.ts).
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
@@ -79,6 +81,13 @@ export const sessionMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // The gateways ask every second for the families revoked lately (`revokedSince`): only revoked
+  // ones are indexed, so the index stays as small as the revocations.
+  '005_refresh_families_revoked_at': {
+    async up(db: Kysely<any>) {
+      await db.schema.createIndex('refresh_families_revoked_at').on('refresh_families').column('revoked_at').where('revoked_at', 'is not', null).execute();
+    },
+  },
 };
 
 /** Refresh tokens are random; only their SHA-256 is stored. */
@@ -94,11 +103,21 @@ function hashAddress(userId: string, address: string): string {
 /** Why a refresh token was refused. */
 export type RefreshRefusal = 'unknown' | 'expired' | 'revoked' | 'reused';
 
-/** A successful rotation: whose session it is, and its new refresh token. */
-export interface Rotation {
-  userId: string;
+/** A session's current refresh token, and the session (family) it belongs to, which its access tokens name. */
+export interface SessionTokens {
   familyId: string;
   refreshToken: string;
+}
+
+/** A successful rotation: whose session it is, and its new refresh token. */
+export interface Rotation extends SessionTokens {
+  userId: string;
+}
+
+/** A revoked session (family), and when it was revoked. */
+export interface RevokedFamily {
+  familyId: string;
+  revokedAt: Date;
 }
 
 /** Reads and writes sessions; `db` is the users subgraph's database (its tables include SessionTables). */
@@ -109,11 +128,11 @@ export class SessionStore {
     this.db = db;
   }
 
-  /** Starts a session family (a sign-in); returns its first refresh token. */
-  async start(userId: string, ttlSeconds: number): Promise<string> {
+  /** Starts a session family (a sign-in); returns it with its first refresh token. */
+  async start(userId: string, ttlSeconds: number): Promise<SessionTokens> {
     return this.db.transaction().execute(async (tx) => {
       const family = await tx.insertInto('refresh_families').values({ id: randomUUID(), user_id: userId, created_at: new Date() }).returning('id').executeTakeFirstOrThrow();
-      return issue(tx, userId, family.id, ttlSeconds);
+      return { familyId: family.id, refreshToken: await issue(tx, userId, family.id, ttlSeconds) };
     });
   }
 
@@ -149,6 +168,17 @@ export class SessionStore {
       await revokeFamily(tx, row.family_id);
       return true;
     });
+  }
+
+  /** The families revoked at or after `since`, oldest first. */
+  async revokedSince(since: Date): Promise<RevokedFamily[]> {
+    const rows = await this.db
+      .selectFrom('refresh_families')
+      .select(['id', 'revoked_at'])
+      .where('revoked_at', '>=', since)
+      .orderBy('revoked_at')
+      .execute();
+    return rows.map((row) => ({ familyId: row.id, revokedAt: row.revoked_at! }));
   }
 
   /** Whether the account signed in from `address` within KNOWN_ADDRESS_TTL_MS. */

@@ -66,17 +66,18 @@ describe.each<Engine>(['pglite', 'postgres'])('UsersStore on %s', (engine) => {
     expect(database.stats.queries - before).toBe(1);
   });
 
-  /** Starts a session for a new user; returns its first refresh token. */
+  /** Starts a session for a new user; returns its family and first refresh token. */
   const session = async () => {
     const user = await newUser();
-    return { user, token: await store.sessions.start(user.id, 60) };
+    const { familyId, refreshToken } = await store.sessions.start(user.id, 60);
+    return { user, familyId, token: refreshToken };
   };
   const rotated = (userId: string) => ({ userId, familyId: expect.any(String), refreshToken: expect.any(String) });
 
   it('rotates a refresh token once, within its family; only hashes are stored', async () => {
-    const { user, token: first } = await session();
+    const { user, familyId: started, token: first } = await session();
     const rotation = await store.sessions.rotate(first, 60);
-    expect(rotation).toEqual(rotated(user.id));
+    expect(rotation).toEqual({ ...rotated(user.id), familyId: started });
     const { familyId, refreshToken: second } = rotation as { familyId: string; refreshToken: string };
     expect(second).not.toBe(first);
     expect(await store.sessions.rotate(second, 60)).toEqual({ ...rotated(user.id), familyId });
@@ -89,7 +90,7 @@ describe.each<Engine>(['pglite', 'postgres'])('UsersStore on %s', (engine) => {
   it('treats a reused refresh token as stolen: "reused", and its whole family is revoked', async () => {
     const { user, token: old } = await session();
     const { refreshToken: next } = (await store.sessions.rotate(old, 60)) as { refreshToken: string };
-    const otherSession = await store.sessions.start(user.id, 60);
+    const { refreshToken: otherSession } = await store.sessions.start(user.id, 60);
 
     expect(await store.sessions.rotate(old, 60)).toBe('reused');
     expect(await store.sessions.rotate(next, 60)).toBe('revoked');
@@ -121,7 +122,7 @@ describe.each<Engine>(['pglite', 'postgres'])('UsersStore on %s', (engine) => {
 
   it('refuses expired and unknown refresh tokens', async () => {
     const user = await newUser();
-    const expired = await store.sessions.start(user.id, -1);
+    const { refreshToken: expired } = await store.sessions.start(user.id, -1);
     expect(await store.sessions.rotate(expired, 60)).toBe('expired');
     expect(await store.sessions.rotate('no-such-token', 60)).toBe('unknown');
   });
@@ -129,12 +130,34 @@ describe.each<Engine>(['pglite', 'postgres'])('UsersStore on %s', (engine) => {
   it('revokes a session by any of its tokens', async () => {
     const { user, token } = await session();
     const { refreshToken: current } = (await store.sessions.rotate(token, 60)) as { refreshToken: string };
-    const elsewhere = await store.sessions.start(user.id, 60);
+    const { refreshToken: elsewhere } = await store.sessions.start(user.id, 60);
 
     expect(await store.sessions.revokeByToken(token)).toBe(true);
     expect(await store.sessions.rotate(current, 60)).toBe('revoked');
     expect(await store.sessions.revokeByToken('no-such-token')).toBe(false);
     expect(await store.sessions.rotate(elsewhere, 60)).toEqual(rotated(user.id));
+  });
+
+  it('lists the families revoked since a moment, by logout and by replay, and no other', async () => {
+    const since = new Date(Date.now() - 1_000);
+    const loggedOut = await session();
+    const replayed = await session();
+    const active = await session();
+    await store.sessions.rotate(replayed.token, 60);
+    expect(await store.sessions.revokeByToken(loggedOut.token)).toBe(true);
+    expect(await store.sessions.rotate(replayed.token, 60)).toBe('reused');
+
+    const revoked = await store.sessions.revokedSince(since);
+    const ids = revoked.map((r) => r.familyId);
+    expect(ids).toEqual(expect.arrayContaining([loggedOut.familyId, replayed.familyId]));
+    expect(ids).not.toContain(active.familyId);
+    for (const { revokedAt } of revoked) expect(revokedAt.getTime()).toBeGreaterThanOrEqual(since.getTime());
+    // Oldest first; and a moment after both revocations lists neither.
+    expect(revoked.map((r) => r.revokedAt.getTime())).toEqual(revoked.map((r) => r.revokedAt.getTime()).sort((a, b) => a - b));
+    const after = new Date(Math.max(...revoked.map((r) => r.revokedAt.getTime())) + 1);
+    const later = (await store.sessions.revokedSince(after)).map((r) => r.familyId);
+    expect(later).not.toContain(loggedOut.familyId);
+    expect(later).not.toContain(replayed.familyId);
   });
 
   it('remembers the addresses an account signs in from, hashed, the most recent KNOWN_ADDRESSES_PER_ACCOUNT only', async () => {
