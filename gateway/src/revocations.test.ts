@@ -119,6 +119,23 @@ describe('createRevocationList', () => {
     expect(list.isRevoked('kept')).toBe(true);
   });
 
+  it('counts a poll left unanswered as failed, so the next one can ask', async () => {
+    const users = fakeUsers();
+    let hang = true;
+    const list = createRevocationList({
+      fetchRevoked: (since) => (hang ? new Promise<never>(() => undefined) : users.fetchRevoked(since)),
+      pollMs: 1_000,
+      accessTokenTtlSeconds: TTL_SECONDS,
+      log: silent,
+      timeoutMs: 20,
+    });
+    expect(await list.poll()).toBe(false);
+    hang = false;
+    users.revoke('s', Date.now());
+    expect(await list.poll()).toBe(true);
+    expect(list.isRevoked('s')).toBe(true);
+  });
+
   it('polls every pollMs between start and stop, retrying after failures', async () => {
     const users = fakeUsers();
     const list = createRevocationList({ fetchRevoked: users.fetchRevoked, pollMs: 10, accessTokenTtlSeconds: TTL_SECONDS, log: silent });

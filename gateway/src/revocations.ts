@@ -37,6 +37,12 @@ export type FetchRevokedSessions = (since: Date) => Promise<readonly RevokedSess
  */
 export const POLL_OVERLAP_MS = 30_000;
 
+/**
+ * A poll not answered within this long counts as failed, so a users subgraph that hangs delays
+ * the list by this much, not by the HTTP client's minutes; the next poll asks again.
+ */
+export const POLL_TIMEOUT_MS = 10_000;
+
 /** What an access token of a revoked session is refused with (UNAUTHENTICATED; 401 over HTTP). */
 export const SESSION_REVOKED_MESSAGE = 'The session has ended; sign in again.';
 
@@ -71,6 +77,8 @@ export interface RevocationListOptions {
   /** ACCESS_TOKEN_TTL_SECONDS: a revoked session is kept until the tokens it could have had expire. */
   accessTokenTtlSeconds: number;
   log: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** How long a poll may take (default POLL_TIMEOUT_MS). */
+  timeoutMs?: number;
   now?: () => number;
 }
 
@@ -108,13 +116,20 @@ export function createRevocationList(options: RevocationListOptions): Revocation
     const oldest = startedAt - keepMs;
     const since = lastPolledAt === undefined ? oldest : Math.max(oldest, lastPolledAt - POLL_OVERLAP_MS);
     let reports: readonly RevokedSessionReport[];
+    let timer: NodeJS.Timeout | undefined;
     try {
-      reports = await options.fetchRevoked(new Date(since));
+      const timeoutMs = options.timeoutMs ?? POLL_TIMEOUT_MS;
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      });
+      reports = await Promise.race([options.fetchRevoked(new Date(since)), timedOut]);
     } catch (error) {
       // Keep refusing what is known, and ask again (from the same point) at the next poll.
       failures += 1;
       if (failures === 1) options.log.warn({ err: error }, 'revoked sessions could not be polled; keeping the known ones and retrying');
       return false;
+    } finally {
+      clearTimeout(timer);
     }
     if (failures > 0) options.log.info({ failedPolls: failures }, 'revoked sessions polled again');
     failures = 0;
