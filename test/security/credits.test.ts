@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startFakeLlm, type FakeLlmServer } from '../support/fake-llm';
 import { startTestSystem, type TestSystem } from '../support/system';
+import { PREVIEWS_PER_MINUTE } from '../../subgraphs/messages/chat/preview';
 import { codeOf, credits, sendOk, send, START_TIMEOUT_MS, startChat, waitForEnd, waitUntil } from '../chat/helpers';
 
 const LEDGER = /* GraphQL */ `query($after: String) { me { credits creditLedger(first: 100, after: $after) { edges { node { kind amount balanceAfter replyId } } pageInfo { hasNextPage endCursor } } } }`;
@@ -111,6 +112,16 @@ describe('credits, held and settled (PostgreSQL and Redis)', () => {
     const { rows, balance } = await expectLedgerBalanced(t, chat.user.token);
     expect(rows.find((r) => r.kind === 'SETTLE' && r.replyId === reply.id)).toBeDefined();
     expect(5000 - balance).toBeGreaterThan(PROMPT_TOKENS);
+  });
+
+  it('throttles promptPreview, which can start a summary call nobody pays for', async () => {
+    const chat = await startChat(t);
+    const preview = () => t.gql(`query($id: ID!) { promptPreview(conversationId: $id) { totalTokens } }`, { id: chat.conversationId }, chat.user.token);
+    const answers = [];
+    for (let i = 0; i < PREVIEWS_PER_MINUTE + 1; i += 1) answers.push(await preview());
+    expect(answers.slice(0, PREVIEWS_PER_MINUTE).every((a) => a.data?.promptPreview)).toBe(true);
+    expect(codeOf(answers.at(-1)!)).toBe('RATE_LIMITED');
+    expect(answers.at(-1)!.errors![0].extensions!.retryAfterSeconds).toBeGreaterThan(0);
   });
 
   it('of 10 concurrent regenerations of one reply, exactly one makes a new reply; the others are CONFLICT and cost nothing', async () => {

@@ -56,6 +56,24 @@ describe('Redis generation queue', () => {
     expect((await queue.depth()).pending).toBe(0);
   }, 30_000);
 
+  it('trims jobs older than their retention as new ones arrive (dead letters are trimmed the same way)', async () => {
+    const trimmed = `${prefix}trim:`;
+    const queue = createRedisQueue(connections[0], connections[1], {
+      prefix: trimmed,
+      claimIdleMs: 5_000,
+      log,
+      onDeadLetter: async () => undefined,
+      retention: { jobsMs: 0, deadLettersMs: 0 },
+    });
+    // An entry from long ago, as a stream that ran for months holds.
+    await connections[0].xadd(`${trimmed}${STREAM.jobs}`, '1-0', 'job', '{}');
+    for (let i = 0; i < 200; i += 1) await queue.enqueue(job());
+    // MINID ~ trims whole macro nodes: the old entry goes once a node's worth of newer ones exist.
+    const oldest = async (key: string) => ((await connections[0].xrange(key, '-', '+', 'COUNT', 1)) as Array<[string, string[]]>)[0]?.[0];
+    expect(await oldest(`${trimmed}${STREAM.jobs}`)).not.toBe('1-0');
+    await queue.close();
+  });
+
   it('delivers each job once to one of several consumers, and acknowledges it', async () => {
     const seen: string[] = [];
     // Two workers, each with its own blocking connection, as two instances would have.

@@ -86,7 +86,14 @@ export const STREAM = {
   maxDeliveries: 3,
   /** How long one read blocks waiting for new jobs. */
   blockMs: 1_000,
+  /** Jobs older than this are trimmed as new ones are added: by then each was done or dead-lettered. */
+  jobRetentionMs: 60 * 60_000,
+  /** Dead letters older than this are trimmed as new ones are added (an admin's week to look). */
+  deadLetterRetentionMs: 7 * 24 * 60 * 60_000,
 } as const;
+
+/** The oldest stream id kept when entries older than `retentionMs` go (XADD … MINID ~). */
+const keptFrom = (retentionMs: number) => `${Date.now() - retentionMs}-0`;
 
 /** Timings of a Redis queue; tests shorten them. */
 export interface RedisQueueOptions {
@@ -97,6 +104,8 @@ export interface RedisQueueOptions {
   /** Called for a job that failed every delivery, after it is moved to the dead-letter stream. */
   onDeadLetter(job: GenerationJob, deliveries: number): Promise<void>;
   log: Logger;
+  /** How long jobs and dead letters are kept (default STREAM's); tests shorten them. */
+  retention?: { jobsMs: number; deadLettersMs: number };
 }
 
 type StreamEntry = [id: string, fields: string[]];
@@ -110,6 +119,7 @@ export function createRedisQueue(redis: Redis, reader: Redis, options: RedisQueu
   const jobs = `${options.prefix}${STREAM.jobs}`;
   const deadLetters = `${options.prefix}${STREAM.deadLetters}`;
   const consumer = `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const retention = options.retention ?? { jobsMs: STREAM.jobRetentionMs, deadLettersMs: STREAM.deadLetterRetentionMs };
   const running = new Map<string, Promise<void>>();
   let closed = false;
   let loop: Promise<void> | undefined;
@@ -130,7 +140,7 @@ export function createRedisQueue(redis: Redis, reader: Redis, options: RedisQueu
   };
 
   const deadLetter = async (id: string, job: GenerationJob, deliveries: number) => {
-    await redis.xadd(deadLetters, '*', 'job', JSON.stringify(job), 'deliveries', String(deliveries), 'failedAt', new Date().toISOString());
+    await redis.xadd(deadLetters, 'MINID', '~', keptFrom(retention.deadLettersMs), '*', 'job', JSON.stringify(job), 'deliveries', String(deliveries), 'failedAt', new Date().toISOString());
     await options.onDeadLetter(job, deliveries).catch((err) => options.log.error({ err }, 'ending a dead-lettered reply failed'));
     await redis.xack(jobs, STREAM.group, id);
   };
@@ -159,7 +169,7 @@ export function createRedisQueue(redis: Redis, reader: Redis, options: RedisQueu
     async enqueue(job) {
       if (closed) throw new Error('The generation queue is closed.');
       await ensureGroup();
-      await redis.xadd(jobs, '*', 'job', JSON.stringify(job));
+      await redis.xadd(jobs, 'MINID', '~', keptFrom(retention.jobsMs), '*', 'job', JSON.stringify(job));
     },
     consume(handler, concurrency) {
       loop = (async () => {
