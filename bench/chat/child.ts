@@ -10,6 +10,7 @@
  * Stops on SIGTERM, or when the parent goes away.
  */
 import { loadConfig } from '@chat/shared/config';
+import { loadServiceKeyring } from '@chat/shared/service-auth';
 import { startGateway } from '@chat/gateway';
 import { startTestSystem, type Engine, type TestSystem } from '../../test/support/system';
 import { measureQueryCounts, type ListQueryCounts } from './queries';
@@ -78,7 +79,9 @@ try {
     stop = () => running.stop();
     send({ type: 'ready', gatewayUrl: running.gatewayUrl });
   } else if (role === 'gateway') {
-    const gateway = await startGateway(loadConfig({ NODE_ENV: 'test', PORT: '0', ...env }));
+    // The service keys come in `env` (SERVICE_PRIVATE_KEYS, SERVICE_PUBLIC_KEYS), the same as the system child's.
+    const config = loadConfig({ NODE_ENV: 'test', PORT: '0', ...env });
+    const gateway = await startGateway(config, loadServiceKeyring(config));
     stop = () => gateway.close();
     send({ type: 'ready', gatewayUrl: gateway.url });
   } else {

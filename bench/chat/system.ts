@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { SUBGRAPH_NAMES } from '@chat/shared/config';
+import { generateServiceKeySet, serviceKeyEnvironment } from '@chat/shared/service-auth';
 import { freePort } from '../../test/support/ports';
 import type { ChildAnswers, ChildCommand, ChildMessage, MemorySample } from './child';
 import type { ListQueryCounts } from './queries';
@@ -116,8 +117,10 @@ export interface SystemUnderTest {
 export async function startSystemUnderTest(engine: 'pglite' | 'postgres', env: Record<string, string>): Promise<SystemUnderTest> {
   const ports = await Promise.all(SUBGRAPH_NAMES.map(() => freePort()));
   const urls = Object.fromEntries(SUBGRAPH_NAMES.map((name, i) => [`${name.toUpperCase()}_URL`, `http://127.0.0.1:${ports[i]}/graphql`]));
-  const startGateway = () => startChild('gateway', '-', { ...env, ...urls });
-  const started = await Promise.allSettled([startChild('system', engine, { ...env, ...urls }), startGateway()]);
+  // One key set for both processes (the subgraphs refuse calls no known service signed): the gateway holds its own key only.
+  const keys = generateServiceKeySet();
+  const startGateway = () => startChild('gateway', '-', { ...env, ...urls, ...serviceKeyEnvironment(keys, ['gateway']) });
+  const started = await Promise.allSettled([startChild('system', engine, { ...env, ...urls, ...serviceKeyEnvironment(keys) }), startGateway()]);
   const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) {
     await Promise.all(started.map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)));

@@ -6,14 +6,15 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { createTokenVerifier, remoteKeys, type TokenVerifier } from '@chat/shared/auth';
 import type { Config, SubgraphName } from '@chat/shared/config';
 import { GRAPHQL_PATH, graphqlHandler, listen, type RunningServer } from '@chat/shared/http';
+import { viewerOf } from '@chat/shared/identity';
 import { METRICS_PATH } from '@chat/shared/metrics';
 import { operationsPlugin } from '@chat/shared/operations';
-import { identify, type RequestIdentity } from '@chat/shared/subgraph';
+import type { ServiceKeyring, ServiceName } from '@chat/shared/service-auth';
 import { createTelemetry } from '@chat/shared/telemetry';
-import { sharedDataSources } from './authenticated-datasource';
+import { sharedDataSources, type GatewayContext } from './authenticated-datasource';
 import { clientAddressResolver } from './client-address';
 import { corsHandler } from './cors';
-import { contractCodes } from './format-error';
+import { gatewayErrorFormatter } from './format-error';
 import { createGraphiqlHandler } from './graphiql';
 import { gatewayHealthRoutes } from './health';
 import { queryLimitsPlugin } from './limits';
@@ -22,9 +23,6 @@ import { attachSubscriptionServer } from './subscriptions';
 
 /** The committed supergraph the gateway serves (composed by `npm run compose`, never introspected at run time). */
 export const SUPERGRAPH_FILE = new URL('../../supergraph.graphql', import.meta.url);
-
-/** What a gateway request carries to its subgraph fetches. */
-export type GatewayContext = RequestIdentity;
 
 /** A running gateway. */
 export interface RunningGateway extends RunningServer {
@@ -36,14 +34,19 @@ export function gatewayVerifier(config: Config): TokenVerifier {
   return createTokenVerifier({ keys: remoteKeys(config.subgraphUrls.users), issuer: config.auth.issuer, audience: config.auth.audience });
 }
 
-/** Starts the gateway on config.port (or `port`), routing each subgraph to config.subgraphUrls. */
-export async function startGateway(config: Config, options: { port?: number; supergraphSdl?: string } = {}): Promise<RunningGateway> {
+/**
+ * Starts the gateway on config.port (or `port`), routing each subgraph to config.subgraphUrls and
+ * signing every call to them with the gateway's key from `keyring`.
+ */
+export async function startGateway(config: Config, keyring: ServiceKeyring, options: { port?: number; supergraphSdl?: string } = {}): Promise<RunningGateway> {
   const supergraphSdl = options.supergraphSdl ?? readFileSync(SUPERGRAPH_FILE, 'utf8');
   const verifier = gatewayVerifier(config);
+  const signer = keyring.signer('gateway');
   const telemetry = createTelemetry(config, 'gateway');
   const metrics = new GatewayMetrics(telemetry.metrics.registry);
+  const formatError = gatewayErrorFormatter(telemetry.log);
   // One data source per subgraph for HTTP operations and subscription events: one pool, one set of observers.
-  const dataSource = sharedDataSources({ telemetry, metrics });
+  const dataSource = sharedDataSources(signer, { telemetry, metrics });
   const gateway = new ApolloGateway({
     supergraphSdl,
     buildService: ({ name, url }) => dataSource(name, config.subgraphUrls[name as SubgraphName] ?? url ?? ''),
@@ -56,7 +59,8 @@ export async function startGateway(config: Config, options: { port?: number; sup
     // Size, depth, alias, cost and response-size limits (gateway/src/limits.ts); JSON-array batches get Apollo's 400; CSRF prevention stays on.
     plugins: [ApolloServerPluginLandingPageDisabled(), queryLimitsPlugin<GatewayContext>(config.limits), operationsPlugin<GatewayContext>(telemetry)],
     allowBatchedHttpRequests: false,
-    formatError: contractCodes,
+    // Contract codes, and internal failures (an unreachable subgraph's address, a bug) masked: the original is logged.
+    formatError,
     csrfPrevention: true,
     // exitOnSignal (@chat/system) stops everything in order; Apollo's own handlers would re-raise the signal midway.
     stopOnTerminationSignals: false,
@@ -64,7 +68,8 @@ export async function startGateway(config: Config, options: { port?: number; sup
   await apollo.start();
   const clientAddress = clientAddressResolver(config.trustProxy);
   const context = async (req: IncomingMessage): Promise<GatewayContext> => ({
-    ...(await identify(verifier, req.headers.authorization)),
+    viewer: await viewerOf(verifier, req.headers.authorization),
+    authorization: req.headers.authorization,
     clientAddress: clientAddress(req),
   });
   let draining = false;
@@ -89,6 +94,8 @@ export async function startGateway(config: Config, options: { port?: number; sup
     socketLimits: config.socketLimits,
     gauges: { connections: metrics.connections, subscriptions: metrics.subscriptions },
     tracer: telemetry.tracer,
+    formatError,
+    upstreamServiceToken: (subgraph) => signer.token(subgraph as ServiceName),
     // A socket needs a valid token: conversationEvents is for a conversation's owner only.
     authenticate: async (params) => {
       const authorization = typeof params?.authorization === 'string' ? params.authorization : undefined;

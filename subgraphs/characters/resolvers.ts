@@ -1,5 +1,6 @@
 import { canAccess, requireViewer, type Viewer } from '@chat/shared/auth';
 import { forbidden, notFound } from '@chat/shared/errors';
+import { requireService } from '@chat/shared/identity';
 import { pageWindow, toConnection } from '@chat/shared/pagination';
 import { LIMITS, optionalText, tags, text } from '@chat/shared/validate';
 import type { Context } from './context';
@@ -113,8 +114,9 @@ export const resolvers: Resolvers = {
       await editable(ctx, id);
       return ctx.store.softDelete(id);
     },
+    // Internal: the conversations service, for the user starting a conversation; FORBIDDEN to anyone else.
     async recordCharacterUse(_root, { characterId }, ctx) {
-      const viewer = requireViewer(ctx.viewer);
+      const viewer = requireService(ctx, 'conversations');
       const character = await ctx.loaders.character.load(characterId);
       if (!character || character.deleted_at || !(await mayView(ctx, character))) return null;
       if (character.owner_id !== viewer.id) await ctx.store.addToAudience(character.id, viewer.id);

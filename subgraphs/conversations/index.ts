@@ -4,6 +4,7 @@ import { parse } from 'graphql';
 import type { Config } from '@chat/shared/config';
 import { openDatabase } from '@chat/shared/db';
 import { createPeerClients } from '@chat/shared/peer-client';
+import type { ServiceSigner } from '@chat/shared/service-auth';
 import type { SubgraphService } from '@chat/shared/subgraph';
 import { createTelemetry } from '@chat/shared/telemetry';
 import { createContext, PEERS, type Context } from './context';
@@ -13,12 +14,12 @@ import { ConversationsStore, migrations, type ConversationsTables } from './stor
 /** The conversations subgraph's schema document. */
 export const typeDefs = parse(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
 
-/** Opens the conversations store and builds the subgraph. */
-export async function createConversationsSubgraph(config: Config): Promise<SubgraphService<Context>> {
+/** Opens the conversations store and builds the subgraph; its calls to peers are signed with `signer`. */
+export async function createConversationsSubgraph(config: Config, signer: ServiceSigner): Promise<SubgraphService<Context>> {
   const telemetry = createTelemetry(config, 'conversations');
   const database = await openDatabase<ConversationsTables>({ name: 'conversations', config, migrations, telemetry });
   const store = new ConversationsStore(database);
-  const peers = createPeerClients(config.subgraphUrls, PEERS);
+  const peers = createPeerClients(config.subgraphUrls, PEERS, signer);
   return {
     name: 'conversations',
     schema: buildSubgraphSchema({ typeDefs, resolvers: resolvers as never }),

@@ -1,5 +1,6 @@
 import { canAccess, requireViewer } from '@chat/shared/auth';
 import { badInput, forbidden, notFound } from '@chat/shared/errors';
+import { requireService } from '@chat/shared/identity';
 import { pageWindow, toConnection } from '@chat/shared/pagination';
 import { LIMITS, numberIn, tags, text } from '@chat/shared/validate';
 import type { Context } from './context';
@@ -70,7 +71,7 @@ export const resolvers: Resolvers = {
         contextWindowTokens: SETTINGS_BOUNDS.contextWindowTokens.default,
       };
       const settings = mergeSettings(defaults, input.settings);
-      const { recordCharacterUse: character } = await ctx.peers.characters.call(RecordCharacterUseDocument, { characterId: input.characterId }, { actingFor: ctx });
+      const { recordCharacterUse: character } = await ctx.peers.characters.call(RecordCharacterUseDocument, { characterId: input.characterId }, { actingFor: viewer });
       if (!character) throw notFound('Character');
       const conversation = await ctx.store.create({
         user_id: viewer.id,
@@ -82,7 +83,7 @@ export const resolvers: Resolvers = {
       try {
         // The greeting is the messages subgraph's to store; without it the conversation is not started.
         const start = { conversationId: conversation.id, userId: conversation.user_id, greeting: character.greeting };
-        await ctx.peers.messages.call(RecordConversationStartDocument, start, { actingFor: ctx });
+        await ctx.peers.messages.call(RecordConversationStartDocument, start, { actingFor: viewer });
       } catch (error) {
         await ctx.store.remove(conversation.id);
         throw error;
@@ -99,12 +100,16 @@ export const resolvers: Resolvers = {
     },
     archiveConversation: (_root, { id }, ctx) => change(ctx, id, { status: 'ARCHIVED' }),
     unarchiveConversation: (_root, { id }, ctx) => change(ctx, id, { status: 'ACTIVE' }),
+    // Internal: the messages service, for the user who sent a message; FORBIDDEN to anyone else.
     async recordActivity(_root, { conversationId }, ctx) {
+      requireService(ctx, 'messages');
       await owned(ctx, conversationId);
       await ctx.store.touch(conversationId);
       return true;
     },
+    // Internal: the messages service, for the subscriber whose leaving ended a chat session; FORBIDDEN to anyone else.
     async recordSession(_root, { input }, ctx) {
+      requireService(ctx, 'messages');
       await owned(ctx, input.conversationId);
       const counts = [input.messageCount, input.totalTokens];
       if (counts.some((n) => !Number.isInteger(n) || n < 0)) throw badInput('input', 'counts must be whole numbers >= 0');

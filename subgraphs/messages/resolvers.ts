@@ -1,4 +1,5 @@
 /** The messages subgraph's resolvers: each field hands over to the module that owns its behaviour. */
+import { requireService } from '@chat/shared/identity';
 import { pageWindow, toConnection } from '@chat/shared/pagination';
 import { mayRead, visibleMessage } from './access';
 import { generationDeadLetters, systemStatus } from './admin/status';
@@ -27,7 +28,11 @@ export const resolvers: Resolvers = {
     },
   },
   Mutation: {
-    recordConversationStart: (_root, start, ctx) => recordConversationStart(ctx, start),
+    // Internal: the conversations service, for the user starting a conversation; FORBIDDEN to anyone else.
+    recordConversationStart: (_root, start, ctx) => {
+      requireService(ctx, 'conversations');
+      return recordConversationStart(ctx, start);
+    },
     setModerationPolicy: (_root, { refuse }, ctx) => setModerationPolicy(ctx, refuse),
     sendMessage: (_root, { input }, ctx) => sendMessage(ctx, input),
     cancelReply: (_root, { messageId }, ctx) => cancelReply(ctx, messageId),

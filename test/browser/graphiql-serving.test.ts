@@ -1,6 +1,7 @@
 /** How the gateway serves GraphiQL over HTTP (no browser): who gets the page, its assets, and when it is off. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConfigError, loadConfig } from '@chat/shared/config';
+import { createServiceKeyring, generateServiceKeySet } from '@chat/shared/service-auth';
 import { startGateway, type RunningGateway } from '../../gateway/src/gateway';
 import { startTestSystem, type TestSystem } from '../support/system';
 
@@ -83,7 +84,7 @@ describe('GRAPHIQL', () => {
 
   /** A gateway alone (its subgraphs are not needed to serve pages or introspection). */
   async function gateway(env: Record<string, string>): Promise<RunningGateway> {
-    return startGateway(loadConfig({ DATA_DIR: 'memory://', LOG_LEVEL: 'silent', ...env }), { port: 0 });
+    return startGateway(loadConfig({ DATA_DIR: 'memory://', LOG_LEVEL: 'silent', ...env }), createServiceKeyring(generateServiceKeySet()), { port: 0 });
   }
   const introspect = (g: RunningGateway) =>
     fetch(g.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __schema { queryType { name } } }' }) }).then((r) => r.json() as Promise<any>);

@@ -210,7 +210,7 @@ export function watchUpgrades(server: { on(event: 'upgrade', listener: (req: Inc
 
 /** The event bus every context of the messages subgraph shares. */
 export function messagesBus(t: TestSystem): Parameters<typeof watchListeners>[0] {
-  return (t.system.subgraphs.messages.service.createContext({ viewer: null }) as { bus: Parameters<typeof watchListeners>[0] }).bus;
+  return (t.system.subgraphs.messages.service.createContext({ caller: { service: 'gateway' }, viewer: null }) as { bus: Parameters<typeof watchListeners>[0] }).bus;
 }
 
 /** Wraps an event bus's `listen` (all its arguments passed on) to count live listeners per conversation. */

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startGateway, type RunningGateway } from '@chat/gateway';
 import { loadConfig } from '@chat/shared/config';
+import { createServiceKeyring, generateServiceKeySet } from '@chat/shared/service-auth';
 import { expectedTestQueryResult, testQuery } from '../../bench/gateway/expected';
 import { benchSupergraph, startBenchSubgraphs, STATS_PATH, type RunningBenchSubgraphs, type SubgraphStats } from '../../bench/gateway/subgraphs';
 
@@ -16,7 +17,9 @@ describe('the gateway on the benchmark scenario', () => {
 
   beforeAll(async () => {
     subgraphs = await startBenchSubgraphs();
-    gateway = await startGateway(loadConfig({ NODE_ENV: 'test', PORT: '0' }), { port: 0, supergraphSdl: benchSupergraph(subgraphs.origin) });
+    // The benchmark's stand-in subgraphs check no service token.
+    const keyring = createServiceKeyring(generateServiceKeySet());
+    gateway = await startGateway(loadConfig({ NODE_ENV: 'test', PORT: '0' }), keyring, { port: 0, supergraphSdl: benchSupergraph(subgraphs.origin) });
   });
   afterAll(async () => {
     await gateway?.close();

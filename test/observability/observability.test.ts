@@ -200,7 +200,7 @@ describe('observability (postgres + redis)', () => {
     expect(degraded.dependencies.characters).toMatchObject({ status: 'unhealthy', error: expect.any(String) });
     expect(degraded.dependencies.users.status).toBe('healthy');
 
-    restarted = await startSubgraph('characters', t.config);
+    restarted = await startSubgraph('characters', t.config, t.system.keyring);
     expect((await health()).status).toBe('healthy');
   });
 });

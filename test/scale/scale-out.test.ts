@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import WebSocket from 'ws';
 import { SUBGRAPH_NAMES } from '@chat/shared/config';
+import { generateServiceKeySet, serviceKeyEnvironment, type ServiceName } from '@chat/shared/service-auth';
 import { startFakeLlm, type FakeLlmServer } from '../support/fake-llm';
 import { freePort } from '../support/ports';
 import { dropSchema } from '../support/postgres';
@@ -59,8 +60,11 @@ describe('scale-out: two gateways and two messages instances on PostgreSQL and R
       CONVERSATIONS_URL: url(ports.conversations),
       MESSAGES_URL: url(ports.messages1),
     };
+    // One deployment's service keys; each process holds its own service's private key only, as under Docker Compose.
+    const keys = generateServiceKeySet();
     const start = async (name: string, script: string, env: Record<string, string>, health: string) => {
-      const service = startProcess(name, script, { ...common, ...env });
+      const own: ServiceName = name.startsWith('gateway') ? 'gateway' : (name.replace(/\d$/, '') as ServiceName);
+      const service = startProcess(name, script, { ...common, ...serviceKeyEnvironment(keys, [own]), ...env });
       processes.push(service);
       await waitHealthy(health, service);
       return service;

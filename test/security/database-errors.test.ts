@@ -5,6 +5,7 @@
  * encoding UTF8" for a NUL in a registration email, "integer out of range" for large integers).
  * And whatever still fails inside a subgraph reaches clients as the code and a generic message.
  */
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { INTERNAL_ERROR_MESSAGE } from '@chat/shared/error-masking';
 import { ENGINES, startTestSystem, uniqueName, type GqlResponse, type TestSystem } from '../support/system';
@@ -30,7 +31,6 @@ describe.each(ENGINES)('input the database would refuse (%s)', (engine) => {
   let t: TestSystem;
   let user: { token: string; id: string; email: string };
   let conversationId: string;
-  const subgraph = (name: 'users' | 'characters' | 'conversations' | 'messages') => t.system.subgraphs[name].url;
 
   beforeAll(async () => {
     t = await startTestSystem(engine);
@@ -46,12 +46,13 @@ describe.each(ENGINES)('input the database would refuse (%s)', (engine) => {
     const attempts = [
       await t.gql(`query($c: String) { characters(after: $c) { edges { cursor } } }`, { c: after }),
       await t.gql(`query($c: String) { me { conversations(after: $c) { edges { cursor } } } }`, { c: after }, user.token),
-      await t.gql(`query($c: String) { characters(after: $c) { edges { cursor } } }`, { c: after }, user.token, subgraph('characters')),
-      await t.gql(
+      // At the subgraphs, as the gateway's fetches for the user would ask.
+      await t.subgraphGql('characters', `query($c: String) { characters(after: $c) { edges { cursor } } }`, { c: after }, { token: user.token }),
+      await t.subgraphGql(
+        'conversations',
         `query($r: [_Any!]!, $c: String) { _entities(representations: $r) { ... on User { conversations(after: $c) { edges { cursor } } } } }`,
         { ...userRef, c: after },
-        user.token,
-        subgraph('conversations'),
+        { token: user.token },
       ),
     ];
     for (const res of attempts) expectRefusedCleanly(res, 'BAD_USER_INPUT');
@@ -98,14 +99,18 @@ describe.each(ENGINES)('input the database would refuse (%s)', (engine) => {
     // Past int32, GraphQL itself refuses the variable.
     expectRefusedCleanly(await t.gql(`query($n: Int) { characters(first: $n) { edges { cursor } } }`, { n: INT4_MAX + 1 }));
 
-    // The internal charge, asked straight at the users subgraph: the largest amount twice, then a negative one.
-    const charge = (amount: number, key: string) => t.gql(`mutation($a: Int!, $k: String!) { chargeCredits(amount: $a, key: $k) }`, { a: amount, k: key }, user.token, subgraph('users'));
-    for (const key of ['big-1', 'big-2']) {
-      const res = await charge(INT4_MAX, key);
-      expectRefusedCleanly(res);
-      expect(res.data?.chargeCredits).toBeGreaterThanOrEqual(0);
-    }
-    expectRefusedCleanly(await charge(-1, 'negative'), 'BAD_USER_INPUT');
+    // The internal hold, asked straight at the users subgraph as the messages service would for the user: the largest amount twice, then a negative one.
+    const hold = (amount: number, key: string) =>
+      t.subgraphGql('users', `mutation($i: CreditHoldInput!) { holdCredits(input: $i) { held balance } }`, { i: { key, replyId: randomUUID(), amount, reason: 'reply' } }, {
+        as: 'messages',
+        actingFor: { id: user.id, role: 'USER' },
+      });
+    const credits = async () => expectOk(await t.gql(`{ me { credits } }`, {}, user.token)).me.credits as number;
+    const before = await credits();
+    for (const key of ['big-1', 'big-2']) expectRefusedCleanly(await hold(INT4_MAX, key));
+    expectRefusedCleanly(await hold(-1, 'negative'), 'BAD_USER_INPUT');
+    // Nothing overflowed, nothing was taken that the balance could not cover.
+    expect(await credits()).toBe(before);
   });
 });
 
@@ -129,8 +134,7 @@ describe('a failure inside a subgraph (pglite)', () => {
     expectOk(await t.gql(query));
     // Its database goes away under a running characters subgraph: every read now fails inside it.
     await t.system.subgraphs.characters.service.close();
-    for (const url of [t.system.subgraphs.characters.url, t.gatewayUrl]) {
-      const res = await t.gql(query, {}, undefined, url);
+    for (const res of [await t.subgraphGql('characters', query), await t.gql(query)]) {
       expect(res.errors?.map((e) => [e.message, e.extensions?.code])).toEqual([[INTERNAL_ERROR_MESSAGE, 'INTERNAL_SERVER_ERROR']]);
       expect(JSON.stringify(res)).not.toMatch(/closed|destroyed|pglite|kysely/i);
     }
@@ -139,7 +143,8 @@ describe('a failure inside a subgraph (pglite)', () => {
   it('masks a failure in a subscription at the subgraph (graphql-ws) the same way', async () => {
     // The messages subgraph's database goes away: subscribing reads it to check the caller.
     await t.system.subgraphs.messages.service.close();
-    const client = wsClient(t.system.subgraphs.messages.url, subscriber.token);
+    // As the gateway opens it: the subscriber's token and the gateway's service token for messages.
+    const client = wsClient(t.system.subgraphs.messages.url, subscriber.token, { serviceToken: () => t.keyring.signer('gateway').token('messages') });
     try {
       const events = collect(client, `subscription($id: ID!) { conversationEvents(conversationId: $id) { kind } }`, { id: conversationId }, 'conversationEvents');
       await events.done;

@@ -33,9 +33,10 @@ describe('deleted characters as entities (pglite)', () => {
   let stranger: { token: string; id: string };
   let characterId: string;
   let conversationId: string;
-  const charactersUrl = () => t.system.subgraphs.characters.url;
-  const entity = async (token?: string, url = charactersUrl()) => {
-    const res = await t.gql(ENTITIES, { representations: [{ __typename: 'Character', id: characterId }] }, token, url);
+  /** The entity at the characters subgraph, as the gateway's fetch for `token`'s user would ask for it; or the same query sent to the gateway. */
+  const entity = async (token?: string, where: 'characters' | 'gateway' = 'characters') => {
+    const variables = { representations: [{ __typename: 'Character', id: characterId }] };
+    const res = where === 'gateway' ? await t.gql(ENTITIES, variables, token) : await t.subgraphGql('characters', ENTITIES, variables, { token });
     expect(res.status).toBeLessThan(500);
     return res;
   };
@@ -60,7 +61,7 @@ describe('deleted characters as entities (pglite)', () => {
       const byId = await t.gql(`query($id: ID!) { character(id: $id) { id systemPrompt } }`, { id: characterId }, token);
       expect(expectOk(byId).character).toBeNull();
       // The gateway does not serve _entities at all.
-      const entities = await entity(token, t.gatewayUrl);
+      const entities = await entity(token, 'gateway');
       expect(entities.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
       expect(JSON.stringify(entities)).not.toContain('SECRET-PROMPT');
     }

@@ -4,52 +4,10 @@ import WebSocket from 'ws';
 import { METRIC_PREFIX, METRICS_PATH } from '@chat/shared/metrics';
 import { waitUntil } from '../chat/helpers';
 import { startTestSystem, type TestSystem } from '../support/system';
-
-interface RawSocket {
-  socket: WebSocket;
-  messages: any[];
-  closed: Promise<{ code: number; reason: string }>;
-  send(message: unknown): void;
-  /** Resolves with the first message matching `predicate`. */
-  next(predicate: (message: any) => boolean, timeoutMs?: number): Promise<any>;
-}
+import { openRawSocket, type RawSocket } from '../support/ws';
 
 /** Opens a socket and sends connection_init with the token; resolves once acknowledged or closed. */
-async function open(url: string, token: string): Promise<RawSocket> {
-  const socket = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws');
-  const messages: any[] = [];
-  const waiters = new Set<() => void>();
-  socket.on('message', (data) => {
-    messages.push(JSON.parse(String(data)));
-    waiters.forEach((w) => w());
-  });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
-  const next = (predicate: (message: any) => boolean, timeoutMs = 5_000) =>
-    new Promise<any>((resolve, reject) => {
-      const check = () => {
-        const found = messages.find(predicate);
-        if (found) {
-          waiters.delete(check);
-          clearTimeout(timer);
-          resolve(found);
-        }
-      };
-      const timer = setTimeout(() => {
-        waiters.delete(check);
-        reject(new Error(`no such message; got ${JSON.stringify(messages)}`));
-      }, timeoutMs);
-      waiters.add(check);
-      check();
-    });
-  await new Promise((resolve, reject) => {
-    socket.once('open', resolve);
-    socket.once('error', reject);
-  });
-  const raw: RawSocket = { socket, messages, closed, next, send: (message) => socket.send(JSON.stringify(message)) };
-  raw.send({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } });
-  await Promise.race([next((m) => m.type === 'connection_ack'), closed]);
-  return raw;
-}
+const open = (url: string, token: string): Promise<RawSocket> => openRawSocket(url, { authorization: `Bearer ${token}` });
 
 /** Opens a socket, sends connection_init with the token and drops the socket at once; resolves once it is closed. */
 function dropAfterInit(url: string, token: string): Promise<void> {

@@ -2,12 +2,23 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 
+/** How a test client connects: what it does on close, and (to a subgraph) the service token it presents. */
+export interface WsClientOptions {
+  onClose?: (code: number, reason: string) => void;
+  /** A service token for `connection_init` (as the gateway sends one to a subgraph), made on each connect. */
+  serviceToken?: () => Promise<string>;
+}
+
 /** A client connected to `url` (http or ws form) with the caller's token in connection_init. */
-export function wsClient(url: string, token?: string, options: { onClose?: (code: number, reason: string) => void } = {}): Client {
+export function wsClient(url: string, token?: string, options: WsClientOptions = {}): Client {
+  const { serviceToken } = options;
   return createClient({
     url: url.replace(/^http/, 'ws'),
     webSocketImpl: WebSocket,
-    connectionParams: token ? { authorization: `Bearer ${token}` } : {},
+    connectionParams: async () => ({
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(serviceToken ? { serviceToken: await serviceToken() } : {}),
+    }),
     retryAttempts: 0,
     lazy: true,
     on: { closed: (event) => options.onClose?.((event as { code: number }).code, String((event as { reason?: string }).reason ?? '')) },
@@ -78,4 +89,51 @@ export function collect<T = any>(client: Client, query: string, variables: Recor
       });
     },
   };
+}
+
+/** A socket speaking graphql-transport-ws by hand, for tests of what a server refuses. */
+export interface RawSocket {
+  socket: WebSocket;
+  messages: any[];
+  closed: Promise<{ code: number; reason: string }>;
+  send(message: unknown): void;
+  /** Resolves with the first message matching `predicate`. */
+  next(predicate: (message: any) => boolean, timeoutMs?: number): Promise<any>;
+}
+
+/** Opens a socket and sends connection_init with `payload`; resolves once acknowledged or closed. */
+export async function openRawSocket(url: string, payload: Record<string, unknown>): Promise<RawSocket> {
+  const socket = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+  const messages: any[] = [];
+  const waiters = new Set<() => void>();
+  socket.on('message', (data) => {
+    messages.push(JSON.parse(String(data)));
+    waiters.forEach((w) => w());
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
+  const next = (predicate: (message: any) => boolean, timeoutMs = 5_000) =>
+    new Promise<any>((resolve, reject) => {
+      const check = () => {
+        const found = messages.find(predicate);
+        if (found) {
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(found);
+        }
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`no such message; got ${JSON.stringify(messages)}`));
+      }, timeoutMs);
+      waiters.add(check);
+      check();
+    });
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('error', reject);
+  });
+  const raw: RawSocket = { socket, messages, closed, next, send: (message) => socket.send(JSON.stringify(message)) };
+  raw.send({ type: 'connection_init', payload });
+  await Promise.race([next((m) => m.type === 'connection_ack'), closed]);
+  return raw;
 }

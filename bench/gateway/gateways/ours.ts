@@ -15,6 +15,7 @@ import { startGateway } from '@chat/gateway';
 import { loadConfig } from '@chat/shared/config';
 import { createLogger } from '@chat/shared/log';
 import { exitOnSignal } from '@chat/shared/process';
+import { createServiceKeyring, generateServiceKeySet } from '@chat/shared/service-auth';
 import { startTracing } from '@chat/shared/tracing';
 import { SubgraphDataSource } from '../../../gateway/src/datasource';
 
@@ -52,7 +53,8 @@ const supergraphSdl = readFileSync(argument('supergraph'), 'utf8');
 const config = loadConfig();
 const log = createLogger(config, 'gateway');
 const tracing = startTracing(config, 'gateway');
-const gateway = await startGateway(config, { port, supergraphSdl });
+// The benchmark's stand-in subgraphs check no service token: a key set of its own signs the fetches, as in production.
+const gateway = await startGateway(config, createServiceKeyring(generateServiceKeySet()), { port, supergraphSdl });
 log.info({ url: gateway.url }, 'gateway ready');
 console.log(`ready ${gateway.port}`);
 exitOnSignal(() => gateway.close().finally(() => tracing.shutdown()), log);

@@ -7,13 +7,12 @@ import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import type { Context } from 'graphql-ws';
 import type { GraphQLError } from 'graphql';
-import { contractError, ErrorCode } from '@chat/shared/errors';
+import { closeAtExpiry, subscriptionQuotaRefusal } from '@chat/shared/socket-limits';
 import { clientAddressResolver, type ClientAddressOf } from '../client-address';
 import { CloseCode } from './protocol';
 import { createUpstreamPool, type UpstreamPool } from './upstream';
 
-/** How long a client refused for too many subscriptions should wait before trying again (s). */
-export const SUBSCRIPTION_QUOTA_RETRY_AFTER_SECONDS = 1;
+export { SUBSCRIPTION_QUOTA_RETRY_AFTER_SECONDS } from '@chat/shared/socket-limits';
 
 /** Result of authenticating a connection's `connection_init` payload. */
 export interface SubscriptionAuth {
@@ -53,6 +52,8 @@ export interface ConnectionOptions {
   readonly gauges?: { readonly connections: OpenCount; readonly subscriptions: OpenCount };
   /** Upstream `connection_ack` timeout (ms). */
   readonly upstreamAckTimeoutMs?: number;
+  /** The gateway's service token for a subgraph, sent in each upstream `connection_init` (subgraphs refuse sockets without one). */
+  readonly upstreamServiceToken?: (subgraph: string) => Promise<string>;
 }
 
 /** Per-connection state, created by a successful `connection_init`. */
@@ -137,12 +138,8 @@ export function createConnections(options: ConnectionOptions): Connections {
         return false;
       }
       // A token that expires while the socket is open ends it at that moment, with 4403.
-      const expiry =
-        auth.expiresAt === undefined
-          ? undefined
-          : setTimeout(() => socket.close(CloseCode.Forbidden, 'Forbidden: the access token expired'), Math.max(0, auth.expiresAt - Date.now()));
-      expiry?.unref();
-      const upstream = createUpstreamPool({ authorization: auth.authorization, ackTimeoutMs: options.upstreamAckTimeoutMs });
+      const expiry = auth.expiresAt === undefined ? undefined : closeAtExpiry(socket, auth.expiresAt);
+      const upstream = createUpstreamPool({ authorization: auth.authorization, serviceToken: options.upstreamServiceToken, ackTimeoutMs: options.upstreamAckTimeoutMs });
       connections.set(ctx, { auth, upstream, connectionParams: ctx.connectionParams, clientAddress: addressOf(request), subscriptions: new Set(), expiry });
       gauges?.connections.inc();
       return true;
@@ -162,9 +159,7 @@ export function createConnections(options: ConnectionOptions): Connections {
     subscriptionRefusal(connection) {
       const max = socketLimits?.maxSubscriptionsPerConnection;
       if (max === undefined || connection.subscriptions.size < max) return undefined;
-      return contractError(ErrorCode.RATE_LIMITED, `At most ${max} subscriptions may be open on one connection.`, {
-        retryAfterSeconds: SUBSCRIPTION_QUOTA_RETRY_AFTER_SECONDS,
-      });
+      return subscriptionQuotaRefusal(max);
     },
     subscribed(connection, id) {
       connection.subscriptions.add(id);

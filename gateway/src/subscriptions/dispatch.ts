@@ -1,12 +1,14 @@
 /**
  * Runs a prepared operation for graphql-ws and shapes what goes back: a subscription through
  * its plan (upstream primary fetch, then the rest per event), a query or mutation through the
- * `executeOperation` hook; terminal subscription errors expanded; an over-size result replaced.
+ * `executeOperation` hook; terminal subscription errors expanded; every error formatted as over
+ * HTTP (internal failures masked); an over-size result replaced.
  */
 import { GraphQLError, type ExecutionArgs, type ExecutionResult, type GraphQLFormattedError } from 'graphql';
 import type { FormattedExecutionResult } from 'graphql-ws';
 import { SpanKind, type Tracer } from '@opentelemetry/api';
 import { asGraphQLError, contractError, ErrorCode } from '@chat/shared/errors';
+import type { GatewayErrorFormatter } from '../format-error';
 import { responseSizeError, type QueryLimits } from '../limits';
 import { connectionContext, type SubscriptionAuth } from './connection';
 import { operationNotSupportedError, type PreparedOperation } from './operation';
@@ -41,6 +43,8 @@ export interface DispatchOptions {
   readonly entityCacheMaxEntries?: number;
   /** Each subscription starts in a span of this tracer; its upstream subscribe carries that trace. */
   readonly tracer?: Tracer;
+  /** Formats each error sent (results, events and terminal errors), as the gateway's HTTP answers are; default: as they are. */
+  readonly formatError?: GatewayErrorFormatter;
 }
 
 /** graphql-ws's `subscribe` and `execute`, over prepared operations. */
@@ -104,11 +108,22 @@ export function limitedResult(result: ExecutionResult, limits: QueryLimits | und
   return tooLarge ? { errors: [tooLarge.toJSON()] } : undefined;
 }
 
-/** Expands terminal subscription errors (upstream gone, upstream error) into the client's `error` payload. */
-export function formatTerminalErrors(errors: readonly GraphQLError[]): GraphQLFormattedError[] {
-  return errors.flatMap((error) =>
-    error.originalError instanceof SubscriptionTerminatedError ? error.originalError.errors.map((e) => e.toJSON()) : [error.toJSON()],
-  );
+/**
+ * What to send for a result or event (graphql-ws `onNext`): the refusal when it is over the size
+ * limit, else the result with its errors formatted; undefined to send it as it is.
+ */
+export function outgoingResult(result: ExecutionResult, options: { limits?: QueryLimits; formatError?: GatewayErrorFormatter }): FormattedExecutionResult | undefined {
+  const { formatError } = options;
+  if (!formatError || !result.errors?.length) return limitedResult(result, options.limits);
+  const { errors, ...rest } = result;
+  return limitedResult(result, options.limits) ?? { ...rest, errors: errors.map((error) => formatError(error.toJSON(), error)) };
+}
+
+/** Expands terminal subscription errors (upstream gone, upstream error) into the client's `error` payload, each formatted. */
+export function formatTerminalErrors(errors: readonly GraphQLError[], formatError: GatewayErrorFormatter = (formatted) => formatted): GraphQLFormattedError[] {
+  return errors
+    .flatMap((error) => (error.originalError instanceof SubscriptionTerminatedError ? error.originalError.errors : [error]))
+    .map((error) => formatError(error.toJSON(), error));
 }
 
 /** Converts a hook result (possibly with formatted, plain-object errors) to an ExecutionResult graphql-ws can send. */

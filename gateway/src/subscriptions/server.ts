@@ -14,7 +14,7 @@ import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { contractError, ErrorCode } from '@chat/shared/errors';
 import { createConnections, type ConnectionOptions } from './connection';
-import { createDispatcher, formatTerminalErrors, limitedResult, type DispatchOptions } from './dispatch';
+import { createDispatcher, formatTerminalErrors, outgoingResult, type DispatchOptions } from './dispatch';
 import { createOperationPreparer, type SupergraphOptions } from './operation';
 import { DEFAULT_CLIENT_KEEP_ALIVE_MS, DEFAULT_CONNECTION_INIT_WAIT_TIMEOUT_MS, DEFAULT_SUBSCRIPTION_PATH, GOING_AWAY_CLOSE_CODE } from './protocol';
 import { routeUpgrades } from './upgrade';
@@ -63,10 +63,10 @@ export function attachSubscriptionServer(options: AttachSubscriptionServerOption
       onComplete: (ctx, id) => connections.unsubscribed(connections.get(ctx), id),
       subscribe: (args) => dispatcher.subscribe(args),
       execute: (args) => dispatcher.execute(args),
-      onNext: (_ctx, _id, _payload, _args, result) => limitedResult(result, options.limits),
+      onNext: (_ctx, _id, _payload, _args, result) => outgoingResult(result, options),
       onError: (ctx, id, _payload, errors) => {
         connections.unsubscribed(connections.get(ctx), id);
-        return formatTerminalErrors(errors);
+        return formatTerminalErrors(errors, options.formatError);
       },
     },
     wss,

@@ -1,13 +1,14 @@
 /**
  * graphql-ws clients to subgraphs: one lazily-connected upstream socket per
- * (client connection, subgraph URL), carrying the caller's authorization in
- * `connection_init`. Upstream sockets are never retried silently: a lost subgraph
+ * (client connection, subgraph URL), carrying the caller's authorization and the gateway's
+ * service token for that subgraph in `connection_init`. Upstream sockets are never retried silently: a lost subgraph
  * surfaces as a GraphQL error on every subscription that used it.
  */
 import WebSocket from 'ws';
 import { GraphQLError } from 'graphql';
 import { createClient, type Client, type FormattedExecutionResult } from 'graphql-ws';
 import { context, propagation } from '@opentelemetry/api';
+import { SERVICE_TOKEN_PARAM } from '@chat/shared/service-auth';
 import {
   AUTHORIZATION_PARAM,
   DEFAULT_UPSTREAM_ACK_TIMEOUT_MS,
@@ -51,6 +52,8 @@ export interface UpstreamPool {
 export interface UpstreamPoolOptions {
   /** Forwarded as `connection_init` payload `{ authorization }` when set. */
   readonly authorization?: string;
+  /** Signs each connection: its token for the subgraph goes in the `connection_init` payload as `serviceToken` (fresh on every connect). */
+  readonly serviceToken?: (subgraph: string) => Promise<string>;
   /** Fail if the subgraph does not `connection_ack` within this many ms. */
   readonly ackTimeoutMs?: number;
   /** Interval of graphql-ws pings to the subgraph (ms); 0 disables. */
@@ -80,10 +83,10 @@ export function createUpstreamPool(options: UpstreamPoolOptions = {}): UpstreamP
   const clients = new Map<string, Client>();
   let disposed = false;
 
-  const clientFor = (url: string): Client => {
+  const clientFor = (url: string, serviceName: string): Client => {
     let client = clients.get(url);
     if (!client) {
-      client = createUpstreamClient(url, options);
+      client = createUpstreamClient(url, options, serviceName);
       clients.set(url, client);
     }
     return client;
@@ -95,7 +98,7 @@ export function createUpstreamPool(options: UpstreamPoolOptions = {}): UpstreamP
         sink.error([upstreamClosedError(request.serviceName, 'the client connection is closing')]);
         return () => {};
       }
-      return clientFor(request.url).subscribe(
+      return clientFor(request.url, request.serviceName).subscribe(
         // The active trace (the subscription's start) travels in the subscribe message's extensions.
         { query: request.query, operationName: request.operationName, variables: request.variables, extensions: { trace: activeTrace() } },
         {
@@ -119,9 +122,9 @@ export function createUpstreamPool(options: UpstreamPoolOptions = {}): UpstreamP
   };
 }
 
-/** Creates one graphql-ws client to a subgraph: lazy, no retries, ack timeout, authorization in connection_init. */
-export function createUpstreamClient(url: string, options: UpstreamPoolOptions = {}): Client {
-  const { authorization } = options;
+/** Creates one graphql-ws client to subgraph `serviceName`: lazy, no retries, ack timeout, authorization and service token in connection_init. */
+export function createUpstreamClient(url: string, options: UpstreamPoolOptions = {}, serviceName = ''): Client {
+  const { authorization, serviceToken } = options;
   return createClient({
     url,
     webSocketImpl: UpstreamWebSocket,
@@ -131,7 +134,11 @@ export function createUpstreamClient(url: string, options: UpstreamPoolOptions =
     shouldRetry: () => false,
     connectionAckWaitTimeout: options.ackTimeoutMs ?? DEFAULT_UPSTREAM_ACK_TIMEOUT_MS,
     keepAlive: options.keepAliveMs ?? 0,
-    connectionParams: authorization ? { [AUTHORIZATION_PARAM]: authorization } : undefined,
+    // A function: the client reconnects lazily after its last subscription ended, and each connect needs a token still valid.
+    connectionParams: async () => ({
+      ...(authorization ? { [AUTHORIZATION_PARAM]: authorization } : {}),
+      ...(serviceToken ? { [SERVICE_TOKEN_PARAM]: await serviceToken(serviceName) } : {}),
+    }),
   });
 }
 

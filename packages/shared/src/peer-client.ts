@@ -1,16 +1,21 @@
 /**
  * Typed calls from one subgraph to another. Each call is an operation of a `.graphql` file in the
  * caller's `peers/` folder, generated into a TypedDocumentNode (codegen.ts) and validated against
- * the peer's own schema, so variables and data are typed at the call site.
+ * the peer's own schema, so variables and data are typed at the call site. Each call is signed
+ * with the calling service's key for that peer, vouching for the user it acts for (service-auth.ts):
+ * the peer believes the user because the service says so, and no user's token travels.
  */
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { GraphQLError, print, type DocumentNode } from 'graphql';
 import type { SubgraphName } from './config';
 import { ErrorCode } from './errors';
-import type { RequestIdentity } from './subgraph';
+import { SERVICE_TOKEN_HEADER, type ActingFor, type ServiceSigner } from './service-auth';
 
-/** Whom a call acts for: the user behind the request (or job) that makes it. */
-export type CallIdentity = Pick<RequestIdentity, 'authorization'>;
+/**
+ * Whom a call acts for: the user behind the request that makes it (its context's `viewer`), or the
+ * user a job or background task stored (id and role); null for nobody.
+ */
+export type CallIdentity = ActingFor | null;
 
 /** How one call is made. */
 export interface CallOptions {
@@ -23,12 +28,9 @@ export interface PeerClient {
   call<TData, TVariables>(document: TypedDocumentNode<TData, TVariables>, variables: TVariables, options: CallOptions): Promise<TData>;
 }
 
-/**
- * The headers that say whom a call acts for. Today the user's own Authorization travels as it
- * came; signing calls with a service identity changes this one function.
- */
-function identityHeaders(actingFor: CallIdentity): Record<string, string> {
-  return actingFor.authorization ? { authorization: actingFor.authorization } : {};
+/** The headers that say who calls and for whom: the caller's service token for `target`, naming the user (id and role only). */
+async function identityHeaders(signer: ServiceSigner, target: SubgraphName, user: CallIdentity): Promise<Record<string, string>> {
+  return { [SERVICE_TOKEN_HEADER]: await signer.token(target, user ? { id: user.id, role: user.role } : undefined) };
 }
 
 // Documents are module constants: each is printed once, not on every call.
@@ -42,13 +44,13 @@ function queryText(document: DocumentNode): string {
   return text;
 }
 
-/** A client for the peer subgraph at `url` (HTTP keep-alive comes with Node's fetch). */
-export function createPeerClient(url: string): PeerClient {
+/** A client for the peer subgraph `target` at `url`, signing with `signer` (HTTP keep-alive comes with Node's fetch). */
+export function createPeerClient(url: string, target: SubgraphName, signer: ServiceSigner): PeerClient {
   return {
     async call<TData, TVariables>(document: TypedDocumentNode<TData, TVariables>, variables: TVariables, options: CallOptions): Promise<TData> {
       const response = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...identityHeaders(options.actingFor) },
+        headers: { 'content-type': 'application/json', ...(await identityHeaders(signer, target, options.actingFor)) },
         body: JSON.stringify({ query: queryText(document), variables }),
       });
       const body = (await response.json().catch(() => null)) as { data?: TData; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> } | null;
@@ -62,7 +64,7 @@ export function createPeerClient(url: string): PeerClient {
   };
 }
 
-/** One client for each of the named peers, at their configured URLs. */
-export function createPeerClients<Name extends SubgraphName>(urls: Record<SubgraphName, string>, names: readonly Name[]): Record<Name, PeerClient> {
-  return Object.fromEntries(names.map((name) => [name, createPeerClient(urls[name])])) as Record<Name, PeerClient>;
+/** One client for each of the named peers, at their configured URLs, signing as the calling service. */
+export function createPeerClients<Name extends SubgraphName>(urls: Record<SubgraphName, string>, names: readonly Name[], signer: ServiceSigner): Record<Name, PeerClient> {
+  return Object.fromEntries(names.map((name) => [name, createPeerClient(urls[name], name, signer)])) as Record<Name, PeerClient>;
 }

@@ -11,8 +11,8 @@
  * JWKs; `SERVICE_PUBLIC_KEYS`: every service's public JWK). In development and tests a full set is
  * generated once, kept under DATA_DIR (or in memory), so the all-in-one start needs nothing.
  */
-import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { errors as joseErrors, importJWK, jwtVerify, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { ConfigError, SUBGRAPH_NAMES, type Config } from './config';
@@ -133,10 +133,34 @@ export function loadServiceKeySet(config: Pick<Config, 'nodeEnv' | 'dataDir' | '
   if (config.dataDir === 'memory://') return generateServiceKeySet();
   const file = join(config.dataDir, 'keys', SERVICE_KEYS_FILE);
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as ServiceKeySet;
-  const set = generateServiceKeySet();
   mkdirSync(join(config.dataDir, 'keys'), { recursive: true });
-  writeFileSync(file, JSON.stringify(set), { mode: 0o600 });
-  return set;
+  // Services started at once from one DATA_DIR must end up with one set: the set is written whole
+  // beside the file, then linked into place, which fails for all but the first; the others read it.
+  const draft = `${file}.${randomUUID()}`;
+  writeFileSync(draft, JSON.stringify(generateServiceKeySet()), { mode: 0o600 });
+  try {
+    linkSync(draft, file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    rmSync(draft, { force: true });
+  }
+  return JSON.parse(readFileSync(file, 'utf8')) as ServiceKeySet;
+}
+
+/** The deployment's keyring, from its configuration (see {@link loadServiceKeySet}): made once per process and passed down. */
+export function loadServiceKeyring(config: Pick<Config, 'nodeEnv' | 'dataDir' | 'serviceKeys'>): ServiceKeyring {
+  return createServiceKeyring(loadServiceKeySet(config));
+}
+
+/**
+ * A key set as environment variables: SERVICE_PUBLIC_KEYS (every public key) and
+ * SERVICE_PRIVATE_KEYS holding the private keys of `services` (all of them by default: one process
+ * running every service, as tests do; a deployment gives each service its own only).
+ */
+export function serviceKeyEnvironment(set: ServiceKeySet, services: readonly ServiceName[] = SERVICE_NAMES): { SERVICE_PRIVATE_KEYS: string; SERVICE_PUBLIC_KEYS: string } {
+  const own = Object.fromEntries(services.map((service) => [service, set.privateKeys[service]]).filter(([, jwk]) => jwk));
+  return { SERVICE_PRIVATE_KEYS: JSON.stringify(own), SERVICE_PUBLIC_KEYS: JSON.stringify(set.publicKeys) };
 }
 
 /** Signs and verifies service tokens with a key set. */
@@ -184,7 +208,8 @@ export function createServiceKeyring(set: ServiceKeySet): ServiceKeyring {
           try {
             // The key is chosen by the token's kid, which must also be its issuer.
             const { payload, protectedHeader } = await jwtVerify(token, async (header) => {
-              const jwk = set.publicKeys[header.kid as ServiceName];
+              // Only a service's own entry: a kid such as "constructor" names nothing.
+              const jwk = header.kid && Object.hasOwn(set.publicKeys, header.kid) ? set.publicKeys[header.kid as ServiceName] : undefined;
               if (!jwk) throw new ServiceAuthError('The service token is signed by no known service.');
               return key(jwk);
             }, { algorithms: [SERVICE_TOKEN_ALG], audience: service, requiredClaims: ['iss', 'exp', 'iat'] });

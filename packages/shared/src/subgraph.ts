@@ -1,33 +1,19 @@
 import type { IncomingMessage } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
-import type { TokenVerifier, Viewer } from './auth';
+import type { GraphQLSchema } from 'graphql';
 import type { Config, SubgraphName } from './config';
 import { maskInternalErrors } from './error-masking';
 import { healthRoutes, type Check } from './health';
 import { GRAPHQL_PATH, graphqlHandler, listen, type Route, type RunningServer } from './http';
+import { identifyCaller, type CallerVerifiers, type RequestIdentity } from './identity';
 import { METRICS_PATH } from './metrics';
 import { operationsPlugin } from './operations';
+import { SERVICE_TOKEN_HEADER } from './service-auth';
+import { serveSubgraphSockets } from './subgraph-sockets';
 import type { ServiceTelemetry } from './telemetry';
-import { contextFrom, SpanKind } from './tracing';
 
-/** What every subgraph's context starts from: the verified caller and their raw header (forwarded onwards). */
-export interface RequestIdentity {
-  viewer: Viewer | null;
-  authorization?: string;
-  /** The client's address: the first X-Forwarded-For hop the gateway set, or the peer's address. */
-  clientAddress?: string;
-}
-
-/** The client address of a request that came through the gateway (which sets X-Forwarded-For), or its peer. */
-export function clientAddressOf(req: IncomingMessage): string | undefined {
-  const forwarded = req.headers['x-forwarded-for'];
-  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-  return first || req.socket.remoteAddress;
-}
+export type { RequestIdentity } from './identity';
 
 /** A subgraph ready to serve: its schema, its per-request context, extra routes and its resources. */
 export interface SubgraphService<TContext extends object = object> {
@@ -44,13 +30,10 @@ export interface SubgraphService<TContext extends object = object> {
   checks: Record<string, Check>;
   /** Extra fields for /health (e.g. the generator's load). */
   healthDetails?(): Promise<Record<string, unknown>>;
-  /** Serve graphql-ws beside HTTP on /graphql: the gateway opens the subgraph's subscriptions there, with the caller's token. */
+  /** Serve graphql-ws beside HTTP on /graphql: the gateway opens the subgraph's subscriptions there (subgraph-sockets.ts). */
   subscriptions?: boolean;
   close(): Promise<void>;
 }
-
-/** Close code of a subgraph's sockets when it shuts down (RFC 6455 1001, going away). */
-export const GOING_AWAY_CLOSE_CODE = 1001;
 
 /** A running subgraph. */
 export interface RunningSubgraph<TContext extends object = object> extends RunningServer {
@@ -58,23 +41,22 @@ export interface RunningSubgraph<TContext extends object = object> extends Runni
   url: string;
 }
 
-/** The caller's identity from request headers; a bad token is UNAUTHENTICATED with status 401. */
-export async function identify(verifier: TokenVerifier, authorization: string | undefined): Promise<RequestIdentity> {
-  try {
-    return { viewer: await verifier.fromAuthorization(authorization), authorization };
-  } catch (error) {
-    if (error instanceof GraphQLError) {
-      throw new GraphQLError(error.message, { extensions: { ...error.extensions, http: { status: 401 } } });
-    }
-    throw error;
-  }
+/** How a subgraph is served: where, and what it checks its callers with. */
+export interface ServeOptions {
+  port: number;
+  host?: string;
+  /** Access tokens (the users subgraph's keys) and service tokens for this subgraph. */
+  verifiers: CallerVerifiers;
+  config: Pick<Config, 'nodeEnv' | 'socketLimits'>;
 }
 
-/** Serves a subgraph over HTTP at /graphql, with /health, /ready and /metrics beside it. */
-export async function serveSubgraph<TContext extends object>(
-  service: SubgraphService<TContext>,
-  options: { port: number; host?: string; verifier: TokenVerifier; config: Pick<Config, 'nodeEnv'> },
-): Promise<RunningSubgraph<TContext>> {
+/**
+ * Serves a subgraph over HTTP at /graphql, with /health, /ready and /metrics beside it (and its own
+ * routes, such as the users JWKS), which stay open to anyone. GraphQL answers only requests signed
+ * by a known service for this subgraph (identity.ts); any other is refused with 401 before it is
+ * parsed, in every mode: the all-in-one start signs its own calls, so nothing needs an exception.
+ */
+export async function serveSubgraph<TContext extends object>(service: SubgraphService<TContext>, options: ServeOptions): Promise<RunningSubgraph<TContext>> {
   const apollo = new ApolloServer<TContext & object>({
     schema: service.schema,
     includeStacktraceInErrorResponses: options.config.nodeEnv !== 'production',
@@ -87,10 +69,14 @@ export async function serveSubgraph<TContext extends object>(
     stopOnTerminationSignals: false,
   });
   await apollo.start();
-  const context = async (req: IncomingMessage) => {
-    const identity = { ...(await identify(options.verifier, req.headers.authorization)), clientAddress: clientAddressOf(req) };
-    return service.createContext(identity);
-  };
+  const context = async (req: IncomingMessage) =>
+    service.createContext(
+      await identifyCaller(options.verifiers, {
+        serviceToken: req.headers[SERVICE_TOKEN_HEADER],
+        authorization: req.headers.authorization,
+        forwardedFor: req.headers['x-forwarded-for'],
+      }),
+    );
   let draining = false;
   const routes: Record<string, Route> = {
     ...healthRoutes({ service: service.name, checks: service.checks, details: service.healthDetails, draining: () => draining }),
@@ -98,7 +84,15 @@ export async function serveSubgraph<TContext extends object>(
     ...service.routes,
   };
   const running = await listen(graphqlHandler(apollo, context, { routes, tracer: service.telemetry.tracer }), options.port, options.host);
-  const closeSockets = service.subscriptions ? serveSubscriptions(running, service, options.verifier) : undefined;
+  const closeSockets = service.subscriptions
+    ? serveSubgraphSockets(running.server, {
+        schema: service.schema,
+        createContext: (identity) => service.createContext(identity),
+        telemetry: service.telemetry,
+        verifiers: options.verifiers,
+        socketLimits: options.config.socketLimits,
+      })
+    : undefined;
   return {
     ...running,
     service,
@@ -111,44 +105,5 @@ export async function serveSubgraph<TContext extends object>(
       await running.close();
       await apollo.stop();
     },
-  };
-}
-
-/**
- * graphql-ws on the subgraph's HTTP server and path. A socket is identified once, from its
- * `connection_init` payload's `authorization`, as `identify` does for HTTP; one without a valid
- * user token is refused. Returns the function that closes every socket as going away.
- */
-function serveSubscriptions<TContext extends object>(server: RunningServer, service: SubgraphService<TContext>, verifier: TokenVerifier): () => void {
-  const wss = new WebSocketServer({ server: server.server, path: GRAPHQL_PATH });
-  const { tracer } = service.telemetry;
-  const maskError = maskInternalErrors(service.telemetry.log);
-  useServer<Record<string, unknown> | undefined, { identity?: RequestIdentity }>(
-    {
-      schema: service.schema,
-      onConnect: async (ctx) => {
-        const authorization = ctx.connectionParams?.authorization;
-        if (typeof authorization !== 'string') return false;
-        try {
-          ctx.extra.identity = await identify(verifier, authorization);
-          return ctx.extra.identity.viewer !== null;
-        } catch {
-          return false;
-        }
-      },
-      // The gateway sends its trace context in the subscribe message's extensions: the hop shows in its trace.
-      onSubscribe: (_ctx, _id, payload) => {
-        const carrier = payload.extensions?.trace as Record<string, unknown> | undefined;
-        if (carrier) tracer.startSpan(`subscribe ${payload.operationName ?? '(anonymous)'}`, { kind: SpanKind.SERVER }, contextFrom(carrier)).end();
-      },
-      context: (ctx) => service.createContext(ctx.extra.identity!),
-      // Events' errors are masked as HTTP answers are: a failure's own message stays in the log.
-      onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map((error) => maskError(error.toJSON(), error)) } : undefined),
-    },
-    wss,
-  );
-  return () => {
-    for (const client of wss.clients) client.close(GOING_AWAY_CLOSE_CODE, 'server shutting down');
-    wss.close();
   };
 }

@@ -20,7 +20,7 @@ export async function conversationEvents(ctx: Context, conversationId: string): 
   const channel = createChannel<ConversationEvent>(() => {
     closed = true;
     stopListening?.();
-    void ctx.sessions.leave(conversationId, ctx.authorization).catch((err) => ctx.log.warn({ err }, 'leaving a chat session failed'));
+    void ctx.sessions.leave(conversationId, ctx.viewer).catch((err) => ctx.log.warn({ err }, 'leaving a chat session failed'));
   });
   // Live events wait here until the text so far of streaming replies has been sent.
   const early: ConversationEvent[] = [];

@@ -1,5 +1,5 @@
 import type { Logger } from '@chat/shared/log';
-import type { PeerClient } from '@chat/shared/peer-client';
+import type { CallIdentity, PeerClient } from '@chat/shared/peer-client';
 import { RecordSessionDocument } from '../generated/peers/conversations';
 import type { MessagesStore } from '../store';
 import type { Presence } from './presence';
@@ -28,13 +28,13 @@ export class SessionTracker {
     return this.subscribers;
   }
 
-  /** A subscriber left; `authorization` is theirs, used to report the session if it closes. */
-  async leave(conversationId: string, authorization: string | undefined): Promise<void> {
+  /** A subscriber left; the session is reported for them (`user`) if it closes. */
+  async leave(conversationId: string, user: CallIdentity): Promise<void> {
     this.subscribers = Math.max(0, this.subscribers - 1);
     if ((await this.deps.presence.leave(conversationId)) > 0) return;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      void this.close(conversationId, authorization).catch((err) => this.deps.log.warn({ err, conversationId }, 'closing a chat session failed'));
+      void this.close(conversationId, user).catch((err) => this.deps.log.warn({ err, conversationId }, 'closing a chat session failed'));
     }, this.deps.graceMs);
     timer.unref();
     this.timers.add(timer);
@@ -46,14 +46,14 @@ export class SessionTracker {
     this.timers.clear();
   }
 
-  private async close(conversationId: string, authorization: string | undefined): Promise<void> {
+  private async close(conversationId: string, user: CallIdentity): Promise<void> {
     const startedAt = await this.deps.presence.close(conversationId);
     if (!startedAt) return;
     const totals = await this.deps.store.totals(conversationId);
     await this.deps.conversations.call(
       RecordSessionDocument,
       { input: { conversationId, startedAt: startedAt.toISOString(), endedAt: new Date().toISOString(), ...totals } },
-      { actingFor: { authorization } },
+      { actingFor: user },
     );
   }
 }
