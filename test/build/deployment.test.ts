@@ -6,6 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { parse as parseYaml } from 'yaml';
 import { SUBGRAPH_NAMES } from '@chat/shared/config';
+import { generateServiceKeySet, SERVICE_NAMES } from '@chat/shared/service-auth';
+import { privateKeyVariable, serviceKeyLines } from '../../scripts/service-keys';
 import { workspaceFolders } from '../../scripts/workspaces';
 
 const file = (path: string) => new URL(`../../${path}`, import.meta.url);
@@ -79,6 +81,24 @@ describe('docker-compose.yml', () => {
       expect(env.HOST).toBe('0.0.0.0');
     }
     expect(services.users.environment!.JWT_PRIVATE_JWK).toBeDefined();
+  });
+
+  it("gives each service its own signing key and every service's public key, as npm run service-keys prints them", () => {
+    const { services } = compose();
+    for (const name of SERVICE_NAMES) {
+      const env = services[name].environment!;
+      expect([name, String(env.SERVICE_PRIVATE_KEYS)]).toEqual([name, expect.stringMatching(new RegExp(`^\\$\\{${privateKeyVariable(name)}:\\?`))]);
+      expect([name, String(env.SERVICE_PUBLIC_KEYS)]).toEqual([name, expect.stringMatching(/^\$\{SERVICE_PUBLIC_KEYS:\?/)]);
+    }
+    const printed = serviceKeyLines(generateServiceKeySet()).map((line) => line.slice(0, line.indexOf('=')));
+    expect(printed.sort()).toEqual(['SERVICE_PUBLIC_KEYS', ...SERVICE_NAMES.map(privateKeyVariable)].sort());
+  });
+
+  it("has the load balancer set X-Forwarded-For to the address it saw, never append to the client's", () => {
+    const nginx = read('deploy/nginx.conf');
+    expect(nginx).toContain('proxy_set_header X-Forwarded-For $remote_addr;');
+    expect(nginx).not.toContain('$proxy_add_x_forwarded_for');
+    expect(String(compose().services.gateway.environment!.TRUST_PROXY)).toBe('true');
   });
 
   it("checks each service's /ready on the port it listens on", () => {

@@ -11,6 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { importJWK, SignJWT, jwtVerify } from 'jose';
+import { loadConfig } from '@chat/shared/config';
+import { loadServiceKeyring, SERVICE_NAMES } from '@chat/shared/service-auth';
+import { privateKeyVariable } from '../../scripts/service-keys';
 import { START_TIMEOUT_MS, waitUntil } from '../chat/helpers';
 import { startTestSystem, type TestSystem } from '../support/system';
 
@@ -44,7 +47,7 @@ const RUN_ELSEWHERE: Array<{ command: RegExp; by: string; starts: string }> = [
 /** Commands that need a Docker engine (none on the machines this runs on): their files are checked by test/build/deployment.test.ts. */
 const NEEDS_DOCKER = /^docker (compose up|run )/;
 /** Run by this file. */
-const RUN_HERE = [/^G=/, /^TOKEN=\S+ +#/, /^curl -s \$G /, /^TOKEN=\.\.\. CONV=\.\.\. node --input-type=module -e /, /^curl -s localhost:4000\/health$/, /^echo "JWT_PRIVATE_JWK=/];
+const RUN_HERE = [/^G=/, /^TOKEN=\S+ +#/, /^curl -s \$G /, /^TOKEN=\.\.\. CONV=\.\.\. node --input-type=module -e /, /^curl -s localhost:4000\/health$/, /^echo "JWT_PRIVATE_JWK=/, /^npm run -s service-keys >> \.env$/];
 
 describe('README commands', () => {
   let t: TestSystem;
@@ -106,6 +109,28 @@ describe('README commands', () => {
     const command = readmeCommands().find((c) => c.endsWith('/health'))!;
     const health = JSON.parse((await bash(command.replace('localhost:4000', new URL(t.gatewayUrl).host))).stdout);
     expect(health).toMatchObject({ status: 'healthy', service: 'gateway', dependencies: { users: { status: 'healthy' }, database: { status: 'healthy' } } });
+  });
+
+  it("makes service keys each service signs with as itself alone, and every other verifies", async () => {
+    const command = readmeCommands().find((c) => c.startsWith('npm run -s service-keys'))!;
+    const dir = mkdtempSync(join(tmpdir(), 'readme-service-keys-'));
+    try {
+      // As the README says, from the repository root; appended to a .env of our own here.
+      await bash(command.replace('>> .env', `>> ${join(dir, '.env')}`));
+      const lines = readFileSync(join(dir, '.env'), 'utf8').split('\n').filter((line) => line && !line.startsWith('#'));
+      const env = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 2, -1)]));
+      const keyring = (service: (typeof SERVICE_NAMES)[number]) =>
+        loadServiceKeyring(loadConfig({ NODE_ENV: 'production', SERVICE_PRIVATE_KEYS: env[privateKeyVariable(service)]!, SERVICE_PUBLIC_KEYS: env.SERVICE_PUBLIC_KEYS! }));
+      const gateway = keyring('gateway');
+      const users = keyring('users');
+      await expect(users.verifier('users').verify(await gateway.signer('gateway').token('users'))).resolves.toEqual({ service: 'gateway' });
+      await expect(keyring('conversations').verifier('conversations').verify(await users.signer('users').token('conversations'))).resolves.toEqual({ service: 'users' });
+      // Each holds its own key only.
+      expect(() => users.signer('gateway')).toThrow('no private key');
+      for (const service of SERVICE_NAMES) expect(() => keyring(service).signer(service)).not.toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('generates a signing key that signs and verifies tokens', async () => {
