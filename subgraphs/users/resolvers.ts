@@ -1,5 +1,6 @@
 import { canAccess, type Viewer } from '@chat/shared/auth';
 import { conflict, forbidden, unauthenticated } from '@chat/shared/errors';
+import { requireService } from '@chat/shared/identity';
 import { rateLimited, type RateLimit } from '@chat/shared/rate-limit';
 import { email, LIMITS, stripControl, text } from '@chat/shared/validate';
 import type { AuthPayload, Resolvers } from './generated/graphql';
@@ -116,8 +117,15 @@ export const resolvers: Resolvers = {
     },
     logout: (_root, { refreshToken }, ctx) => ctx.store.sessions.revokeByToken(refreshToken),
     grantCredits: (_root, args, ctx) => grantCredits(ctx, args),
-    holdCredits: (_root, { input }, ctx) => holdCredits(ctx, input),
-    settleCredits: (_root, args, ctx) => settleCredits(ctx, args),
+    // Internal: the messages service, acting for the user a reply is for; FORBIDDEN to anyone else.
+    holdCredits: (_root, { input }, ctx) => {
+      requireService(ctx, 'messages');
+      return holdCredits(ctx, input);
+    },
+    settleCredits: (_root, args, ctx) => {
+      requireService(ctx, 'messages');
+      return settleCredits(ctx, args);
+    },
   },
   CreditLedgerEntry: creditLedgerEntry,
   User: {

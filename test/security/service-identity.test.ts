@@ -8,6 +8,7 @@
  * makes them, acting for the user it vouches for, and the socket limits and token expiry hold at the
  * subgraph too. Everything here is tried through the real system, over real HTTP and sockets.
  */
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { importJWK, SignJWT } from 'jose';
 import { startGateway } from '@chat/gateway';
@@ -158,6 +159,20 @@ describe('service identity at the subgraphs (pglite, behind a trusted proxy)', (
     expectError(await t.subgraphGql('messages', RECORD_START, attack, { as: 'characters', actingFor: forAlice() }), 'FORBIDDEN');
     const read = expectOk(await t.gql(`query($id: ID!) { conversation(id: $id) { messages { edges { node { content } } } } }`, { id: conversationId }, alice.token));
     expect(read.conversation.messages.edges.map((e: any) => e.node.content)).toEqual(['Halt.']);
+  });
+
+  it('refuses the credit mutations (holdCredits, settleCredits) to anyone but the messages service: no credits held or given back by hand', async () => {
+    const balance = async () => expectOk(await t.gql(`{ me { credits } }`, {}, alice.token)).me.credits as number;
+    const before = await balance();
+    const hold = { i: { key: `hand-${uniqueName()}`, replyId: randomUUID(), amount: 1, reason: 'by hand' } };
+    const HOLD = `mutation($i: CreditHoldInput!) { holdCredits(input: $i) { held balance } }`;
+    const SETTLE = `mutation($k: String!) { settleCredits(key: $k, used: 0, reason: "by hand") }`;
+    expectUnsigned(await post(url('users'), HOLD, hold, { authorization: `Bearer ${alice.token}` }));
+    for (const [query, variables] of [[HOLD, hold], [SETTLE, { k: hold.i.key }]] as const) {
+      expectError(await t.subgraphGql('users', query, variables, { token: alice.token }), 'FORBIDDEN');
+      expectError(await t.subgraphGql('users', query, variables, { as: 'conversations', actingFor: forAlice() }), 'FORBIDDEN');
+    }
+    expect(await balance()).toBe(before);
   });
 
   it('refuses sign-ins sent straight to the users subgraph, whatever X-Forwarded-For they claim, and believes no address but the gateway\'s', async () => {
