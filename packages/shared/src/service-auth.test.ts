@@ -1,6 +1,8 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from '@jest/globals';
 import { SignJWT, importJWK, UnsecuredJWT } from 'jose';
 import { ConfigError } from './config';
@@ -71,6 +73,25 @@ describe('service key sets', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('are one set for processes that start at once from one DATA_DIR (each service run alone in development)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'service-keys-'));
+    try {
+      // Each process, once started, waits for the same instant, so that all look for the set at once.
+      const load = `import { loadServiceKeySet } from ${JSON.stringify(new URL('./service-auth.ts', import.meta.url).href)};
+        await new Promise((resolve) => setTimeout(resolve, Number(process.argv[2]) - Date.now()));
+        process.stdout.write(JSON.stringify(loadServiceKeySet({ nodeEnv: 'development', dataDir: process.argv[1], serviceKeys: {} }).publicKeys));`;
+      const at = String(Date.now() + 5_000);
+      const run = () => promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', load, dir, at]).then(({ stdout }) => stdout);
+      const sets = await Promise.all(Array.from({ length: 5 }, run));
+      expect(new Set(sets).size).toBe(1);
+      expect(JSON.parse(sets[0]!)).toEqual(loadServiceKeySet({ nodeEnv: 'development', dataDir: dir, serviceKeys: {} }).publicKeys);
+      // Nothing half-made is left beside the set.
+      expect(readdirSync(join(dir, 'keys'))).toEqual([SERVICE_KEYS_FILE]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('from the environment: each process holds its own private keys and every public one', async () => {
     const publicKeys = JSON.stringify(set.publicKeys);
