@@ -1,5 +1,6 @@
 /** Input limits through the gateway: BAD_USER_INPUT naming the field, nothing written, and no server errors for bad requests. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { MAX_BODY_BYTES } from '@chat/shared/http';
 import { startTestSystem, uniqueName, type TestSystem } from '../support/system';
 import { createCharacter, expectError, expectOk, forgeCursor, myConversationIds, START_TIMEOUT_MS, startConversation } from './helpers';
 
@@ -159,7 +160,7 @@ describe('input limits (postgres)', () => {
       expect(body).not.toContain('INTERNAL_SERVER_ERROR');
     }
     // A body over the limit is refused before it is read in full.
-    const huge = await post(JSON.stringify({ query: `{ me { id } }`, variables: { pad: 'x'.repeat(2 * 1024 * 1024) } }));
+    const huge = await post(JSON.stringify({ query: `{ me { id } }`, variables: { pad: 'x'.repeat(MAX_BODY_BYTES + 1) } }));
     expect(huge.status).toBe(413);
   });
 });

@@ -4,8 +4,11 @@ import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
 import { isSpanContextValid } from '@opentelemetry/api';
 import { contextFrom, inSpan, SpanKind, TRACE_ID_HEADER, type Tracer } from './tracing';
 
-/** Largest request body accepted; larger ones get 413 before any parsing. */
-export const MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * Largest request body accepted; larger ones get 413 before any parsing. It carries an imported
+ * character card (LIMITS.cardFileBytesMax, 10 MiB, is 13.4 MiB in base64) with its operation.
+ */
+export const MAX_BODY_BYTES = 15 * 1024 * 1024;
 /** The path GraphQL is served on, by the gateway and by every subgraph. */
 export const GRAPHQL_PATH = '/graphql';
 
