@@ -15,6 +15,27 @@ export const LIMITS = {
   /** example dialogue and system prompt */
   longPersonaFieldMax: 20_000,
   messageMax: 50_000,
+  /** A character's creator (a name or handle) and its card's version string. */
+  creatorMax: 200,
+  characterVersionMax: 100,
+  /** Creator notes: shown to users, never put in prompts; cards often carry long ones. */
+  creatorNotesMax: 20_000,
+  /** Alternate greetings a character (or an imported card) may have, each at most personaFieldMax. */
+  alternateGreetingsMax: 200,
+  /** Entries of one lorebook, the keys of one entry and each key's length, an entry's comment. */
+  lorebookEntriesMax: 1_000,
+  lorebookKeysMax: 100,
+  lorebookKeyMax: 200,
+  lorebookCommentMax: 2_000,
+  /** How far back a lorebook scans (messages) and how many tokens its entries may take. */
+  lorebookScanDepthMax: 1_000,
+  lorebookTokenBudgetMax: 1_000_000,
+  /** Personas a user may have; a persona's description is a persona field. */
+  personasMax: 100,
+  /** Lorebooks one conversation may use besides its character's own. */
+  conversationLorebooksMax: 20,
+  /** An imported card file (PNG, JSON or CHARX) and an uploaded image, in bytes before base64. */
+  cardFileBytesMax: 10 * 1024 * 1024,
 } as const;
 
 // Control characters other than tab and newline; everything else a user sends is kept as sent.
