@@ -7,6 +7,7 @@ import type { AuthPayload, Resolvers } from './generated/graphql';
 import { verifyPassword, hashPassword } from './passwords';
 import type { Context } from './context';
 import { creditLedger, creditLedgerEntry, grantCredits, holdCredits, settleCredits } from './credits';
+import { revokedSessions } from './revocations';
 import type { SessionTokens } from './sessions';
 import type { UserRow } from './store';
 
@@ -75,6 +76,7 @@ function ownOnly<K extends 'email' | 'credits'>(field: K) {
 export const resolvers: Resolvers = {
   Query: {
     me: (_root, _args, ctx) => (ctx.viewer ? ctx.loaders.user.load(ctx.viewer.id) : null),
+    revokedSessions: (_root, { since }, ctx) => revokedSessions(ctx, since),
   },
   Mutation: {
     async register(_root, { input }, ctx) {

@@ -152,12 +152,30 @@ export type Query = {
   __typename?: 'Query';
   /** The caller; null when anonymous. */
   me?: Maybe<User>;
+  /**
+   * Internal (the gateway's own calls): the sessions revoked at or after `since` whose access tokens
+   * may still be alive, oldest first. The gateway polls it and refuses their access tokens.
+   */
+  revokedSessions: Array<RevokedSession>;
+};
+
+
+export type QueryRevokedSessionsArgs = {
+  since: Scalars['DateTime']['input'];
 };
 
 export type RegisterInput = {
   displayName: Scalars['String']['input'];
   email: Scalars['String']['input'];
   password: Scalars['String']['input'];
+};
+
+/** A session (one sign-in and its refreshes) that has ended: its access tokens are refused. */
+export type RevokedSession = {
+  __typename?: 'RevokedSession';
+  revokedAt: Scalars['DateTime']['output'];
+  /** The session's id: the `sid` claim of its access tokens. */
+  sessionId: Scalars['ID']['output'];
 };
 
 export type Role =
@@ -297,6 +315,7 @@ export type ResolversTypes = {
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RegisterInput: RegisterInput;
+  RevokedSession: ResolverTypeWrapper<RevokedSession>;
   Role: Role;
   User: ResolverTypeWrapper<UserRow>;
 };
@@ -319,6 +338,7 @@ export type ResolversParentTypes = {
   PageInfo: PageInfo;
   Query: Record<PropertyKey, never>;
   RegisterInput: RegisterInput;
+  RevokedSession: RevokedSession;
   User: UserRow;
 };
 
@@ -377,6 +397,12 @@ export type PageInfoResolvers<ContextType = Context, ParentType extends Resolver
 
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   me?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  revokedSessions?: Resolver<Array<ResolversTypes['RevokedSession']>, ParentType, ContextType, RequireFields<QueryRevokedSessionsArgs, 'since'>>;
+};
+
+export type RevokedSessionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RevokedSession'] = ResolversParentTypes['RevokedSession']> = {
+  revokedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  sessionId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 };
 
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = {
@@ -400,6 +426,7 @@ export type Resolvers<ContextType = Context> = {
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  RevokedSession?: RevokedSessionResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
 };
 
