@@ -9,6 +9,7 @@ import { GRAPHQL_PATH, graphqlHandler, listen, type RunningServer } from '@chat/
 import { viewerOf } from '@chat/shared/identity';
 import { METRICS_PATH } from '@chat/shared/metrics';
 import { operationsPlugin } from '@chat/shared/operations';
+import { createPeerClient } from '@chat/shared/peer-client';
 import type { ServiceKeyring, ServiceName } from '@chat/shared/service-auth';
 import { createTelemetry } from '@chat/shared/telemetry';
 import { sharedDataSources, type GatewayContext } from './authenticated-datasource';
@@ -19,6 +20,7 @@ import { createGraphiqlHandler } from './graphiql';
 import { gatewayHealthRoutes } from './health';
 import { queryLimitsPlugin } from './limits';
 import { GatewayMetrics } from './metrics';
+import { createRevocationList, refusingRevokedSessions, revokedSessionsFrom, sessionOfAuthorization } from './revocations';
 import { attachSubscriptionServer } from './subscriptions';
 
 /** The committed supergraph the gateway serves (composed by `npm run compose`, never introspected at run time). */
@@ -40,9 +42,17 @@ export function gatewayVerifier(config: Config): TokenVerifier {
  */
 export async function startGateway(config: Config, keyring: ServiceKeyring, options: { port?: number; supergraphSdl?: string } = {}): Promise<RunningGateway> {
   const supergraphSdl = options.supergraphSdl ?? readFileSync(SUPERGRAPH_FILE, 'utf8');
-  const verifier = gatewayVerifier(config);
   const signer = keyring.signer('gateway');
   const telemetry = createTelemetry(config, 'gateway');
+  // Sessions ended lately (logout, a replayed refresh token): their access tokens are refused
+  // before they expire, over HTTP and at connection_init, and their sockets closed (revocations.ts).
+  const revocations = createRevocationList({
+    fetchRevoked: revokedSessionsFrom(createPeerClient(config.subgraphUrls.users, 'users', signer)),
+    pollMs: config.auth.revocationPollMs,
+    accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds,
+    log: telemetry.log,
+  });
+  const verifier = refusingRevokedSessions(gatewayVerifier(config), revocations);
   const metrics = new GatewayMetrics(telemetry.metrics.registry);
   const formatError = gatewayErrorFormatter(telemetry.log);
   // One data source per subgraph for HTTP operations and subscription events: one pool, one set of observers.
@@ -83,6 +93,7 @@ export async function startGateway(config: Config, keyring: ServiceKeyring, opti
     options.port ?? config.port,
     config.host,
   );
+  revocations.start();
   const subscriptions = attachSubscriptionServer({
     httpServer: running.server,
     path: GRAPHQL_PATH,
@@ -96,12 +107,13 @@ export async function startGateway(config: Config, keyring: ServiceKeyring, opti
     tracer: telemetry.tracer,
     formatError,
     upstreamServiceToken: (subgraph) => signer.token(subgraph as ServiceName),
+    revocations,
     // A socket needs a valid token: conversationEvents is for a conversation's owner only.
     authenticate: async (params) => {
       const authorization = typeof params?.authorization === 'string' ? params.authorization : undefined;
       const viewer = await verifier.fromAuthorization(authorization);
       if (!viewer) throw new Error('connection_init must carry { authorization: "Bearer <accessToken>" }');
-      return { authorization, viewer, userKey: viewer.id, expiresAt: viewer.expiresAt };
+      return { authorization, viewer, userKey: viewer.id, expiresAt: viewer.expiresAt, sessionId: sessionOfAuthorization(authorization) };
     },
     // Queries and mutations sent over the socket run as they would over HTTP.
     executeOperation: async ({ query, variables, operationName, auth, clientAddress: address }) => {
@@ -118,6 +130,7 @@ export async function startGateway(config: Config, keyring: ServiceKeyring, opti
     close: async () => {
       draining = true;
       await subscriptions.close();
+      await revocations.stop();
       await running.close();
       await apollo.stop();
     },

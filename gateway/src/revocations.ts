@@ -19,7 +19,9 @@
 import type { TokenVerifier, Viewer } from '@chat/shared/auth';
 import { unauthenticated } from '@chat/shared/errors';
 import type { Logger } from '@chat/shared/log';
+import type { PeerClient } from '@chat/shared/peer-client';
 import { refusalPeriodMs, sessionIdOf } from '@chat/shared/session-revocation';
+import { RevokedSessionsDocument } from '../generated/peers/users';
 
 /** A revoked session as the users subgraph reports it (dates arrive as ISO strings over the wire). */
 export interface RevokedSessionReport {
@@ -29,6 +31,11 @@ export interface RevokedSessionReport {
 
 /** Asks the users subgraph for the sessions revoked at or after `since`. */
 export type FetchRevokedSessions = (since: Date) => Promise<readonly RevokedSessionReport[]>;
+
+/** The users subgraph's revokedSessions, asked by the gateway for itself (acting for no user), through `users`. */
+export function revokedSessionsFrom(users: PeerClient): FetchRevokedSessions {
+  return async (since) => (await users.call(RevokedSessionsDocument, { since: since.toISOString() }, { actingFor: null })).revokedSessions;
+}
 
 /**
  * Each poll asks again for what was revoked this long before the previous one began: a revocation

@@ -1,7 +1,7 @@
 /**
  * Connection accounting of the graphql-ws server (connection.ts) with stand-in sockets: the
- * per-user socket quota, the gauges, the per-socket subscription quota, the client address, and a
- * socket that closes while its `connection_init` is still being authenticated.
+ * per-user socket quota, the gauges, the per-socket subscription quota, the client address, a
+ * socket that closes while its `connection_init` is still being authenticated, and revoked sessions.
  */
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from '@jest/globals';
@@ -106,6 +106,35 @@ describe('connections', () => {
     expect(gauges.connections.value).toBe(1);
     expect(await connections.open(contextOf(fakeSocket()))).toBe(true);
     await connections.disposeAll();
+  });
+
+  it('close the sockets of a session with 4403 when it is revoked, refuse a new one of it, and leave other sessions be', async () => {
+    const listeners = new Set<(sessionIds: ReadonlySet<string>) => void>();
+    const revoked = new Set<string>();
+    const revocations = {
+      isRevoked: (sessionId: string | undefined) => sessionId !== undefined && revoked.has(sessionId),
+      onRevoked(listener: (sessionIds: ReadonlySet<string>) => void) {
+        listeners.add(listener);
+        return () => void listeners.delete(listener);
+      },
+    };
+    let session = 's1';
+    const { connections, gauges } = setUp(async () => ({ ...user, sessionId: session }), 5, { revocations });
+    const [first, second, other] = [fakeSocket(), fakeSocket(), fakeSocket()];
+    expect(await connections.open(contextOf(first))).toBe(true);
+    expect(await connections.open(contextOf(second))).toBe(true);
+    session = 's2';
+    expect(await connections.open(contextOf(other))).toBe(true);
+
+    revoked.add('s1');
+    for (const listener of listeners) listener(new Set(['s1']));
+    expect([first.closedWith, second.closedWith, other.closedWith]).toEqual([[CloseCode.Forbidden], [CloseCode.Forbidden], []]);
+    // Revoked while `authenticate` ran (it let the token through): refused all the same.
+    session = 's1';
+    expect(await connections.open(contextOf(fakeSocket()))).toBe(false);
+    expect(gauges.connections.value).toBe(3);
+    await connections.disposeAll();
+    expect(listeners.size).toBe(0);
   });
 
   it('refuse a socket whose authentication fails, counting nothing', async () => {

@@ -1,7 +1,8 @@
 /**
  * Per-connection state of the graphql-ws server, from `connection_init` to the socket's close:
- * authentication, the per-user socket quota, the token-expiry timer, the connection and
- * subscription gauges, the per-socket subscription quota and the connection's upstream pool.
+ * authentication, the per-user socket quota, the token-expiry timer, the revoked-session check,
+ * the connection and subscription gauges, the per-socket subscription quota and the connection's
+ * upstream pool.
  */
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
@@ -9,6 +10,7 @@ import type { Context } from 'graphql-ws';
 import type { GraphQLError } from 'graphql';
 import { closeAtExpiry, subscriptionQuotaRefusal } from '@chat/shared/socket-limits';
 import { clientAddressResolver, type ClientAddressOf } from '../client-address';
+import { SESSION_REVOKED_REASON, type SessionRevocations } from '../revocations';
 import { CloseCode } from './protocol';
 import { createUpstreamPool, type UpstreamPool } from './upstream';
 
@@ -24,6 +26,8 @@ export interface SubscriptionAuth {
   readonly userKey?: string;
   /** When the credentials expire (ms since the epoch): the socket is closed with 4403 then. */
   readonly expiresAt?: number;
+  /** The session the credentials belong to: the socket is closed with 4403 once it is revoked. */
+  readonly sessionId?: string;
 }
 
 /** Something counting what is open now. */
@@ -54,6 +58,8 @@ export interface ConnectionOptions {
   readonly upstreamAckTimeoutMs?: number;
   /** The gateway's service token for a subgraph, sent in each upstream `connection_init` (subgraphs refuse sockets without one). */
   readonly upstreamServiceToken?: (subgraph: string) => Promise<string>;
+  /** Revoked sessions: a socket of one is refused, and closed with 4403 when its session is revoked while it is open. */
+  readonly revocations?: SessionRevocations;
 }
 
 /** Per-connection state, created by a successful `connection_init`. */
@@ -103,7 +109,7 @@ export function createConnections(options: ConnectionOptions): Connections {
   const connections = new Map<Context, ConnectionState>();
   const socketsPerUser = new Map<string, number>();
   const addressOf = options.clientAddress ?? clientAddressResolver(false);
-  const { gauges, socketLimits } = options;
+  const { gauges, socketLimits, revocations } = options;
 
   /** Takes one of the user's sockets; false when they hold all they may. */
   const takeUserSocket = (userKey: string | undefined): boolean => {
@@ -121,6 +127,13 @@ export function createConnections(options: ConnectionOptions): Connections {
     else socketsPerUser.delete(userKey);
   };
 
+  // A socket whose session is revoked ends, as one whose token expires does, with 4403.
+  const stopWatchingRevocations = revocations?.onRevoked((sessionIds) => {
+    for (const [ctx, { auth }] of connections) {
+      if (auth.sessionId !== undefined && sessionIds.has(auth.sessionId)) (ctx.extra as SocketExtra).socket.close(CloseCode.Forbidden, SESSION_REVOKED_REASON);
+    }
+  });
+
   return {
     async open(ctx) {
       let auth: SubscriptionAuth | undefined;
@@ -133,6 +146,8 @@ export function createConnections(options: ConnectionOptions): Connections {
       const { socket, request } = ctx.extra as SocketExtra;
       // Closed while `authenticate` ran: graphql-ws has called onClose already, so nothing may be counted or kept.
       if (socket.readyState !== socket.OPEN) return false;
+      // Revoked while `authenticate` ran: no word of it will come again, so it is refused here.
+      if (revocations?.isRevoked(auth.sessionId)) return false;
       if (!takeUserSocket(auth.userKey)) {
         socket.close(CloseCode.Forbidden, `Forbidden: at most ${socketLimits?.maxConnectionsPerUser} open connections per user`);
         return false;
@@ -169,6 +184,7 @@ export function createConnections(options: ConnectionOptions): Connections {
       if (connection?.subscriptions.delete(id)) gauges?.subscriptions.dec();
     },
     async disposeAll() {
+      stopWatchingRevocations?.();
       const remaining = [...connections.values()];
       connections.clear();
       await Promise.all(remaining.map((connection) => connection.upstream.dispose()));
