@@ -114,6 +114,13 @@ export interface Config {
   };
   /** Browser origins the gateway answers CORS requests for (exact `scheme://host[:port]`); empty: no CORS headers. */
   corsOrigins: string[];
+  /** Character images: served by the gateway (packages/shared/src/images.ts), stored by the characters subgraph. */
+  images: {
+    /** The gateway's origin as clients reach it: `avatarUrl`s start with it. */
+    publicUrl: string;
+    /** The HMAC key of a private character's expiring image URLs; unset outside production: generated once under DATA_DIR. */
+    urlSecret?: string;
+  };
   /** The gateway's graphql-ws limits: subscriptions per socket, sockets per user (per gateway), bytes per message. */
   socketLimits: {
     maxSubscriptionsPerConnection: number;
@@ -175,6 +182,25 @@ function origins(env: Env, name: string): string[] {
   return list;
 }
 
+/** PUBLIC_URL as an origin (no path, no trailing slash); by default the gateway's own address. */
+function publicUrl(env: Env, host: string, port: number): string {
+  const given = url(env, 'PUBLIC_URL');
+  if (given === undefined) return `http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host}:${port}`;
+  const parsed = new URL(given);
+  if (!['http:', 'https:'].includes(parsed.protocol) || parsed.origin !== given.replace(/\/$/, '')) {
+    throw new ConfigError(`PUBLIC_URL must be an http(s) origin like https://chat.example.com, got "${given}"`);
+  }
+  return parsed.origin;
+}
+
+/** A secret of at least `minLength` characters, or undefined when unset. */
+function secret(env: Env, name: string, minLength: number): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (raw.length < minLength) throw new ConfigError(`${name} must be at least ${minLength} characters (e.g. openssl rand -base64 32)`);
+  return raw;
+}
+
 /** Reads and validates the configuration from an environment (process.env by default). */
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
@@ -189,10 +215,12 @@ export function loadConfig(env: Env = process.env): Config {
   const dataDir = env.DATA_DIR?.startsWith('memory://') ? 'memory://' : resolve(env.DATA_DIR || './.data');
   const schemaPrefix = env.DATABASE_SCHEMA_PREFIX ?? '';
   if (!/^[a-z0-9_]*$/.test(schemaPrefix)) throw new ConfigError('DATABASE_SCHEMA_PREFIX may hold only a-z, 0-9 and _');
+  const port = int(env, 'PORT', 4000);
+  const host = env.HOST || '127.0.0.1';
   return {
     nodeEnv,
-    port: int(env, 'PORT', 4000),
-    host: env.HOST || '127.0.0.1',
+    port,
+    host,
     subgraphPortBase,
     subgraphUrls,
     dataDir,
@@ -261,6 +289,10 @@ export function loadConfig(env: Env = process.env): Config {
       maxResponseBytes: int(env, 'MAX_RESPONSE_BYTES', 8 * 1024 * 1024, 1024),
     },
     corsOrigins: origins(env, 'CORS_ORIGINS'),
+    images: {
+      publicUrl: publicUrl(env, host, port),
+      urlSecret: secret(env, 'IMAGE_URL_SECRET', 32),
+    },
     socketLimits: {
       maxSubscriptionsPerConnection: int(env, 'WS_MAX_SUBSCRIPTIONS_PER_CONNECTION', 20, 1),
       maxConnectionsPerUser: int(env, 'WS_MAX_CONNECTIONS_PER_USER', 10, 1),
