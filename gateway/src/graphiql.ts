@@ -153,6 +153,11 @@ in the previous tab); the conversation's first message is the character's greeti
 (previous tab) and is stored as it grows (Message shows it).`,
     operations: ['SendMessage', 'Message', 'RegenerateReply', 'CancelReply', 'GenerationDeadLetters', 'ModerationPolicy', 'SetModerationPolicy', 'SystemStatus'],
   },
+  {
+    intro: `Character cards and lorebooks. ImportCharacter takes a card file (PNG, JSON or CHARX) as base64 and
+ExportCharacter gives one back; lorebooks hold lore that enters prompts by keyword.`,
+    operations: ['ImportCharacter', 'ExportCharacter', 'CreateLorebook', 'UpdateLorebook', 'Lorebook', 'Lorebooks', 'ImportLorebook', 'DeleteLorebook'],
+  },
 ];
 
 /** The tabs GraphiQL opens with, from the examples (the first value of a variable wins within a tab). */

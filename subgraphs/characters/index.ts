@@ -5,7 +5,10 @@ import type { Config } from '@chat/shared/config';
 import { openDatabase } from '@chat/shared/db';
 import type { SubgraphService } from '@chat/shared/subgraph';
 import { createTelemetry } from '@chat/shared/telemetry';
+import { CHARACTER_IMAGE_ROUTE } from '@chat/shared/images';
 import { createContext, type Context } from './context';
+import { imageRoute } from './images/route';
+import { imageUrls, loadImageKey } from './images/urls';
 import { resolvers } from './resolvers';
 import { CharactersStore, migrations, type CharactersTables } from './store';
 
@@ -17,13 +20,15 @@ export async function createCharactersSubgraph(config: Config): Promise<Subgraph
   const telemetry = createTelemetry(config, 'characters');
   const database = await openDatabase<CharactersTables>({ name: 'characters', config, migrations, telemetry });
   const store = new CharactersStore(database);
+  const urls = imageUrls(config.images.publicUrl, loadImageKey(config));
   return {
     name: 'characters',
     schema: buildSubgraphSchema({ typeDefs, resolvers: resolvers as never }),
     stats: database.stats,
     telemetry,
     checks: { database: database.ping },
-    createContext: (identity) => createContext({ store }, identity),
+    routes: { [CHARACTER_IMAGE_ROUTE]: imageRoute(store.images, urls) },
+    createContext: (identity) => createContext({ store, imageUrls: urls }, identity),
     close: () => database.close(),
   };
 }

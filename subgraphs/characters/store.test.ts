@@ -5,6 +5,8 @@ import { TEST_DATABASE_URL } from '../../test/support/system';
 import { itMigratesIdempotently, storageFor, walkPages, type Engine } from '../../test/support/stores';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { openDatabase, type Database } from '@chat/shared/db';
+import { newEntry, type LorebookFields } from './lorebooks/model';
+import { lorebookCursor } from './lorebooks/store';
 import { characterCursor, CharactersStore, migrations, type CharacterFields, type CharactersTables, type ListScope } from './store';
 
 const NAME = 'characters';
@@ -23,6 +25,13 @@ function fields(overrides: Partial<CharacterFields> = {}): CharacterFields {
     system_prompt: '',
     tags: [],
     visibility: 'PUBLIC',
+    alternate_greetings: [],
+    post_history_instructions: '',
+    creator_notes: '',
+    creator: '',
+    character_version: '',
+    card_extensions: {},
+    card_extra: {},
     ...overrides,
   };
 }
@@ -162,4 +171,80 @@ describe.each<Engine>(['pglite', 'postgres'])('CharactersStore on %s', (engine) 
     expect(row.deleted_at).toBeInstanceOf(Date);
     expect(row.name).toBe(deleted.name);
   });
+
+  it('searches creator and creator notes too', async () => {
+    const word = unique('quill');
+    const owner = randomUUID();
+    const byCreator = await store.create(owner, fields({ name: 'By creator', creator: `${word}smith` }));
+    const byNotes = await store.create(owner, fields({ name: 'By notes', creator_notes: `Written with ${word} ink.` }));
+    expect((await listAll(anonymous, { search: word }, 100)).flat().sort()).toEqual([byCreator.id, byNotes.id].sort());
+    expect((await listAll(anonymous, { search: `${word}smith` }, 100)).flat()).toEqual([byCreator.id]);
+  });
+
+  it("keeps a card's JSON as it came, and stores a character, its image and its lorebook together", async () => {
+    const owner = randomUUID();
+    const extensions = { 'tool/x': { nested: [1, 'two', null, { deep: true }] }, fav: false };
+    const image = { data: Buffer.from([1, 2, 3, 4]), mime_type: 'image/webp', width: 2, height: 3, etag: 'etag-one' };
+    const book = { ...lorebook(), name: 'Lore' };
+    const created = await store.create(owner, fields({ card_extensions: extensions, card_extra: { nickname: 'N' }, alternate_greetings: ['Hi.', 'Hey.'] }), { image, lorebook: book });
+    expect(created).toMatchObject({ card_extensions: extensions, card_extra: { nickname: 'N' }, alternate_greetings: ['Hi.', 'Hey.'], image_etag: 'etag-one' });
+    expect(await store.images.data(created.id)).toEqual(image.data);
+    const [embedded] = await store.lorebooks.ofCharacters([created.id]);
+    expect(embedded).toMatchObject({ owner_id: owner, character_id: created.id, name: 'Lore', entries: book.entries, extensions: book.extensions, scan_depth: null });
+    const served = await store.images.forServing(created.id);
+    expect(served).toMatchObject({ visibility: 'PUBLIC', deleted_at: null, etag: 'etag-one', mime_type: 'image/webp' });
+
+    // A book the database refuses (a NUL in JSON) takes the character and its image with it: nothing half-written.
+    const tag = unique('atomic');
+    const broken = { ...lorebook(), entries: [{ ...lorebook().entries[0], content: 'bad\u0000' }] };
+    await expect(store.create(owner, fields({ tags: [tag] }), { image: { ...image, etag: 'etag-two' }, lorebook: broken })).rejects.toThrow();
+    expect((await listAll({ viewerId: owner, admin: false }, { tag }, 100)).flat()).toEqual([]);
+    const orphans = await database.db.selectFrom('character_images').select('character_id').where('etag', '=', 'etag-two').execute();
+    expect(orphans).toEqual([]);
+  });
+
+  it("replaces and removes a character's image with its fields, in one write", async () => {
+    const created = await store.create(randomUUID(), fields());
+    expect(created.image_etag).toBeNull();
+    const image = { data: Buffer.from([9, 9]), mime_type: 'image/webp', width: 1, height: 1, etag: 'v1' };
+    const withImage = await store.update(created.id, { name: 'Pictured' }, image);
+    expect(withImage).toMatchObject({ name: 'Pictured', image_etag: 'v1' });
+    expect(await store.update(created.id, { name: 'Same picture' })).toMatchObject({ image_etag: 'v1' });
+    expect(await store.update(created.id, {}, { ...image, data: Buffer.from([8]), etag: 'v2' })).toMatchObject({ image_etag: 'v2' });
+    expect(await store.images.data(created.id)).toEqual(Buffer.from([8]));
+    expect(await store.update(created.id, {}, null)).toMatchObject({ image_etag: null });
+    expect(await store.images.data(created.id)).toBeUndefined();
+  });
+
+  it("lists a user's own lorebooks newest first (not embedded ones), updates and soft-deletes them", async () => {
+    const owner = randomUUID();
+    const books = [];
+    for (let i = 0; i < 3; i++) books.push(await store.lorebooks.create(owner, { ...lorebook(), name: `Book ${i}` }));
+    await store.create(owner, fields(), { lorebook: lorebook() });
+    await store.lorebooks.create(randomUUID(), lorebook());
+    const pages = await walkPages((window) => store.lorebooks.listOwned(owner, window), lorebookCursor, 2);
+    expect(pages.flat()).toEqual(books.map((b) => b.id).reverse());
+    const updated = await store.lorebooks.update(books[0].id, { ...lorebook(), name: 'Renamed', scan_depth: 5 });
+    expect(updated).toMatchObject({ name: 'Renamed', scan_depth: 5 });
+    expect(await store.lorebooks.softDelete(books[0].id)).toBe(true);
+    expect(await store.lorebooks.softDelete(books[0].id)).toBe(false);
+    expect(await store.lorebooks.update(books[0].id, lorebook())).toBeUndefined();
+    expect((await walkPages((window) => store.lorebooks.listOwned(owner, window), lorebookCursor, 10)).flat()).toHaveLength(2);
+    const [gone] = await store.lorebooks.byIds([books[0].id, 'not-a-uuid']);
+    expect(gone.deleted_at).toBeInstanceOf(Date);
+  });
 });
+
+/** A lorebook's fields, with one entry carrying extensions and kept fields. */
+function lorebook(): LorebookFields {
+  return {
+    name: 'Book',
+    description: '',
+    scan_depth: null,
+    token_budget: 512,
+    recursive_scanning: false,
+    extensions: { 'tool/book': 1 },
+    extra: {},
+    entries: [newEntry({ keys: ['k'], content: 'Lore.', extensions: { depth: 3 }, extra: { id: 4, name: 'Named' } })],
+  };
+}

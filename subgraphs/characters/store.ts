@@ -4,51 +4,46 @@ import type { Migration } from 'kysely/migration';
 import type { Database } from '@chat/shared/db';
 import type { CursorKey, PageWindow } from '@chat/shared/pagination';
 import { isUuid } from '@chat/shared/validate';
+import { ImageStore, imageMigrations, writeImage, type ImageChange } from './images/store';
+import type { StoredImage } from './images/process';
+import type { LorebookFields } from './lorebooks/model';
+import { insertLorebook, LorebookStore, lorebookMigrations } from './lorebooks/store';
+import type { CharacterRow, CharactersTables } from './tables';
 
-/** A character as stored. */
-export interface CharacterRow {
-  id: string;
-  owner_id: string;
-  name: string;
-  description: string;
-  personality: string;
-  scenario: string;
-  greeting: string;
-  example_dialogue: string;
-  system_prompt: string;
-  tags: string[];
-  visibility: 'PUBLIC' | 'PRIVATE';
-  created_at: Date;
-  updated_at: Date;
-  deleted_at: Date | null;
-}
+export type { AudienceRow, CharacterRow, CharactersTables, ImageRow, LorebookRow } from './tables';
+export type { LorebookEntryRecord } from './lorebooks/model';
 
 /** A reference to a user owned by the users subgraph. */
 export interface UserRef {
   id: string;
 }
 
-/**
- * A user who talks with a character: recorded as their conversation with it starts, so that the
- * character stays visible to them in their conversations should its owner make it private.
- */
-export interface AudienceRow {
-  character_id: string;
-  user_id: string;
-  since: Date;
-}
-
-/** The characters subgraph's tables. */
-export interface CharactersTables {
-  characters: CharacterRow;
-  character_audience: AudienceRow;
-}
-
-/** The writable persona fields, in storage names. */
+/** The writable character fields, in storage names. */
 export type CharacterFields = Pick<
   CharacterRow,
-  'name' | 'description' | 'personality' | 'scenario' | 'greeting' | 'example_dialogue' | 'system_prompt' | 'tags' | 'visibility'
+  | 'name'
+  | 'description'
+  | 'personality'
+  | 'scenario'
+  | 'greeting'
+  | 'example_dialogue'
+  | 'system_prompt'
+  | 'tags'
+  | 'visibility'
+  | 'alternate_greetings'
+  | 'post_history_instructions'
+  | 'creator_notes'
+  | 'creator'
+  | 'character_version'
+  | 'card_extensions'
+  | 'card_extra'
 >;
+
+/** What a new character comes with besides its fields: an image, and a card's embedded lorebook. */
+export interface CharacterAttachments {
+  image?: StoredImage;
+  lorebook?: LorebookFields | null;
+}
 
 export const migrations: Record<string, Migration> = {
   '001_characters': {
@@ -94,7 +89,41 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '003_card_fields': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .alterTable('characters')
+        .addColumn('alternate_greetings', sql`text[]`, (c) => c.notNull().defaultTo(sql`'{}'`))
+        .addColumn('post_history_instructions', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('creator_notes', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('creator', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('character_version', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('card_extensions', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+        .addColumn('card_extra', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+        .addColumn('image_etag', 'text')
+        .execute();
+      // Search matches creator and creator notes too: the generated column (and its index) is made anew.
+      await db.schema.alterTable('characters').dropColumn('search').execute();
+      await db.schema
+        .alterTable('characters')
+        .addColumn('search', sql`tsvector`, (c) =>
+          c.generatedAlwaysAs(sql`to_tsvector('simple'::regconfig, name || ' ' || description || ' ' || tags_text(tags) || ' ' || creator || ' ' || creator_notes)`).stored(),
+        )
+        .execute();
+      await sql`CREATE INDEX characters_search ON characters USING GIN (search) WHERE deleted_at IS NULL`.execute(db);
+    },
+  },
+  ...imageMigrations,
+  ...lorebookMigrations,
 };
+
+/** JSON columns go to the driver as text (typed as they read back). */
+function columns<T extends Partial<CharacterFields>>(fields: T): T {
+  const out: Partial<CharacterFields> = { ...(fields as Partial<CharacterFields>) };
+  if (fields.card_extensions !== undefined) Object.assign(out, { card_extensions: JSON.stringify(fields.card_extensions) });
+  if (fields.card_extra !== undefined) Object.assign(out, { card_extra: JSON.stringify(fields.card_extra) });
+  return out as T;
+}
 
 /** Whose characters a list may show: public ones and the viewer's own (all, for admins). */
 export interface ListScope {
@@ -104,7 +133,15 @@ export interface ListScope {
 
 /** Reads and writes characters. */
 export class CharactersStore {
-  constructor(private readonly database: Database<CharactersTables>) {}
+  /** Character images (bytes, for serving and export). */
+  readonly images: ImageStore;
+  /** Lorebooks, users' own and those embedded in characters. */
+  readonly lorebooks: LorebookStore;
+
+  constructor(private readonly database: Database<CharactersTables>) {
+    this.images = new ImageStore(database.db);
+    this.lorebooks = new LorebookStore(database.db);
+  }
 
   private get db() {
     return this.database.db;
@@ -128,7 +165,7 @@ export class CharactersStore {
     if (filter.tag) query = query.where(sql<boolean>`tags @> ARRAY[${filter.tag}]::text[]`);
     if (filter.search) {
       const like = `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      query = query.where(sql<boolean>`(search @@ websearch_to_tsquery('simple', ${filter.search}) OR name ILIKE ${like})`);
+      query = query.where(sql<boolean>`(search @@ websearch_to_tsquery('simple', ${filter.search}) OR name ILIKE ${like} OR creator ILIKE ${like})`);
     }
     if (window.cursor) {
       const [createdAt, id] = window.cursor as [string, string];
@@ -154,23 +191,35 @@ export class CharactersStore {
     return rows.map((row) => row.character_id);
   }
 
-  create(ownerId: string, fields: CharacterFields): Promise<CharacterRow> {
+  /** A new character with its image and embedded lorebook, all in one transaction: all of it is stored, or none. */
+  create(ownerId: string, fields: CharacterFields, attachments: CharacterAttachments = {}): Promise<CharacterRow> {
     const now = new Date();
-    return this.db
-      .insertInto('characters')
-      .values({ id: randomUUID(), owner_id: ownerId, ...fields, created_at: now, updated_at: now })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    return this.db.transaction().execute(async (tx) => {
+      const id = randomUUID();
+      await tx
+        .insertInto('characters')
+        .values({ id, owner_id: ownerId, ...columns(fields), image_etag: null, created_at: now, updated_at: now })
+        .execute();
+      await writeImage(tx, id, attachments.image);
+      if (attachments.lorebook) await insertLorebook(tx, ownerId, attachments.lorebook, id);
+      return tx.selectFrom('characters').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    });
   }
 
-  update(id: string, fields: Partial<CharacterFields>): Promise<CharacterRow | undefined> {
-    return this.db
-      .updateTable('characters')
-      .set({ ...fields, updated_at: new Date() })
-      .where('id', '=', id)
-      .where('deleted_at', 'is', null)
-      .returningAll()
-      .executeTakeFirst();
+  /** Changes a live character's fields and (unless `image` is undefined) its image, in one transaction; undefined when it is gone. */
+  update(id: string, fields: Partial<CharacterFields>, image?: ImageChange): Promise<CharacterRow | undefined> {
+    return this.db.transaction().execute(async (tx) => {
+      const updated = await tx
+        .updateTable('characters')
+        .set({ ...columns(fields), updated_at: new Date() })
+        .where('id', '=', id)
+        .where('deleted_at', 'is', null)
+        .returning('id')
+        .executeTakeFirst();
+      if (!updated) return undefined;
+      await writeImage(tx, id, image);
+      return tx.selectFrom('characters').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    });
   }
 
   async softDelete(id: string): Promise<boolean> {

@@ -14,6 +14,7 @@ import { importJWK, SignJWT, jwtVerify } from 'jose';
 import { loadConfig } from '@chat/shared/config';
 import { loadServiceKeyring, SERVICE_NAMES } from '@chat/shared/service-auth';
 import { privateKeyVariable } from '../../scripts/service-keys';
+import { loadImageKey } from '../../subgraphs/characters/images/urls';
 import { START_TIMEOUT_MS, waitUntil } from '../chat/helpers';
 import { startTestSystem, type TestSystem } from '../support/system';
 
@@ -47,7 +48,7 @@ const RUN_ELSEWHERE: Array<{ command: RegExp; by: string; starts: string }> = [
 /** Commands that need a Docker engine (none on the machines this runs on): their files are checked by test/build/deployment.test.ts. */
 const NEEDS_DOCKER = /^docker (compose up|run )/;
 /** Run by this file. */
-const RUN_HERE = [/^G=/, /^TOKEN=\S+ +#/, /^curl -s \$G /, /^TOKEN=\.\.\. CONV=\.\.\. node --input-type=module -e /, /^curl -s localhost:4000\/health$/, /^echo "JWT_PRIVATE_JWK=/, /^npm run -s service-keys >> \.env$/];
+const RUN_HERE = [/^G=/, /^TOKEN=\S+ +#/, /^curl -s \$G /, /^TOKEN=\.\.\. CONV=\.\.\. node --input-type=module -e /, /^curl -s localhost:4000\/health$/, /^echo "JWT_PRIVATE_JWK=/, /^npm run -s service-keys >> \.env$/, /^echo "IMAGE_URL_SECRET=/];
 
 describe('README commands', () => {
   let t: TestSystem;
@@ -128,6 +129,21 @@ describe('README commands', () => {
       // Each holds its own key only.
       expect(() => users.signer('gateway')).toThrow('no private key');
       for (const service of SERVICE_NAMES) expect(() => keyring(service).signer(service)).not.toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('generates an image URL secret that production accepts', async () => {
+    const command = readmeCommands().find((c) => c.startsWith('echo "IMAGE_URL_SECRET='))!;
+    const dir = mkdtempSync(join(tmpdir(), 'readme-image-key-'));
+    try {
+      await bash(command, {}, dir);
+      const line = readFileSync(join(dir, '.env'), 'utf8').trim();
+      expect(line).toMatch(/^IMAGE_URL_SECRET=\S{32,}$/);
+      const config = loadConfig({ NODE_ENV: 'production', IMAGE_URL_SECRET: line.slice('IMAGE_URL_SECRET='.length) });
+      expect(loadImageKey(config).toString('utf8')).toBe(line.slice('IMAGE_URL_SECRET='.length));
+      expect(() => loadImageKey(loadConfig({ NODE_ENV: 'production' }))).toThrow('IMAGE_URL_SECRET is required in production');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -23,6 +23,8 @@ const CAPTURES: Record<string, (data: any) => Record<string, string>> = {
   StartConversation: (data) => ({ conversationId: data.startConversation.id }),
   SendMessage: (data) => ({ replyId: data.sendMessage.reply.id }),
   RegenerateReply: (data) => ({ replyId: data.regenerateReply.id }),
+  ImportCharacter: (data) => ({ importedCharacterId: data.importCharacter.id }),
+  CreateLorebook: (data) => ({ lorebookId: data.createLorebook.id }),
 };
 
 /** Examples only an admin may run: the test runs them as a user named in ADMIN_EMAILS. */

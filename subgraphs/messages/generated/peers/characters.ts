@@ -11,6 +11,7 @@ export type ChatCharacterQueryVariables = Exact<{
 
 export type ChatCharacterQuery = { _entities: Array<
     | { __typename: 'Character', name: string, description: string, personality: string, scenario: string, exampleDialogue: string, systemPrompt: string }
+    | { __typename: 'Lorebook' }
     | { __typename: 'User' }
    | null> };
 
