@@ -18,6 +18,7 @@ import { corsHandler } from './cors';
 import { gatewayErrorFormatter } from './format-error';
 import { createGraphiqlHandler } from './graphiql';
 import { gatewayHealthRoutes } from './health';
+import { createImageHandler } from './images';
 import { queryLimitsPlugin } from './limits';
 import { GatewayMetrics } from './metrics';
 import { createRevocationList, refusingRevokedSessions, revokedSessionsFrom, sessionOfAuthorization } from './revocations';
@@ -88,8 +89,10 @@ export async function startGateway(config: Config, keyring: ServiceKeyring, opti
   // GraphiQL for browsers at / and GET /graphql; off in production unless GRAPHIQL=true.
   const graphiql = config.graphiql ? createGraphiqlHandler({ graphqlPath: GRAPHQL_PATH }) : undefined;
   const cors = corsHandler(config.corsOrigins);
+  // Character images (/images/characters/<id>), passed on to the characters subgraph (images.ts).
+  const images = createImageHandler(config);
   const running = await listen(
-    (req, res) => (cors(req, res) || graphiql?.(req, res) ? undefined : void graphql(req, res)),
+    (req, res) => (cors(req, res) || graphiql?.(req, res) || images(req, res) ? undefined : void graphql(req, res)),
     options.port ?? config.port,
     config.host,
   );
