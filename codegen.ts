@@ -6,7 +6,7 @@ import { parse, printSchema } from 'graphql';
 
 /** Each subgraph gets typed resolvers generated from its own schema.graphql, its entities mapped to its row types. */
 const subgraphs = {
-  users: { User: 'UserRow', CreditLedgerEntry: 'CreditEntryRow' },
+  users: { User: 'UserRow', CreditLedgerEntry: 'CreditEntryRow', Persona: 'PersonaRow' },
   characters: { Character: 'CharacterRow', User: 'UserRef', Lorebook: 'LorebookRow', LorebookEntry: 'LorebookEntryRecord' },
   conversations: { Conversation: 'ConversationRow', User: 'UserRef', Character: 'CharacterRef' },
   messages: { Message: 'MessageRow', Conversation: 'ConversationRef', User: 'UserRef' },

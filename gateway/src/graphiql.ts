@@ -154,9 +154,22 @@ in the previous tab); the conversation's first message is the character's greeti
     operations: ['SendMessage', 'Message', 'RegenerateReply', 'CancelReply', 'GenerationDeadLetters', 'ModerationPolicy', 'SetModerationPolicy', 'SystemStatus'],
   },
   {
-    intro: `Character cards and lorebooks. ImportCharacter takes a card file (PNG, JSON or CHARX) as base64 and
-ExportCharacter gives one back; lorebooks hold lore that enters prompts by keyword.`,
-    operations: ['ImportCharacter', 'ExportCharacter', 'CreateLorebook', 'UpdateLorebook', 'Lorebook', 'Lorebooks', 'ImportLorebook', 'DeleteLorebook'],
+    intro: `Character cards, lorebooks and personas. ImportCharacter takes a card file (PNG, JSON or CHARX) as base64
+and ExportCharacter gives one back; lorebooks hold lore that enters prompts by keyword; a persona is who
+you are in a conversation.`,
+    operations: [
+      'ImportCharacter',
+      'ExportCharacter',
+      'CreateLorebook',
+      'UpdateLorebook',
+      'Lorebook',
+      'Lorebooks',
+      'ImportLorebook',
+      'CreatePersona',
+      'UpdatePersona',
+      'DeleteLorebook',
+      'DeletePersona',
+    ],
   },
 ];
 

@@ -7,7 +7,7 @@ import type { RequestIdentity } from '@chat/shared/subgraph';
 import type { Logger } from '@chat/shared/log';
 import type { SigningKeys } from './keys';
 import type { CreditLedger } from './ledger';
-import type { UserRow, UsersStore } from './store';
+import type { PersonaRow, UserRow, UsersStore } from './store';
 
 /** Per-request context of the users subgraph. */
 export interface Context extends RequestIdentity {
@@ -20,10 +20,13 @@ export interface Context extends RequestIdentity {
   rateLimiter: RateLimiter;
   /** A hash checked when the email is unknown, so a wrong email costs what a wrong password does. */
   decoyHash: Promise<string>;
-  loaders: { user: DataLoader<string, UserRow | null> };
+  loaders: { user: DataLoader<string, UserRow | null>; persona: DataLoader<string, PersonaRow | null> };
 }
 
 /** A request's context: the shared parts, the caller, and DataLoaders of its own. */
 export function createContext(shared: SharedContext<Context>, identity: RequestIdentity): Context {
-  return requestContext<Context>(identity, shared, { user: keyedLoader((ids) => shared.store.usersByIds(ids), (row) => row.id) });
+  return requestContext<Context>(identity, shared, {
+    user: keyedLoader((ids) => shared.store.usersByIds(ids), (row) => row.id),
+    persona: keyedLoader((ids) => shared.store.personas.byIds(ids), (row) => row.id),
+  });
 }

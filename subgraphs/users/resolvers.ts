@@ -7,6 +7,7 @@ import type { AuthPayload, Resolvers } from './generated/graphql';
 import { verifyPassword, hashPassword } from './passwords';
 import type { Context } from './context';
 import { creditLedger, creditLedgerEntry, grantCredits, holdCredits, settleCredits } from './credits';
+import { Persona, personaMutations, userPersonas } from './personas';
 import { revokedSessions } from './revocations';
 import type { SessionTokens } from './sessions';
 import type { UserRow } from './store';
@@ -128,8 +129,10 @@ export const resolvers: Resolvers = {
       requireService(ctx, 'messages');
       return settleCredits(ctx, args);
     },
+    ...personaMutations,
   },
   CreditLedgerEntry: creditLedgerEntry,
+  Persona,
   User: {
     __resolveReference: (ref, ctx) => ctx.loaders.user.load(ref.id),
     displayName: (user) => user.display_name,
@@ -137,5 +140,6 @@ export const resolvers: Resolvers = {
     email: ownOnly('email'),
     credits: ownOnly('credits'),
     creditLedger,
+    personas: userPersonas,
   },
 };

@@ -5,8 +5,9 @@ import type { Database } from '@chat/shared/db';
 import { isUuid } from '@chat/shared/validate';
 import { SessionStore, sessionMigrations, type SessionTables } from './sessions';
 import { ledgerMigrations, type CreditEntryRow } from './ledger';
+import { PersonaStore, personaMigrations, type PersonaRow } from './persona-store';
 
-export type { CreditEntryRow };
+export type { CreditEntryRow, PersonaRow };
 
 /** A user as stored. */
 export interface UserRow {
@@ -23,6 +24,7 @@ export interface UserRow {
 export interface UsersTables extends SessionTables {
   users: UserRow;
   credit_ledger: CreditEntryRow;
+  personas: PersonaRow;
 }
 
 /** Migrations, applied in name order, each once. */
@@ -64,6 +66,7 @@ export const migrations: Record<string, Migration> = {
   },
   ...ledgerMigrations,
   ...sessionMigrations,
+  ...personaMigrations,
 };
 
 /** The transaction-scoped advisory lock that makes "the first admin" one user, however many sign up at once. */
@@ -74,8 +77,12 @@ export class UsersStore {
   /** Sessions (refresh-token families) and the addresses accounts sign in from, in the same database. */
   readonly sessions: SessionStore;
 
+  /** Personas (who a user is in a conversation), in the same database. */
+  readonly personas: PersonaStore;
+
   constructor(private readonly database: Database<UsersTables>) {
     this.sessions = new SessionStore(database.db);
+    this.personas = new PersonaStore(database.db);
   }
 
   private get db() {

@@ -25,6 +25,7 @@ const CAPTURES: Record<string, (data: any) => Record<string, string>> = {
   RegenerateReply: (data) => ({ replyId: data.regenerateReply.id }),
   ImportCharacter: (data) => ({ importedCharacterId: data.importCharacter.id }),
   CreateLorebook: (data) => ({ lorebookId: data.createLorebook.id }),
+  CreatePersona: (data) => ({ personaId: data.createPersona.id }),
 };
 
 /** Examples only an admin may run: the test runs them as a user named in ADMIN_EMAILS. */
