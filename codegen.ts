@@ -8,7 +8,7 @@ import { parse, printSchema } from 'graphql';
 const subgraphs = {
   users: { User: 'UserRow', CreditLedgerEntry: 'CreditEntryRow', Persona: 'PersonaRow' },
   characters: { Character: 'CharacterRow', User: 'UserRef', Lorebook: 'LorebookRow', LorebookEntry: 'LorebookEntryRecord' },
-  conversations: { Conversation: 'ConversationRow', User: 'UserRef', Character: 'CharacterRef' },
+  conversations: { Conversation: 'ConversationRow', User: 'UserRef', Character: 'CharacterRef', Persona: 'PersonaRef', Lorebook: 'LorebookRef' },
   messages: { Message: 'MessageRow', Conversation: 'ConversationRef', User: 'UserRef' },
 } as const;
 type SubgraphName = keyof typeof subgraphs;

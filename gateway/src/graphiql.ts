@@ -156,7 +156,7 @@ in the previous tab); the conversation's first message is the character's greeti
   {
     intro: `Character cards, lorebooks and personas. ImportCharacter takes a card file (PNG, JSON or CHARX) as base64
 and ExportCharacter gives one back; lorebooks hold lore that enters prompts by keyword; a persona is who
-you are in a conversation.`,
+you are in a conversation (StartConversationAsPersona uses one, with your lorebooks).`,
     operations: [
       'ImportCharacter',
       'ExportCharacter',
@@ -167,6 +167,7 @@ you are in a conversation.`,
       'ImportLorebook',
       'CreatePersona',
       'UpdatePersona',
+      'StartConversationAsPersona',
       'DeleteLorebook',
       'DeletePersona',
     ],

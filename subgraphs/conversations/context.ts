@@ -7,7 +7,7 @@ import type { RequestIdentity } from '@chat/shared/subgraph';
 import type { ConversationRow, ConversationsStore } from './store';
 
 /** The subgraphs the conversations subgraph calls (operations in peers/<name>.graphql). */
-export const PEERS = ['characters', 'messages'] as const;
+export const PEERS = ['characters', 'messages', 'users'] as const;
 
 /** Per-request context of the conversations subgraph. */
 export interface Context extends RequestIdentity {

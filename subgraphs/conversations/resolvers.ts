@@ -3,6 +3,7 @@ import { badInput, forbidden, notFound } from '@chat/shared/errors';
 import { requireService } from '@chat/shared/identity';
 import { pageWindow, toConnection } from '@chat/shared/pagination';
 import { LIMITS, numberIn, tags, text } from '@chat/shared/validate';
+import { checkLorebooks, checkPersona } from './attachments';
 import type { Context } from './context';
 import type { ConversationSettingsInput, Resolvers } from './generated/graphql';
 import { RecordCharacterUseDocument } from './generated/peers/characters';
@@ -71,6 +72,11 @@ export const resolvers: Resolvers = {
         contextWindowTokens: SETTINGS_BOUNDS.contextWindowTokens.default,
       };
       const settings = mergeSettings(defaults, input.settings);
+      // Checked before the character records its new user: a refusal leaves nothing behind.
+      const [personaId, lorebookIds] = await Promise.all([
+        checkPersona(ctx, viewer, viewer.id, input.personaId ?? null),
+        checkLorebooks(ctx, viewer, viewer.id, input.lorebookIds ?? []),
+      ]);
       const { recordCharacterUse: character } = await ctx.peers.characters.call(RecordCharacterUseDocument, { characterId: input.characterId }, { actingFor: viewer });
       if (!character) throw notFound('Character');
       const conversation = await ctx.store.create({
@@ -79,6 +85,8 @@ export const resolvers: Resolvers = {
         title: title ?? `Chat with ${character.name}`.slice(0, LIMITS.titleMax),
         tags: conversationTags,
         settings,
+        persona_id: personaId,
+        lorebook_ids: lorebookIds,
       });
       try {
         // The greeting is the messages subgraph's to store; without it the conversation is not started.
@@ -92,10 +100,18 @@ export const resolvers: Resolvers = {
     },
     async updateConversation(_root, args, ctx) {
       const current = await owned(ctx, args.id);
+      const viewer = requireViewer(ctx.viewer);
+      // The persona and lorebooks must be the conversation's user's (an admin changing it picks among theirs).
+      const [personaId, lorebookIds] = await Promise.all([
+        args.personaId !== undefined ? checkPersona(ctx, viewer, current.user_id, args.personaId) : undefined,
+        args.lorebookIds != null ? checkLorebooks(ctx, viewer, current.user_id, args.lorebookIds) : undefined,
+      ]);
       return change(ctx, args.id, {
         ...(args.title != null ? { title: text('title', args.title, { min: 1, max: LIMITS.titleMax }).trim() } : {}),
         ...(args.tags != null ? { tags: tags('tags', args.tags) } : {}),
         ...(args.settings != null ? { settings: mergeSettings(current.settings, args.settings) } : {}),
+        ...(personaId !== undefined ? { persona_id: personaId } : {}),
+        ...(lorebookIds !== undefined ? { lorebook_ids: lorebookIds } : {}),
       });
     },
     archiveConversation: (_root, { id }, ctx) => change(ctx, id, { status: 'ARCHIVED' }),
@@ -127,6 +143,8 @@ export const resolvers: Resolvers = {
     },
     user: (c) => ({ id: c.user_id }),
     character: (c) => ({ id: c.character_id }),
+    persona: (c) => (c.persona_id ? { id: c.persona_id } : null),
+    lorebooks: (c) => c.lorebook_ids.map((id) => ({ id })),
     createdAt: (c) => c.created_at,
     updatedAt: (c) => c.updated_at,
     lastActivityAt: (c) => c.last_activity_at,

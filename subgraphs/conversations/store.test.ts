@@ -51,6 +51,15 @@ describe.each<Engine>(['pglite', 'postgres'])('ConversationsStore on %s', (engin
     expect(await store.byIds(['not-a-uuid'])).toEqual([]);
   });
 
+  it('keeps a persona and lorebooks per conversation, none unless given, and changes them', async () => {
+    const plain = await start(randomUUID());
+    expect(plain).toMatchObject({ persona_id: null, lorebook_ids: [] });
+    const [persona, first, second] = [randomUUID(), randomUUID(), randomUUID()];
+    const created = await store.create({ user_id: randomUUID(), character_id: randomUUID(), title: 'With lore', tags: [], settings, persona_id: persona, lorebook_ids: [second, first] });
+    expect(created).toMatchObject({ persona_id: persona, lorebook_ids: [second, first] });
+    expect(await store.update(created.id, { persona_id: null, lorebook_ids: [first] })).toMatchObject({ persona_id: null, lorebook_ids: [first], title: 'With lore' });
+  });
+
   it("lists a user's own conversations by last activity, newest first, across pages", async () => {
     const userId = randomUUID();
     const [a, b, c, d, e] = [await start(userId, 'a'), await start(userId, 'b'), await start(userId, 'c'), await start(userId, 'd'), await start(userId, 'e')];

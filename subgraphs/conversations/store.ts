@@ -30,6 +30,10 @@ export interface ConversationRow {
   session_count: number;
   total_session_seconds: number;
   last_session_ended_at: Date | null;
+  /** The user's persona for this conversation; null: their default. */
+  persona_id: string | null;
+  /** The user's lorebooks this conversation uses, in order. */
+  lorebook_ids: string[];
 }
 
 /** References to entities other subgraphs own. */
@@ -37,6 +41,12 @@ export interface UserRef {
   id: string;
 }
 export interface CharacterRef {
+  id: string;
+}
+export interface PersonaRef {
+  id: string;
+}
+export interface LorebookRef {
   id: string;
 }
 
@@ -78,6 +88,15 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '003_persona_lorebooks': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .alterTable('conversations')
+        .addColumn('persona_id', 'uuid')
+        .addColumn('lorebook_ids', sql`uuid[]`, (c) => c.notNull().defaultTo(sql`'{}'`))
+        .execute();
+    },
+  },
 };
 
 /** What a chat session that ended tells the conversation. */
@@ -89,7 +108,7 @@ export interface SessionRecord {
 }
 
 /** What may change on a conversation. */
-export type ConversationChanges = Partial<Pick<ConversationRow, 'title' | 'status' | 'tags' | 'settings'>>;
+export type ConversationChanges = Partial<Pick<ConversationRow, 'title' | 'status' | 'tags' | 'settings' | 'persona_id' | 'lorebook_ids'>>;
 
 /** Reads and writes conversations. */
 export class ConversationsStore {
@@ -116,7 +135,8 @@ export class ConversationsStore {
     return query.orderBy('last_activity_at', 'desc').orderBy('id', 'desc').limit(window.limit + 1).execute();
   }
 
-  create(input: Pick<ConversationRow, 'user_id' | 'character_id' | 'title' | 'tags' | 'settings'>): Promise<ConversationRow> {
+  /** A new conversation; without a persona (the user's default) and lorebooks unless given. */
+  create(input: Pick<ConversationRow, 'user_id' | 'character_id' | 'title' | 'tags' | 'settings'> & Partial<Pick<ConversationRow, 'persona_id' | 'lorebook_ids'>>): Promise<ConversationRow> {
     const now = new Date();
     return this.db
       .insertInto('conversations')
