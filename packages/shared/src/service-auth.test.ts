@@ -3,9 +3,10 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { SignJWT, importJWK, UnsecuredJWT } from 'jose';
 import { ConfigError } from './config';
+import { KEYS_FOLDER } from './key-files';
 import {
   createServiceKeyring,
   generateServiceKeySet,
@@ -13,6 +14,7 @@ import {
   ServiceAuthError,
   SERVICE_KEYS_FILE,
   SERVICE_TOKEN_ALG,
+  SERVICE_TOKEN_TTL_SECONDS,
   type ServiceKeySet,
 } from './service-auth';
 
@@ -37,6 +39,24 @@ describe('service tokens', () => {
     expect(await signer.token('users')).toBe(await signer.token('users'));
     expect(await signer.token('users')).not.toBe(await signer.token('characters'));
     expect(await signer.token('users', { id: 'a', role: 'USER' })).not.toBe(await signer.token('users', { id: 'b', role: 'USER' }));
+  });
+
+  it('once verified, are taken again without a second check until they expire, and nothing else is', async () => {
+    const verifier = createServiceKeyring(set).verifier('users');
+    const token = await keyring.signer('messages').token('users', { id: 'u1', role: 'USER' });
+    const first = await verifier.verify(token);
+    const again = await verifier.verify(token);
+    expect(again).toEqual(first);
+    expect(again).not.toBe(first); // each request gets its own caller
+    // A changed signature is checked, and refused, whatever was verified before.
+    await expect(verifier.verify(`${token.slice(0, -2)}${token.endsWith('AA') ? 'BB' : 'AA'}`)).rejects.toBeInstanceOf(ServiceAuthError);
+    // Past its expiry the same token is refused.
+    jest.useFakeTimers({ now: Date.now() + (SERVICE_TOKEN_TTL_SECONDS + 1) * 1000, doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    try {
+      await expect(verifier.verify(token)).rejects.toThrow('expired');
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('signed by a key of another deployment, unsigned, forged or expired, are refused', async () => {
@@ -68,7 +88,7 @@ describe('service key sets', () => {
       const first = loadServiceKeySet({ nodeEnv: 'development', dataDir: dir, serviceKeys: {} });
       const again = loadServiceKeySet({ nodeEnv: 'development', dataDir: dir, serviceKeys: {} });
       expect(again).toEqual(first);
-      expect(statSync(join(dir, 'keys', SERVICE_KEYS_FILE)).mode & 0o077).toBe(0);
+      expect(statSync(join(dir, KEYS_FOLDER, SERVICE_KEYS_FILE)).mode & 0o077).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -87,7 +107,7 @@ describe('service key sets', () => {
       expect(new Set(sets).size).toBe(1);
       expect(JSON.parse(sets[0]!)).toEqual(loadServiceKeySet({ nodeEnv: 'development', dataDir: dir, serviceKeys: {} }).publicKeys);
       // Nothing half-made is left beside the set.
-      expect(readdirSync(join(dir, 'keys'))).toEqual([SERVICE_KEYS_FILE]);
+      expect(readdirSync(join(dir, KEYS_FOLDER))).toEqual([SERVICE_KEYS_FILE]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
