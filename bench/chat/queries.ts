@@ -54,6 +54,12 @@ const LISTS: Array<{ name: string; query: string; edges: (data: any) => unknown[
     edges: (d) => d.conversation.messages.edges,
     variables: (seed) => ({ id: seed.longConversation }),
   },
+  {
+    name: 'conversation.messageTree(first)',
+    query: `query($id: ID!, $n: Int) { conversation(id: $id) { messageTree(first: $n) { edges { node { id role content active alternativeIndex parent { id } alternatives { id } author { displayName } } } } } }`,
+    edges: (d) => d.conversation.messageTree.edges,
+    variables: (seed) => ({ id: seed.longConversation }),
+  },
 ];
 
 interface Seed {
@@ -85,7 +91,7 @@ export async function measureQueryCounts(t: TestSystem): Promise<ListQueryCounts
   return results;
 }
 
-/** 50 public characters (tagged, searchable), a conversation with each, and one conversation of 51 messages. */
+/** 50 public characters (tagged, searchable), a conversation with each, and one conversation of 51 messages on its active path (56 in its tree). */
 async function fill(t: TestSystem): Promise<Seed> {
   const user = await t.signUp('Counter');
   const characters: string[] = [];
@@ -107,18 +113,28 @@ async function fill(t: TestSystem): Promise<Seed> {
     conversations.push(...batch.map((res) => ok(res, 'startConversation').startConversation.id as string));
   }
   const longConversation = conversations[0];
-  // 25 exchanges after the greeting: 51 messages, one after the other so that every page holds USER messages (with an author).
+  // 25 exchanges after the greeting: 51 messages on the active path, one after the other (a send waits for the
+  // reply before it) so that every page holds USER messages (with an author); every fifth reply regenerated
+  // once, so that the tree has branches (56 messages in all).
   for (let i = 0; i < ITEMS / 2; i += 1) {
-    ok(await t.gql(`mutation($input: SendMessageInput!) { sendMessage(input: $input) { reply { id } } }`, { input: { conversationId: longConversation, content: `Question number ${i}?` } }, user.token), 'sendMessage');
-  }
-  // Every reply ended, so that no reply writes while queries are counted.
-  const statuses = `query($id: ID!) { conversation(id: $id) { messages(first: 100) { edges { node { status } } } } }`;
-  for (let tries = 0; tries < 100; tries += 1) {
-    const data = ok<any>(await t.gql(statuses, { id: longConversation }, user.token), 'conversation');
-    if (data.conversation.messages.edges.every((e: any) => e.node.status !== 'PENDING' && e.node.status !== 'STREAMING')) break;
-    await sleep(100);
+    const sent = ok<any>(await t.gql(`mutation($input: SendMessageInput!) { sendMessage(input: $input) { reply { id } } }`, { input: { conversationId: longConversation, content: `Question number ${i}?` } }, user.token), 'sendMessage');
+    await replyEnded(t, user.token, sent.sendMessage.reply.id);
+    if (i % 5 === 0) {
+      const again = ok<any>(await t.gql(`mutation($id: ID!) { regenerateReply(messageId: $id) { id } }`, { id: sent.sendMessage.reply.id }, user.token), 'regenerateReply');
+      await replyEnded(t, user.token, again.regenerateReply.id);
+    }
   }
   return { token: user.token, longConversation };
+}
+
+/** Waits until a reply has ended, so that it writes nothing while queries are counted (and the next send is not refused). */
+async function replyEnded(t: TestSystem, token: string, replyId: string): Promise<void> {
+  for (let tries = 0; tries < 300; tries += 1) {
+    const data = ok<any>(await t.gql(`query($id: ID!) { message(id: $id) { status } }`, { id: replyId }, token), 'message');
+    if (data.message.status !== 'PENDING' && data.message.status !== 'STREAMING') return;
+    await sleep(50);
+  }
+  throw new Error(`reply ${replyId} did not end`);
 }
 
 /** Total database queries of every subgraph so far. */

@@ -249,8 +249,8 @@ function markdown(r: Report): string {
     '## sendMessage per second (stored and queued, reply not awaited)',
     '',
     table(
-      ['engine', 'concurrency', 'window s', 'sends/s', 'ok', 'errors', 'p50 ms', 'p99 ms'],
-      r.sendRate.map((s) => [s.engine, s.concurrency, s.windowMs / 1000, fmt(s.perSecond), s.ok, `${s.errors}${s.errors ? ` ${JSON.stringify(s.errorCodes)}` : ''}`, fmt(s.latencyMs.p50), fmt(s.latencyMs.p99)]),
+      ['engine', 'concurrency', 'window s', 'sends/s', 'ok', 'busy', 'errors', 'p50 ms', 'p99 ms'],
+      r.sendRate.map((s) => [s.engine, s.concurrency, s.windowMs / 1000, fmt(s.perSecond), s.ok, s.busy, `${s.errors}${s.errors ? ` ${JSON.stringify(s.errorCodes)}` : ''}`, fmt(s.latencyMs.p50), fmt(s.latencyMs.p99)]),
     ),
     '',
     '## Database queries per list request, by page size',

@@ -1,7 +1,9 @@
 /**
  * sendMessage throughput end to end: a fixed number of clients, each sending one message after
  * another through the gateway (stored and queued; the reply is not waited for), counted over a timed
- * window after a warm-up. The replies are still generated meanwhile, as they would be.
+ * window after a warm-up. The replies are still generated meanwhile, as they would be. A send to a
+ * conversation whose previous reply is still being written is answered CONFLICT (the contract's
+ * rule): counted as busy, not as an error, and the client goes on to its next conversation.
  */
 import { gql, nowMs, SEND, summarize, type Population, type Summary } from './common';
 
@@ -22,6 +24,8 @@ export interface SendRateResult {
   /** Successful sends completed in the window, per second. */
   perSecond: number;
   ok: number;
+  /** Sends answered CONFLICT because the conversation's previous reply was still being written (the contract's answer, not an error). */
+  busy: number;
   errors: number;
   /** Error codes (or HTTP statuses) of the failures, counted. */
   errorCodes: Record<string, number>;
@@ -38,6 +42,7 @@ export async function measureSendRate(o: SendRateOptions): Promise<SendRateResul
   const latencies: number[] = [];
   const errorCodes: Record<string, number> = {};
   let ok = 0;
+  let busy = 0;
   let errors = 0;
   let sequence = 0;
   const client = async (w: number) => {
@@ -51,6 +56,8 @@ export async function measureSendRate(o: SendRateOptions): Promise<SendRateResul
       if (res.status === 200 && !res.errors?.length && res.data?.sendMessage) {
         ok += 1;
         latencies.push(ended - started);
+      } else if (res.errors?.[0]?.extensions?.code === 'CONFLICT') {
+        busy += 1;
       } else {
         errors += 1;
         const code = res.errors?.[0]?.extensions?.code ?? `HTTP ${res.status}`;
@@ -59,5 +66,5 @@ export async function measureSendRate(o: SendRateOptions): Promise<SendRateResul
     }
   };
   await Promise.all(Array.from({ length: o.concurrency }, (_, w) => client(w)));
-  return { concurrency: o.concurrency, windowMs: o.windowMs, perSecond: ok / (o.windowMs / 1000), ok, errors, errorCodes, latencyMs: summarize(latencies) };
+  return { concurrency: o.concurrency, windowMs: o.windowMs, perSecond: ok / (o.windowMs / 1000), ok, busy, errors, errorCodes, latencyMs: summarize(latencies) };
 }

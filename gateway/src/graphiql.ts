@@ -154,6 +154,18 @@ in the previous tab); the conversation's first message is the character's greeti
     operations: ['SendMessage', 'Message', 'RegenerateReply', 'CancelReply', 'GenerationDeadLetters', 'ModerationPolicy', 'SetModerationPolicy', 'SystemStatus'],
   },
   {
+    intro: `Credits. Each reply holds the most it can cost when it is asked for, and settles to what it used when
+it ends, however it ends; CreditLedger shows every movement, and they add up to your balance.`,
+    operations: ['CreditLedger', 'GrantCredits'],
+  },
+  {
+    intro: `Branches. A conversation is a tree: rerolls (RegenerateReply) and edits are alternatives of a message,
+and the active path through them is what Conversation.messages lists and what the next reply is built
+from. Swipe with SelectAlternative, keep a reply going with ContinueReply, branch off with
+ForkConversation; MessageTree lists every branch.`,
+    operations: ['ContinueReply', 'EditMessage', 'SelectAlternative', 'MessageTree', 'DeleteMessage', 'RestoreMessage', 'ForkConversation'],
+  },
+  {
     intro: `Character cards, lorebooks and personas. ImportCharacter takes a card file (PNG, JSON or CHARX) as base64
 and ExportCharacter gives one back; lorebooks hold lore that enters prompts by keyword; a persona is who
 you are in a conversation (StartConversationAsPersona uses one, with your lorebooks).`,

@@ -5,6 +5,7 @@ import { pageWindow, toConnection } from '@chat/shared/pagination';
 import { LIMITS, numberIn, tags, text } from '@chat/shared/validate';
 import { checkLorebooks, checkPersona } from './attachments';
 import type { Context } from './context';
+import { recordFork } from './fork';
 import type { ConversationSettingsInput, Resolvers } from './generated/graphql';
 import { RecordCharacterUseDocument } from './generated/peers/characters';
 import { RecordConversationStartDocument } from './generated/peers/messages';
@@ -90,7 +91,7 @@ export const resolvers: Resolvers = {
       });
       try {
         // The greeting is the messages subgraph's to store; without it the conversation is not started.
-        const start = { conversationId: conversation.id, userId: conversation.user_id, greeting: character.greeting };
+        const start = { conversationId: conversation.id, userId: conversation.user_id, greeting: character.greeting, alternateGreetings: character.alternateGreetings };
         await ctx.peers.messages.call(RecordConversationStartDocument, start, { actingFor: viewer });
       } catch (error) {
         await ctx.store.remove(conversation.id);
@@ -135,6 +136,7 @@ export const resolvers: Resolvers = {
       await ctx.store.recordSession(input.conversationId, { startedAt, endedAt, messageCount: input.messageCount, totalTokens: input.totalTokens });
       return true;
     },
+    recordFork: (_root, request, ctx) => recordFork(ctx, request),
   },
   Conversation: {
     async __resolveReference(ref, ctx) {

@@ -99,6 +99,21 @@ export const migrations: Record<string, Migration> = {
   },
 };
 
+/** The columns a fork has of its own (its statistics start from their defaults); it copies every other from its source. */
+const FORK_OWN_COLUMNS: ReadonlySet<string> = new Set([
+  'id',
+  'title',
+  'status',
+  'created_at',
+  'updated_at',
+  'last_activity_at',
+  'stats_message_count',
+  'stats_total_tokens',
+  'session_count',
+  'total_session_seconds',
+  'last_session_ended_at',
+]);
+
 /** What a chat session that ended tells the conversation. */
 export interface SessionRecord {
   startedAt: Date;
@@ -143,6 +158,22 @@ export class ConversationsStore {
       .values({ id: randomUUID(), ...input, settings: JSON.stringify(input.settings) as never, status: 'ACTIVE', created_at: now, updated_at: now, last_activity_at: now } as never)
       .returningAll()
       .executeTakeFirstOrThrow();
+  }
+
+  /**
+   * A fork of `source` under `forkId` with `title`: the source's row with a new id, title, status
+   * (active), times and empty statistics; every other column (character, settings, tags, persona,
+   * lorebooks) copied. A repeat with the same id stores nothing; either way the row is returned.
+   */
+  async fork(source: ConversationRow, forkId: string, title: string): Promise<ConversationRow> {
+    const copied = Object.fromEntries(Object.entries(source).filter(([column]) => !FORK_OWN_COLUMNS.has(column)));
+    const now = new Date();
+    await this.db
+      .insertInto('conversations')
+      .values({ ...copied, settings: JSON.stringify(source.settings), id: forkId, title, status: 'ACTIVE', created_at: now, updated_at: now, last_activity_at: now } as never)
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+    return this.db.selectFrom('conversations').selectAll().where('id', '=', forkId).executeTakeFirstOrThrow();
   }
 
   update(id: string, changes: ConversationChanges): Promise<ConversationRow | undefined> {

@@ -10,10 +10,10 @@ export async function mayRead(ctx: Context, conversationId: string): Promise<boo
   return owner !== null && canAccess(ctx.viewer, owner.user_id);
 }
 
-/** The message, when the viewer may read its conversation; null otherwise. */
+/** The message, when the viewer may read its conversation and it is not deleted (then only messageTree shows it); null otherwise. */
 export async function visibleMessage(ctx: Context, id: string): Promise<MessageRow | null> {
   const message = await ctx.loaders.message.load(id);
-  return message && (await mayRead(ctx, message.conversation_id)) ? message : null;
+  return message && !message.deleted_at && (await mayRead(ctx, message.conversation_id)) ? message : null;
 }
 
 /** A reply of the caller's (or, for admins, anyone's) conversation; NOT_FOUND otherwise. */
@@ -21,7 +21,21 @@ export async function reachableReply(ctx: Context, messageId: string): Promise<M
   requireViewer(ctx.viewer);
   const message = await ctx.store.byId(messageId);
   if (!message || !(await mayRead(ctx, message.conversation_id))) throw notFound('Message');
-  if (message.role !== 'ASSISTANT' || !message.reply_to) throw badInput('messageId', 'is not a reply to a message');
+  return asReply(message);
+}
+
+/** A message of one of the caller's own conversations, deleted or not: what the tree's changes act on. NOT_FOUND otherwise (admins too). */
+export async function ownMessage(ctx: Context, messageId: string): Promise<MessageRow> {
+  const viewer = requireViewer(ctx.viewer);
+  const message = await ctx.store.byId(messageId);
+  const owner = message && (await ctx.loaders.owner.load(message.conversation_id));
+  if (!message || owner?.user_id !== viewer.id) throw notFound('Message');
+  return message;
+}
+
+/** The message when it is a reply (an ASSISTANT message answering another); BAD_USER_INPUT otherwise (a greeting, a user's message). */
+export function asReply(message: MessageRow): MessageRow {
+  if (message.role !== 'ASSISTANT' || !message.parent_id) throw badInput('messageId', 'is not a reply to a message');
   return message;
 }
 

@@ -1,17 +1,18 @@
 import type DataLoader from 'dataloader';
 import type { Config } from '@chat/shared/config';
-import { keyedLoader } from '@chat/shared/loaders';
+import { groupedLoader, keyedLoader } from '@chat/shared/loaders';
 import type { Logger } from '@chat/shared/log';
 import type { PeerClient } from '@chat/shared/peer-client';
 import type { RateLimiter } from '@chat/shared/rate-limit';
 import { requestContext, type SharedContext } from '@chat/shared/request-context';
 import type { RequestIdentity } from '@chat/shared/subgraph';
+import type { KeyedSerializer } from './chat/serial';
 import type { ReplyGenerator } from './generation/generator';
 import type { EventBus } from './realtime/events';
 import type { SessionTracker } from './realtime/sessions';
 import type { ReplyLifecycle } from './replies/lifecycle';
 import type { CreditSettler } from './replies/settlements';
-import type { ConversationOwnerRow, MessageRow, MessagesStore } from './store';
+import { siblingKey, type ConversationOwnerRow, type MessageRow, type MessagesStore, type SiblingKey } from './store';
 
 /** The subgraphs the messages subgraph calls (operations in peers/<name>.graphql). */
 export const PEERS = ['conversations', 'characters', 'users'] as const;
@@ -27,6 +28,8 @@ export interface Context extends RequestIdentity {
   /** Drains what ended replies owe to the users subgraph. */
   settler: CreditSettler;
   generator: ReplyGenerator;
+  /** One write that holds credits at a time per conversation on this instance (chat/serial.ts). */
+  writes: KeyedSerializer;
   sessions: SessionTracker;
   rateLimiter: RateLimiter;
   config: Pick<Config, 'rateLimitMessagesPerMinute' | 'llm'>;
@@ -36,6 +39,8 @@ export interface Context extends RequestIdentity {
     owner: DataLoader<string, ConversationOwnerRow | null>;
     lastMessage: DataLoader<string, MessageRow | null>;
     count: DataLoader<string, { conversation_id: string; count: number } | null>;
+    /** Every message under a parent (or a conversation's first messages), oldest first. */
+    alternatives: DataLoader<SiblingKey, MessageRow[]>;
   };
 }
 
@@ -47,5 +52,6 @@ export function createContext(shared: SharedContext<Context>, identity: RequestI
     owner: keyedLoader((ids) => store.ownersOf(ids), (row) => row.conversation_id),
     lastMessage: keyedLoader((ids) => store.lastOf(ids), (row) => row.conversation_id),
     count: keyedLoader((ids) => store.countsOf(ids), (row) => row.conversation_id),
+    alternatives: groupedLoader((keys) => store.tree.siblings(keys), siblingKey),
   });
 }

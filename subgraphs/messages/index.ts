@@ -8,6 +8,7 @@ import { createPeerClients } from '@chat/shared/peer-client';
 import type { ServiceSigner } from '@chat/shared/service-auth';
 import type { SubgraphService } from '@chat/shared/subgraph';
 import { createTelemetry } from '@chat/shared/telemetry';
+import { KeyedSerializer } from './chat/serial';
 import { createContext, PEERS, type Context } from './context';
 import { abandonReply, ReplyGenerator } from './generation/generator';
 import { createJobQueue } from './generation/queue';
@@ -73,7 +74,8 @@ export async function createMessagesSubgraph(config: Config, signer: ServiceSign
     graceMs: config.chat.sessionGraceMs,
   });
   const schema = buildSubgraphSchema({ typeDefs, resolvers: resolvers as never });
-  const shared = { store, peers, bus, replies, settler, generator, sessions, rateLimiter: backplane.rateLimiter, config, log };
+  const writes = new KeyedSerializer();
+  const shared = { store, peers, bus, replies, settler, generator, writes, sessions, rateLimiter: backplane.rateLimiter, config, log };
   return {
     name: 'messages',
     schema,

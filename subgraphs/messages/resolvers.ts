@@ -4,6 +4,8 @@ import { pageWindow, toConnection } from '@chat/shared/pagination';
 import { mayRead, visibleMessage } from './access';
 import { generationDeadLetters, systemStatus } from './admin/status';
 import { cancelReply } from './chat/cancel';
+import { continueReply } from './chat/continue';
+import { editMessage } from './chat/edit';
 import { promptPreview } from './chat/preview';
 import { regenerateReply } from './chat/regenerate';
 import { sendMessage } from './chat/send';
@@ -12,6 +14,10 @@ import { conversationEvents } from './chat/subscribe';
 import type { Resolvers } from './generated/graphql';
 import { moderationPolicy, setModerationPolicy } from './moderation/policy';
 import { messageCursor } from './store';
+import { deleteMessage, restoreMessage } from './tree/delete';
+import { alternativeIndex, alternatives, messageTree, parent } from './tree/fields';
+import { forkConversation } from './tree/fork';
+import { selectAlternative } from './tree/select';
 
 export const resolvers: Resolvers = {
   Query: {
@@ -37,6 +43,12 @@ export const resolvers: Resolvers = {
     sendMessage: (_root, { input }, ctx) => sendMessage(ctx, input),
     cancelReply: (_root, { messageId }, ctx) => cancelReply(ctx, messageId),
     regenerateReply: (_root, { messageId }, ctx) => regenerateReply(ctx, messageId),
+    editMessage: (_root, { messageId, content }, ctx) => editMessage(ctx, messageId, content),
+    continueReply: (_root, { messageId }, ctx) => continueReply(ctx, messageId),
+    selectAlternative: (_root, { messageId }, ctx) => selectAlternative(ctx, messageId),
+    forkConversation: (_root, { messageId, title }, ctx) => forkConversation(ctx, messageId, title),
+    deleteMessage: (_root, { messageId }, ctx) => deleteMessage(ctx, messageId),
+    restoreMessage: (_root, { messageId }, ctx) => restoreMessage(ctx, messageId),
   },
   Conversation: {
     async __resolveReference(ref, ctx) {
@@ -50,6 +62,7 @@ export const resolvers: Resolvers = {
     },
     lastMessage: (conversation, _args, ctx) => ctx.loaders.lastMessage.load(conversation.id),
     messageCount: async (conversation, _args, ctx) => (await ctx.loaders.count.load(conversation.id))?.count ?? 0,
+    messageTree: (conversation, args, ctx) => messageTree(conversation, args, ctx),
   },
   Message: {
     __resolveReference: (ref, ctx) => visibleMessage(ctx, ref.id),
@@ -64,5 +77,9 @@ export const resolvers: Resolvers = {
     moderation: (m) => m.moderation_flags ?? [],
     createdAt: (m) => m.created_at,
     completedAt: (m) => m.completed_at,
+    parent: (m, _args, ctx) => parent(m, ctx),
+    alternatives: (m, _args, ctx) => alternatives(m, ctx),
+    alternativeIndex: (m, _args, ctx) => alternativeIndex(m, ctx),
+    deletedAt: (m) => m.deleted_at,
   },
 };

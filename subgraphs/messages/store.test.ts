@@ -17,13 +17,14 @@ describe.each<Engine>(['pglite', 'postgres'])('MessagesStore on %s', (engine) =>
 
   const open = (c: typeof config = config) => openDatabase<MessagesTables>({ name: NAME, config: c, migrations });
 
-  /** A conversation that has started (greeting stored), plus `n` more completed messages, alternating USER and ASSISTANT. */
+  /** A conversation that has started (greeting stored), plus `n` more completed messages on its active path, alternating USER and ASSISTANT. */
   async function conversationWith(n: number): Promise<{ id: string; ownerId: string; messages: MessageRow[] }> {
     const id = randomUUID();
     const ownerId = randomUUID();
     const messages = [await store.recordStart(id, ownerId, 'Hello there.')];
     for (let i = 0; i < n; i++) {
       const user = i % 2 === 0;
+      const parent = messages.at(-1)!;
       const row = await database.db
         .insertInto('messages')
         .values({
@@ -35,9 +36,12 @@ describe.each<Engine>(['pglite', 'postgres'])('MessagesStore on %s', (engine) =>
           author_id: user ? ownerId : null,
           created_at: new Date(),
           completed_at: new Date(),
+          parent_id: parent.id,
+          active: true,
         } as never)
         .returningAll()
         .executeTakeFirstOrThrow();
+      await database.db.updateTable('messages').set({ active_child_id: row.id }).where('id', '=', parent.id).execute();
       messages.push(row as MessageRow);
     }
     return { id, ownerId, messages };

@@ -83,15 +83,17 @@ describe('Anthropic provider and rate limits', () => {
   it('refuses the third message in a minute with RATE_LIMITED and retryAfterSeconds, storing nothing for it', async () => {
     const chat = await startChat(t, { name: 'Chatterbox' });
     const token = chat.user.token;
+    // A conversation takes its next message once its reply has ended.
     const first = await sendOk(t, token, chat.conversationId, 'One.');
+    await waitForEnd(t, token, first.reply.id);
     const second = await sendOk(t, token, chat.conversationId, 'Two.');
+    await waitForEnd(t, token, second.reply.id);
     const third = await send(t, token, chat.conversationId, 'Three.');
     expect(codeOf(third)).toBe('RATE_LIMITED');
     const retryAfter = third.errors![0].extensions!.retryAfterSeconds;
     expect(typeof retryAfter).toBe('number');
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(60);
-    await Promise.all([waitForEnd(t, token, first.reply.id), waitForEnd(t, token, second.reply.id)]);
     const after = await conversation(t, token, chat.conversationId);
     expect(after.messageCount).toBe(5);
     expect(after.messages.filter((m) => m.role === 'USER').map((m) => m.content)).toEqual(['One.', 'Two.']);

@@ -180,7 +180,7 @@ describe('live chat through the gateway (OpenAI wire format)', () => {
     await client.dispose();
   });
 
-  it('regenerateReply replaces the latest reply; older replies, user messages and the greeting are refused', async () => {
+  it('regenerateReply makes a new alternative of a reply on the active path; replies off it, user messages and the greeting are refused', async () => {
     const chat = await startChat(t, { name: 'Regenerator' });
     const token = chat.user.token;
     const first = await sendOk(t, token, chat.conversationId, 'What do you deduce?');
@@ -209,11 +209,15 @@ describe('live chat through the gateway (OpenAI wire format)', () => {
     expect(after.messageCount).toBe(3);
     expect(after.messages.map((m) => m.id)).toEqual([greetingId, first.message.id, fresh.id]);
 
-    // A reply already replaced, and a reply that is not the latest, cannot be regenerated.
+    // A reply off the active path (the one regenerated) cannot be regenerated: it must be selected first.
     expect(codeOf(await t.gql(REGENERATE, { id: old.id }, token))).toBe('CONFLICT');
     const second = await sendOk(t, token, chat.conversationId, 'And now?');
     await waitForEnd(t, token, second.reply.id);
-    expect(codeOf(await t.gql(REGENERATE, { id: fresh.id }, token))).toBe('CONFLICT');
+    // Any reply on it can: the path then ends at the new alternative (test/chat/tree.test.ts goes on from there).
+    const middle = await t.gql(REGENERATE, { id: fresh.id }, token);
+    await waitForEnd(t, token, middle.data.regenerateReply.id);
+    expect((await conversation(t, token, chat.conversationId)).messages.map((m) => m.id)).toEqual([greetingId, first.message.id, middle.data.regenerateReply.id]);
+    await t.gql(`mutation($id: ID!) { selectAlternative(messageId: $id) { id } }`, { id: fresh.id }, token);
     // Only replies can be regenerated.
     expect(codeOf(await t.gql(REGENERATE, { id: second.message.id }, token))).toBe('BAD_USER_INPUT');
     expect(codeOf(await t.gql(REGENERATE, { id: greetingId }, token))).toBe('BAD_USER_INPUT');

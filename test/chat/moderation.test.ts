@@ -1,8 +1,9 @@
 /** The content pipeline through the gateway: flags stored with the message, and an admin policy that refuses. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTestSystem, type TestSystem } from '../support/system';
+import { waitForEnd } from './helpers';
 
-const SEND = `mutation($id: ID!, $c: String!) { sendMessage(input: { conversationId: $id, content: $c }) { message { id content moderation } } }`;
+const SEND = `mutation($id: ID!, $c: String!) { sendMessage(input: { conversationId: $id, content: $c }) { message { id content moderation } reply { id } } }`;
 const POLICY = `mutation($r: [ModerationFlag!]!) { setModerationPolicy(refuse: $r) { refuse } }`;
 
 describe('moderation', () => {
@@ -23,10 +24,13 @@ describe('moderation', () => {
     expect(flagged.errors).toBeUndefined();
     expect(flagged.data.sendMessage.message.content).toBe(injection);
     expect(flagged.data.sendMessage.message.moderation).toEqual(['PROMPT_INJECTION', 'PERSONAL_DATA']);
+    // A conversation takes its next message once its reply has ended.
+    await waitForEnd(t, me.token, flagged.data.sendMessage.reply.id);
     const asAdmin = await t.gql(`query($id: ID!) { message(id: $id) { moderation } }`, { id: flagged.data.sendMessage.message.id }, admin);
     expect(asAdmin.data.message.moderation).toEqual(['PROMPT_INJECTION', 'PERSONAL_DATA']);
     const clean = await t.gql(SEND, { id, c: 'Good evening, captain.' }, me.token);
     expect(clean.data.sendMessage.message.moderation).toEqual([]);
+    await waitForEnd(t, me.token, clean.data.sendMessage.reply.id);
 
     expect((await t.gql(POLICY, { r: ['PROMPT_INJECTION'] }, me.token)).errors?.[0].extensions?.code).toBe('FORBIDDEN');
     expect((await t.gql(POLICY, { r: ['PROMPT_INJECTION'] }, admin)).data.setModerationPolicy.refuse).toEqual(['PROMPT_INJECTION']);

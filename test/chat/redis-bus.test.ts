@@ -4,6 +4,7 @@ import { STREAM } from '../../subgraphs/messages/generation/queue';
 import { startFakeLlm, type FakeLlmServer } from '../support/fake-llm';
 import { startTestSystem, type TestSystem } from '../support/system';
 import { collect, wsClient } from '../support/ws';
+import { waitForEnd } from './helpers';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const EVENTS = `subscription($id: ID!) { conversationEvents(conversationId: $id) { kind messageId delta sequence message { content status } } }`;
@@ -46,7 +47,9 @@ describe('live chat with REDIS_URL (events and progress on Redis)', () => {
     first.stop();
     second.stop();
     await Promise.all([early.dispose(), late.dispose()]);
-    await t.gql(`mutation($id: ID!) { sendMessage(input: { conversationId: $id, content: "again" }) { reply { id } } }`, { id }, user.token);
+    const again = await t.gql(`mutation($id: ID!) { sendMessage(input: { conversationId: $id, content: "again" }) { reply { id } } }`, { id }, user.token);
+    // A conversation takes its next message once its reply has ended.
+    await waitForEnd(t, user.token, again.data.sendMessage.reply.id);
     const refused = await t.gql(`mutation($id: ID!) { sendMessage(input: { conversationId: $id, content: "third" }) { reply { id } } }`, { id }, user.token);
     expect(refused.errors?.[0].extensions?.code).toBe('RATE_LIMITED');
     expect(refused.errors?.[0].extensions?.retryAfterSeconds).toBeGreaterThan(0);

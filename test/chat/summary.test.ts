@@ -8,7 +8,8 @@ describe('summary-buffer prompts for windows of 128k tokens', () => {
   let llm: FakeLlmServer;
   beforeAll(async () => {
     llm = await startFakeLlm({ tokens: ['Noted', '.'], tokenDelayMs: 0 });
-    t = await startTestSystem('postgres', { LLM_PROVIDER: 'openai', LLM_BASE_URL: llm.baseUrl });
+    // Each reply holds up to its ~127k-token prompt in credits: more than a new user's 100,000.
+    t = await startTestSystem('postgres', { LLM_PROVIDER: 'openai', LLM_BASE_URL: llm.baseUrl, INITIAL_CREDITS: '10000000' });
   });
   afterAll(async () => {
     await t?.stop();

@@ -21,15 +21,16 @@ const CAPTURES: Record<string, (data: any) => Record<string, string>> = {
   RefreshSession: (data) => ({ accessToken: data.refreshSession.accessToken, refreshToken: data.refreshSession.refreshToken }),
   CreateCharacter: (data) => ({ characterId: data.createCharacter.id }),
   StartConversation: (data) => ({ conversationId: data.startConversation.id }),
-  SendMessage: (data) => ({ replyId: data.sendMessage.reply.id }),
+  SendMessage: (data) => ({ replyId: data.sendMessage.reply.id, messageId: data.sendMessage.message.id }),
   RegenerateReply: (data) => ({ replyId: data.regenerateReply.id }),
+  EditMessage: (data) => ({ editedId: data.editMessage.message.id, replyId: data.editMessage.reply.id }),
   ImportCharacter: (data) => ({ importedCharacterId: data.importCharacter.id }),
   CreateLorebook: (data) => ({ lorebookId: data.createLorebook.id }),
   CreatePersona: (data) => ({ personaId: data.createPersona.id }),
 };
 
 /** Examples only an admin may run: the test runs them as a user named in ADMIN_EMAILS. */
-const AS_ADMIN = new Set(['GenerationDeadLetters', 'ModerationPolicy', 'SetModerationPolicy', 'SystemStatus']);
+const AS_ADMIN = new Set(['GenerationDeadLetters', 'ModerationPolicy', 'SetModerationPolicy', 'SystemStatus', 'GrantCredits']);
 
 /** Replaces each "<name>" string with state[name]. */
 function resolve(value: unknown, state: Record<string, string>, file: string): unknown {
@@ -146,6 +147,17 @@ describe('examples/*.graphql', () => {
           expect(deltas.map((d) => d.delta).join('')).toBe(completed.message.content);
           expect(completed.message.content).toContain(String(variables.content));
         }
+        if (example.operationName === 'ContinueReply' && events) {
+          // The reply streams again: MESSAGE_UPDATED with its text so far, then only the new text, then one end.
+          const ending = ['REPLY_COMPLETED', 'REPLY_FAILED', 'REPLY_CANCELLED'];
+          const from = (es: any[]) => es.findIndex((e) => e.messageId === state.replyId && e.kind === 'MESSAGE_UPDATED');
+          const all = await events.until((es) => from(es) >= 0 && es.slice(from(es)).some((e) => e.messageId === state.replyId && ending.includes(e.kind)), 20_000);
+          const own = all.slice(from(all)).filter((e) => e.messageId === state.replyId);
+          const end = own.find((e) => ending.includes(e.kind));
+          expect(end.kind).toBe('REPLY_COMPLETED');
+          expect(own[0].message.content + own.filter((e) => e.kind === 'REPLY_DELTA').map((e) => e.delta).join('')).toBe(end.message.content);
+        }
+        if (example.operationName === 'EditMessage' && events) await replyEnd(state.replyId);
         if (example.operationName === 'CancelReply' && events) {
           // The regenerated reply, cancelled or already complete, ended exactly once.
           await replyEnd(state.replyId);

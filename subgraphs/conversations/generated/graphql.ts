@@ -98,6 +98,11 @@ export type Mutation = {
   archiveConversation: Conversation;
   /** Internal: marks new activity (a message sent) so lists order by it. Called by the messages subgraph; hidden from the public graph. */
   recordActivity: Scalars['Boolean']['output'];
+  /**
+   * Internal: a new conversation of the caller's forked from one of theirs (same character, settings and persona), under the
+   * id the messages subgraph copied its messages to; a repeat returns it. Called by the messages subgraph; hidden from the public graph.
+   */
+  recordFork: Conversation;
   /** Internal: a chat session ended; brings the conversation's statistics up to date. Called by the messages subgraph. */
   recordSession: Scalars['Boolean']['output'];
   startConversation: Conversation;
@@ -117,6 +122,13 @@ export type MutationArchiveConversationArgs = {
 
 export type MutationRecordActivityArgs = {
   conversationId: Scalars['ID']['input'];
+};
+
+
+export type MutationRecordForkArgs = {
+  forkId: Scalars['ID']['input'];
+  sourceId: Scalars['ID']['input'];
+  title?: InputMaybe<Scalars['String']['input']>;
 };
 
 
@@ -405,6 +417,7 @@ export type LorebookResolvers<ContextType = Context, ParentType extends Resolver
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   archiveConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationArchiveConversationArgs, 'id'>>;
   recordActivity?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRecordActivityArgs, 'conversationId'>>;
+  recordFork?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationRecordForkArgs, 'forkId' | 'sourceId'>>;
   recordSession?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRecordSessionArgs, 'input'>>;
   startConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationStartConversationArgs, 'input'>>;
   unarchiveConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationUnarchiveConversationArgs, 'id'>>;

@@ -24,7 +24,7 @@ export async function stopReply(ctx: Context, reply: MessageRow): Promise<Messag
   }
   // Not started anywhere (still queued), or its worker is gone: end it here, costing the text it kept.
   const now = (await ctx.store.byId(reply.id)) ?? reply;
-  const used = now.status === 'STREAMING' ? { promptTokens: 0 } : undefined;
+  const used = now.status === 'STREAMING' ? { promptTokens: 0, priorChars: now.continued_from ?? 0 } : undefined;
   return (await ctx.replies.cancel(reply.id, { content: now.content }, used)) ?? (await ctx.store.byId(reply.id))!;
 }
 

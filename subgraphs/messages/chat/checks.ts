@@ -1,4 +1,4 @@
-/** What every chat action checks first: its conversation and character, and the rate limit (credits are held in credits.ts). */
+/** What every chat action checks first: its conversation and character, that no reply is being written, room, and the rate limit (credits are held in credits.ts). */
 import type { Viewer } from '@chat/shared/auth';
 import { conflict, contractError, ErrorCode, notFound } from '@chat/shared/errors';
 import { rateLimited } from '@chat/shared/rate-limit';
@@ -6,9 +6,13 @@ import type { Context } from '../context';
 import { ChatCharacterDocument } from '../generated/peers/characters';
 import { ChatConversationDocument } from '../generated/peers/conversations';
 import type { GenerationJob } from '../generation/job';
+import { REPLY_IN_PROGRESS } from '../store';
 
 /** The rate limit's window. */
 export const RATE_WINDOW_MS = 60_000;
+
+/** The most messages one conversation may hold, every branch together (the seeds' limit). */
+export const MAX_MESSAGES_PER_CONVERSATION = 10_000;
 
 /** The conversation as the caller may chat in it: their own, active (unless `allowArchived`), with its character's persona. */
 export async function chatTarget(ctx: Context, viewer: Viewer, conversationId: string, allowArchived = false): Promise<Omit<GenerationJob, 'replyId'>> {
@@ -25,6 +29,18 @@ export async function chatTarget(ctx: Context, viewer: Viewer, conversationId: s
 /** A failure of our own infrastructure (e.g. Redis unreachable) that a retry may fix. */
 export function unavailable(message: string) {
   return contractError(ErrorCode.INTERNAL_SERVER_ERROR, message, { retryable: true });
+}
+
+/** CONFLICT while a reply of the conversation is being written (checked again, under its lock, when the write is stored). */
+export async function refuseWhileGenerating(ctx: Context, conversationId: string): Promise<void> {
+  if (await ctx.store.isGenerating(conversationId)) throw conflict(REPLY_IN_PROGRESS);
+}
+
+/** CONFLICT when one more message would take the conversation past MAX_MESSAGES_PER_CONVERSATION (every branch counts). */
+export async function refuseWhenFull(ctx: Context, conversationId: string, adding: number): Promise<void> {
+  if ((await ctx.store.countStored(conversationId)) + adding > MAX_MESSAGES_PER_CONVERSATION) {
+    throw conflict(`A conversation holds at most ${MAX_MESSAGES_PER_CONVERSATION} messages; start a new one.`);
+  }
 }
 
 /** RATE_LIMITED past the per-minute limit. */

@@ -8,24 +8,33 @@ import { promptTokenBound } from '../generation/prompt';
 import type { HistoryMessage } from '../llm';
 import { creditsFor, DEFAULT_PRICE } from '../replies/cost';
 import type { ReplyHold } from '../store';
+import { orConflict } from './exchange';
+
+/** What a hold is for: the history the reply answers, and which reply under which key. */
+export interface HoldRequest {
+  /** The last message of the history the reply is generated from (null: none). */
+  leafId: string | null;
+  /** A message about to be stored at the end of that history (the user's), or the text a continued reply goes on from. */
+  pending?: HistoryMessage;
+  /** The reply it is for; a new one's id is chosen here. */
+  replyId?: string;
+  /** The users subgraph's idempotency key (default: the reply's id, so a retry holds once). */
+  key?: string;
+}
 
 /**
- * Holds, in the users subgraph, what the reply about to be stored can cost at most: its prompt
- * (the history before `beforeSeq`, and `pending`) and `maxTokens` of completion, at the model's
- * price. The reply's id is chosen here and is the hold's key, so a retry holds once.
+ * Holds, in the users subgraph, what the reply about to be stored (or continued) can cost at most:
+ * its prompt (the history down to `leafId`, and `pending`) and `maxTokens` of completion, at the
+ * model's price; INSUFFICIENT_CREDITS otherwise.
  */
-export async function holdReplyCredits(
-  ctx: Context,
-  target: Omit<GenerationJob, 'replyId'>,
-  beforeSeq: number,
-  pending?: HistoryMessage,
-): Promise<ReplyHold> {
-  const promptTokens = await promptTokenBound(ctx.store, target, beforeSeq, pending);
+export async function holdReplyCredits(ctx: Context, target: Omit<GenerationJob, 'replyId'>, request: HoldRequest): Promise<ReplyHold> {
+  const promptTokens = await promptTokenBound(ctx.store, target, request.leafId, request.pending);
   const amount = creditsFor({ promptTokens, completionTokens: target.settings.maxTokens }, DEFAULT_PRICE);
-  const replyId = randomUUID();
+  const replyId = request.replyId ?? randomUUID();
+  const key = request.key ?? replyId;
   const { holdCredits } = await ctx.peers.users.call(
     HoldCreditsDocument,
-    { input: { key: replyId, replyId, amount, reason: 'reply' } },
+    { input: { key, replyId, amount, reason: 'reply' } },
     { actingFor: ctx.viewer },
   );
   if (!holdCredits.held) {
@@ -34,5 +43,24 @@ export async function holdReplyCredits(
       balance: holdCredits.balance,
     });
   }
-  return { replyId, holdKey: replyId, creditsHeld: amount };
+  return { replyId, holdKey: key, creditsHeld: amount };
+}
+
+/** Gives back a hold no reply was stored for (its write lost a race), through the settlement outbox. */
+export async function releaseHold(ctx: Context, hold: ReplyHold, userId: string): Promise<void> {
+  await ctx.store.releaseUnused(hold, userId);
+  ctx.settler.kick();
+}
+
+/**
+ * Runs the store's `write` of what `hold` was taken for: a refusal for the conversation's state is
+ * CONFLICT, and whenever the write stores nothing, the hold is given back.
+ */
+export async function writeHeld<T>(ctx: Context, hold: ReplyHold, userId: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await orConflict(write());
+  } catch (error) {
+    await releaseHold(ctx, hold, userId);
+    throw error;
+  }
 }

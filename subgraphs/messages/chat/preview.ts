@@ -13,7 +13,9 @@ export async function promptPreview(ctx: Context, conversationId: string) {
   const decision = await ctx.rateLimiter.hit(`preview:${viewer.id}`, PREVIEWS_PER_MINUTE, RATE_WINDOW_MS);
   if (!decision.allowed) throw rateLimited(decision, 'prompt previews');
   const target = await chatTarget(ctx, viewer, conversationId, true);
-  const prompt = await ctx.generator.prompt(target, Number.MAX_SAFE_INTEGER);
+  // The next reply answers the active path's last message: the prompt is that path, nothing of other branches.
+  const end = await ctx.store.pathEnd(target.conversationId);
+  const prompt = await ctx.generator.prompt(target, end?.id ?? null);
   return {
     strategy: prompt.strategy,
     totalTokens: prompt.totalTokens,

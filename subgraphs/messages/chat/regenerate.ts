@@ -1,32 +1,35 @@
-/** regenerateReply: the conversation's latest reply is replaced by a new one from the same history. */
+/** regenerateReply: a new reply as an alternative of one on the active path, generated from the history above it. */
 import { requireViewer } from '@chat/shared/auth';
 import { conflict } from '@chat/shared/errors';
 import { reachableReply } from '../access';
 import type { Context } from '../context';
 import type { MessageRow } from '../store';
-import { stopReply } from './cancel';
-import { chatTarget, checkRateLimit } from './checks';
-import { holdReplyCredits } from './credits';
-import { publishCreated, queueReply } from './exchange';
+import { chatTarget, checkRateLimit, refuseWhenFull, refuseWhileGenerating } from './checks';
+import { holdReplyCredits, writeHeld } from './credits';
+import { publishCreated, publishPathChanged, queueReply } from './exchange';
 
-/** regenerateReply: a new PENDING reply takes the old one's place (which is stopped if still open) and is queued. */
+/** Why a reply off the active path cannot be regenerated. */
+export const OFF_PATH = 'Only a reply on the active path can be regenerated; select it first (selectAlternative).';
+
+/**
+ * regenerateReply: a new PENDING reply to the same message, made active (the old one and what is
+ * below it stay, off the path), and queued. CONFLICT while a reply of the conversation is being
+ * written (so of concurrent regenerations exactly one is stored) or for a reply off the path.
+ */
 export async function regenerateReply(ctx: Context, messageId: string): Promise<MessageRow> {
   const viewer = requireViewer(ctx.viewer);
   const old = await reachableReply(ctx, messageId);
   const target = await chatTarget(ctx, viewer, old.conversation_id);
-  if (old.replaced_by) throw conflict('This reply has already been replaced.');
-  const latest = await ctx.store.latest(old.conversation_id);
-  if (latest?.id !== old.id) throw conflict('Only the latest reply of a conversation can be regenerated.');
-  await checkRateLimit(ctx, viewer);
-  const hold = await holdReplyCredits(ctx, target, old.seq);
-  // Of concurrent regenerations exactly one takes the old reply's place; the others hold nothing.
-  const reply = await ctx.store.replaceReply(old, hold);
-  if (!reply) {
-    await ctx.store.releaseUnused(hold, viewer.id);
-    ctx.settler.kick();
-    throw conflict('This reply has already been replaced.');
-  }
-  if (old.status === 'PENDING' || old.status === 'STREAMING') await stopReply(ctx, old);
-  await publishCreated(ctx, reply);
-  return queueReply(ctx, { ...target, replyId: reply.id }, reply);
+  return ctx.writes.run(old.conversation_id, async () => {
+    await refuseWhileGenerating(ctx, old.conversation_id);
+    const now = await ctx.store.byId(old.id);
+    if (!now?.active || now.deleted_at) throw conflict(OFF_PATH);
+    await refuseWhenFull(ctx, old.conversation_id, 1);
+    await checkRateLimit(ctx, viewer);
+    const hold = await holdReplyCredits(ctx, target, { leafId: old.parent_id });
+    const { reply, last } = await writeHeld(ctx, hold, viewer.id, () => ctx.store.addReplyAlternative(old, hold));
+    await publishCreated(ctx, reply);
+    await publishPathChanged(ctx, reply, last);
+    return queueReply(ctx, { ...target, replyId: reply.id }, reply);
+  });
 }

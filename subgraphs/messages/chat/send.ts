@@ -1,17 +1,14 @@
-/** sendMessage: the checks in the contract's order, then the message and a PENDING reply, stored together, and the reply queued. */
+/** sendMessage: the checks in the contract's order, then the message and a PENDING reply below the active path's end, stored together, and the reply queued. */
 import { requireViewer } from '@chat/shared/auth';
-import { conflict } from '@chat/shared/errors';
 import { LIMITS, text } from '@chat/shared/validate';
 import type { Context } from '../context';
 import { RecordActivityDocument } from '../generated/peers/conversations';
 import { screen } from '../moderation/policy';
-import type { MessageRow } from '../store';
-import { chatTarget, checkRateLimit } from './checks';
-import { holdReplyCredits } from './credits';
+import type { Exchange } from '../store';
+import { chatTarget, checkRateLimit, refuseWhenFull, refuseWhileGenerating } from './checks';
+import { holdReplyCredits, releaseHold, writeHeld } from './credits';
 import { publishCreated, queueReply } from './exchange';
 
-/** The most messages one conversation may hold (the seeds' limit). */
-export const MAX_MESSAGES_PER_CONVERSATION = 10_000;
 /** The longest clientMessageId accepted. */
 const CLIENT_MESSAGE_ID_MAX = 200;
 
@@ -22,33 +19,42 @@ export interface SendMessageInput {
   clientMessageId?: string | null;
 }
 
-/** sendMessage: returns at once with the user's message and its reply, PENDING (or further along on a repeat). */
-export async function sendMessage(ctx: Context, input: SendMessageInput): Promise<{ message: MessageRow; reply: MessageRow }> {
+/**
+ * sendMessage: returns at once with the user's message, which answers the active path's last
+ * message, and its reply, PENDING (or further along on a repeat of a clientMessageId). CONFLICT
+ * while a reply of the conversation is being written.
+ */
+export async function sendMessage(ctx: Context, input: SendMessageInput): Promise<Exchange> {
   const viewer = requireViewer(ctx.viewer);
   const target = await chatTarget(ctx, viewer, input.conversationId);
+  const { conversationId } = target;
   const clientMessageId = input.clientMessageId == null ? null : text('clientMessageId', input.clientMessageId, { min: 1, max: CLIENT_MESSAGE_ID_MAX });
-  if (clientMessageId) {
-    const earlier = await ctx.store.exchangeByClientId(target.conversationId, clientMessageId);
-    if (earlier) return earlier;
-  }
+  const earlier = clientMessageId ? await ctx.store.exchangeByClientId(conversationId, clientMessageId) : undefined;
+  if (earlier) return earlier;
   const content = text('content', input.content, { min: 1, max: LIMITS.messageMax });
-  const moderationFlags = await screen(ctx.store, target.conversationId, viewer.id, content);
-  if ((await ctx.store.countInPlace(target.conversationId)) >= MAX_MESSAGES_PER_CONVERSATION) {
-    throw conflict(`A conversation holds at most ${MAX_MESSAGES_PER_CONVERSATION} messages; start a new one.`);
-  }
-  await checkRateLimit(ctx, viewer);
-  const hold = await holdReplyCredits(ctx, target, Number.MAX_SAFE_INTEGER, { role: 'USER', content });
-  const exchange = await ctx.store.createExchange({ conversationId: target.conversationId, authorId: viewer.id, content, clientMessageId, moderationFlags, hold });
-  if (!exchange) {
-    // A concurrent send with the same clientMessageId won the race: its hold is the one that counts.
-    await ctx.store.releaseUnused(hold, viewer.id);
-    ctx.settler.kick();
-    return (await ctx.store.exchangeByClientId(target.conversationId, clientMessageId!))!;
-  }
-  await publishCreated(ctx, exchange.message, exchange.reply);
-  const reply = await queueReply(ctx, { ...target, replyId: exchange.reply.id }, exchange.reply);
-  ctx.peers.conversations
-    .call(RecordActivityDocument, { conversationId: target.conversationId }, { actingFor: ctx.viewer })
-    .catch((err) => ctx.log.warn({ err }, 'recording conversation activity failed'));
-  return { message: exchange.message, reply };
+  const moderationFlags = await screen(ctx.store, conversationId, viewer.id, content);
+  return ctx.writes.run(conversationId, async () => {
+    // A repeat that waited for the first send: the first one's exchange.
+    const stored = clientMessageId ? await ctx.store.exchangeByClientId(conversationId, clientMessageId) : undefined;
+    if (stored) return stored;
+    await refuseWhileGenerating(ctx, conversationId);
+    await refuseWhenFull(ctx, conversationId, 2);
+    await checkRateLimit(ctx, viewer);
+    const end = await ctx.store.pathEnd(conversationId);
+    const hold = await holdReplyCredits(ctx, target, { leafId: end?.id ?? null, pending: { role: 'USER', content } });
+    const exchange = await writeHeld(ctx, hold, viewer.id, () =>
+      ctx.store.createExchange({ conversationId, authorId: viewer.id, content, clientMessageId, moderationFlags, hold }),
+    );
+    if (exchange.earlier) {
+      // A concurrent send with the same clientMessageId (on another instance) won the race: its hold is the one that counts.
+      await releaseHold(ctx, hold, viewer.id);
+      return { message: exchange.message, reply: exchange.reply };
+    }
+    await publishCreated(ctx, exchange.message, exchange.reply);
+    const reply = await queueReply(ctx, { ...target, replyId: exchange.reply.id }, exchange.reply);
+    ctx.peers.conversations
+      .call(RecordActivityDocument, { conversationId }, { actingFor: ctx.viewer })
+      .catch((err) => ctx.log.warn({ err }, 'recording conversation activity failed'));
+    return { message: exchange.message, reply };
+  });
 }

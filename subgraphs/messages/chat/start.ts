@@ -13,18 +13,20 @@ export interface ConversationStart {
   userId?: string | null;
   /** Its character's greeting, stored as its first message the first time. */
   greeting?: string | null;
+  /** The character's alternate greetings, stored as the greeting's alternatives the first time. */
+  alternateGreetings?: readonly string[] | null;
 }
 
 /**
- * recordConversationStart: stores the greeting and the owner once; every call, the first or a
+ * recordConversationStart: stores the greeting (with its alternatives) and the owner once; every call, the first or a
  * repeat, answers the greeting stored, to the conversation's owner (or an admin) only.
  */
 export async function recordConversationStart(ctx: Context, start: ConversationStart): Promise<MessageRow> {
   const viewer = requireViewer(ctx.viewer);
-  const { conversationId, userId, greeting } = start;
+  const { conversationId, userId, greeting, alternateGreetings } = start;
   if (!isUuid(conversationId)) throw notFound('Conversation');
   const records = userId != null && greeting != null && isUuid(userId) && canAccess(viewer, userId);
-  const first = records ? await ctx.store.recordStart(conversationId, userId, greeting) : await ctx.store.opening(conversationId);
+  const first = records ? await ctx.store.recordStart(conversationId, userId, greeting, (alternateGreetings ?? []).filter((text) => text !== '')) : await ctx.store.opening(conversationId);
   // Owners as recorded, not as claimed: a conversation started by someone else stays NOT_FOUND.
   if (!first || !(await mayRead(ctx, conversationId))) throw notFound('Conversation');
   return first;

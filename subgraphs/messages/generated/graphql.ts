@@ -27,10 +27,21 @@ export type BreakerState =
 export type Conversation = {
   __typename?: 'Conversation';
   id: Scalars['ID']['output'];
+  /** The last message of the active path. */
   lastMessage?: Maybe<Message>;
+  /** Messages on the active path. */
   messageCount: Scalars['Int']['output'];
-  /** Oldest first. */
+  /** Every message of every branch, each with its parent, oldest first (deleted ones too with includeDeleted). */
+  messageTree: MessageConnection;
+  /** The active path, oldest first. */
   messages: MessageConnection;
+};
+
+
+export type ConversationMessageTreeArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  includeDeleted?: InputMaybe<Scalars['Boolean']['input']>;
 };
 
 
@@ -57,11 +68,23 @@ export type ConversationEvent = {
 };
 
 export type ConversationEventKind =
+  /** The active path moved; message is its new last message. */
+  | 'ACTIVE_PATH_CHANGED'
   | 'MESSAGE_CREATED'
+  /** A message changed as stored: a continued reply streams again (its message: STREAMING, the text so far; its deltas then carry only the new text). */
+  | 'MESSAGE_UPDATED'
   | 'REPLY_CANCELLED'
   | 'REPLY_COMPLETED'
   | 'REPLY_DELTA'
   | 'REPLY_FAILED';
+
+export type EditMessagePayload = {
+  __typename?: 'EditMessagePayload';
+  /** The new alternative. */
+  message: Message;
+  /** Its new reply, when the edited message is the user's; null for an edited reply. */
+  reply?: Maybe<Message>;
+};
 
 /** A generation job given up on after failing every delivery. */
 export type GenerationDeadLetter = {
@@ -76,6 +99,12 @@ export type GenerationDeadLetter = {
 /** One message of a conversation: the user's, or the character's reply. */
 export type Message = {
   __typename?: 'Message';
+  /** On the conversation's active path (what messages lists and prompts are built from). */
+  active: Scalars['Boolean']['output'];
+  /** This message's position in alternatives, from 0. */
+  alternativeIndex: Scalars['Int']['output'];
+  /** Every message with the same parent, this one included, oldest first: a reply's regenerations, a message's edits, the alternate greetings. */
+  alternatives: Array<Message>;
   /** The sender of a USER message; null otherwise. */
   author?: Maybe<User>;
   completedAt?: Maybe<Scalars['DateTime']['output']>;
@@ -83,6 +112,8 @@ export type Message = {
   content: Scalars['String']['output'];
   conversation: Conversation;
   createdAt: Scalars['DateTime']['output'];
+  /** Soft-deleted (then visible only through messageTree(includeDeleted: true)). */
+  deletedAt?: Maybe<Scalars['DateTime']['output']>;
   error?: Maybe<Scalars['String']['output']>;
   finishReason?: Maybe<Scalars['String']['output']>;
   id: Scalars['ID']['output'];
@@ -90,6 +121,8 @@ export type Message = {
   model?: Maybe<Scalars['String']['output']>;
   /** USER messages: what the content pipeline flagged (the message is stored as sent either way). */
   moderation: Array<ModerationFlag>;
+  /** The message above it in the conversation's tree; null for the conversation's first message. */
+  parent?: Maybe<Message>;
   provider?: Maybe<Scalars['String']['output']>;
   role: MessageRole;
   status: MessageStatus;
@@ -139,15 +172,34 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** Stops a reply within a second; the text so far is kept as CANCELLED. */
   cancelReply: Message;
+  /** The active path's last message, a reply: generation resumes after its text, in the same message (only the new tokens are charged). */
+  continueReply: Message;
+  /** Soft delete of the message and everything below it; the active path moves to the nearest remaining alternative, or ends at the parent. */
+  deleteMessage: Message;
   /**
-   * Internal: stores a new conversation's first message, its character's greeting, and remembers its owner.
-   * Called by the conversations subgraph on behalf of the caller with what it knows (the owner and the greeting), so
+   * A new alternative of the message with this content, made active (the message itself never changes). A user message's
+   * gets a new reply (payload.reply); a reply's is COMPLETED as written, nothing generated (payload.reply null).
+   */
+  editMessage: EditMessagePayload;
+  /** A new conversation (same character, settings and persona) whose messages are copies of the path down to this message. */
+  forkConversation: Conversation;
+  /**
+   * Internal: stores a new conversation's first message, its character's greeting (with the character's alternate
+   * greetings as its inactive alternatives), and remembers its owner.
+   * Called by the conversations subgraph on behalf of the caller with what it knows (the owner and the greetings), so
    * nothing is asked back; a repeat needs only the id and returns the greeting stored the first time. The caller must be
    * the conversation's owner (or an admin); hidden from the public graph.
    */
   recordConversationStart: Message;
-  /** A new ASSISTANT reply in place of the given one (the conversation's latest), from the same history. */
+  /**
+   * A new ASSISTANT reply as an alternative of the given one (any reply on the active path), made active, from the history
+   * above it (the active path there); the old one is kept, with what was below it.
+   */
   regenerateReply: Message;
+  /** Brings back a deleted message with what was deleted with it, and makes the active path run through it. */
+  restoreMessage: Message;
+  /** The active path now runs through this message and, below it, the path that was last active under it. */
+  selectAlternative: Conversation;
   /** Returns at once; reply is PENDING or STREAMING. */
   sendMessage: SendMessagePayload;
   /** Admins only: which moderation flags refuse a message. */
@@ -160,7 +212,30 @@ export type MutationCancelReplyArgs = {
 };
 
 
+export type MutationContinueReplyArgs = {
+  messageId: Scalars['ID']['input'];
+};
+
+
+export type MutationDeleteMessageArgs = {
+  messageId: Scalars['ID']['input'];
+};
+
+
+export type MutationEditMessageArgs = {
+  content: Scalars['String']['input'];
+  messageId: Scalars['ID']['input'];
+};
+
+
+export type MutationForkConversationArgs = {
+  messageId: Scalars['ID']['input'];
+  title?: InputMaybe<Scalars['String']['input']>;
+};
+
+
 export type MutationRecordConversationStartArgs = {
+  alternateGreetings?: InputMaybe<Array<Scalars['String']['input']>>;
   conversationId: Scalars['ID']['input'];
   greeting?: InputMaybe<Scalars['String']['input']>;
   userId?: InputMaybe<Scalars['ID']['input']>;
@@ -168,6 +243,16 @@ export type MutationRecordConversationStartArgs = {
 
 
 export type MutationRegenerateReplyArgs = {
+  messageId: Scalars['ID']['input'];
+};
+
+
+export type MutationRestoreMessageArgs = {
+  messageId: Scalars['ID']['input'];
+};
+
+
+export type MutationSelectAlternativeArgs = {
   messageId: Scalars['ID']['input'];
 };
 
@@ -405,9 +490,11 @@ export type ResolversTypes = {
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   ConversationEvent: ResolverTypeWrapper<Omit<ConversationEvent, 'message'> & { message?: Maybe<ResolversTypes['Message']> }>;
   ConversationEventKind: ConversationEventKind;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  EditMessagePayload: ResolverTypeWrapper<Omit<EditMessagePayload, 'message' | 'reply'> & { message: ResolversTypes['Message'], reply?: Maybe<ResolversTypes['Message']> }>;
   GenerationDeadLetter: ResolverTypeWrapper<GenerationDeadLetter>;
   Message: ResolverTypeWrapper<MessageRow>;
   MessageConnection: ResolverTypeWrapper<Omit<MessageConnection, 'edges'> & { edges: Array<ResolversTypes['MessageEdge']> }>;
@@ -418,7 +505,6 @@ export type ResolversTypes = {
   ModerationPolicy: ResolverTypeWrapper<ModerationPolicy>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
-  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   PromptPart: ResolverTypeWrapper<PromptPart>;
   PromptPreview: ResolverTypeWrapper<PromptPreview>;
   ProviderStatus: ResolverTypeWrapper<ProviderStatus>;
@@ -437,8 +523,10 @@ export type ResolversParentTypes = {
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
   String: Scalars['String']['output'];
+  Boolean: Scalars['Boolean']['output'];
   ConversationEvent: Omit<ConversationEvent, 'message'> & { message?: Maybe<ResolversParentTypes['Message']> };
   DateTime: Scalars['DateTime']['output'];
+  EditMessagePayload: Omit<EditMessagePayload, 'message' | 'reply'> & { message: ResolversParentTypes['Message'], reply?: Maybe<ResolversParentTypes['Message']> };
   GenerationDeadLetter: GenerationDeadLetter;
   Message: MessageRow;
   MessageConnection: Omit<MessageConnection, 'edges'> & { edges: Array<ResolversParentTypes['MessageEdge']> };
@@ -446,7 +534,6 @@ export type ResolversParentTypes = {
   ModerationPolicy: ModerationPolicy;
   Mutation: Record<PropertyKey, never>;
   PageInfo: PageInfo;
-  Boolean: Scalars['Boolean']['output'];
   PromptPart: PromptPart;
   PromptPreview: PromptPreview;
   ProviderStatus: ProviderStatus;
@@ -464,6 +551,7 @@ export type ConversationResolvers<ContextType = Context, ParentType extends Reso
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   lastMessage?: Resolver<Maybe<ResolversTypes['Message']>, ParentType, ContextType>;
   messageCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  messageTree?: Resolver<ResolversTypes['MessageConnection'], ParentType, ContextType, RequireFields<ConversationMessageTreeArgs, 'includeDeleted'>>;
   messages?: Resolver<ResolversTypes['MessageConnection'], ParentType, ContextType, Partial<ConversationMessagesArgs>>;
 };
 
@@ -480,6 +568,11 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
   name: 'DateTime';
 }
 
+export type EditMessagePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['EditMessagePayload'] = ResolversParentTypes['EditMessagePayload']> = {
+  message?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
+  reply?: Resolver<Maybe<ResolversTypes['Message']>, ParentType, ContextType>;
+};
+
 export type GenerationDeadLetterResolvers<ContextType = Context, ParentType extends ResolversParentTypes['GenerationDeadLetter'] = ResolversParentTypes['GenerationDeadLetter']> = {
   conversationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   deliveries?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
@@ -490,17 +583,22 @@ export type GenerationDeadLetterResolvers<ContextType = Context, ParentType exte
 
 export type MessageResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Message'] = ResolversParentTypes['Message'], FederationReferenceType extends FederationReferenceTypes['Message'] = FederationReferenceTypes['Message']> = {
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Message']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  active?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  alternativeIndex?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  alternatives?: Resolver<Array<ResolversTypes['Message']>, ParentType, ContextType>;
   author?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
   completedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   content?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   conversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  deletedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   error?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   finishReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   latencyMs?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   model?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   moderation?: Resolver<Array<ResolversTypes['ModerationFlag']>, ParentType, ContextType>;
+  parent?: Resolver<Maybe<ResolversTypes['Message']>, ParentType, ContextType>;
   provider?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   role?: Resolver<ResolversTypes['MessageRole'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['MessageStatus'], ParentType, ContextType>;
@@ -523,8 +621,14 @@ export type ModerationPolicyResolvers<ContextType = Context, ParentType extends 
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   cancelReply?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationCancelReplyArgs, 'messageId'>>;
+  continueReply?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationContinueReplyArgs, 'messageId'>>;
+  deleteMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationDeleteMessageArgs, 'messageId'>>;
+  editMessage?: Resolver<ResolversTypes['EditMessagePayload'], ParentType, ContextType, RequireFields<MutationEditMessageArgs, 'content' | 'messageId'>>;
+  forkConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationForkConversationArgs, 'messageId'>>;
   recordConversationStart?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationRecordConversationStartArgs, 'conversationId'>>;
   regenerateReply?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationRegenerateReplyArgs, 'messageId'>>;
+  restoreMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationRestoreMessageArgs, 'messageId'>>;
+  selectAlternative?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationSelectAlternativeArgs, 'messageId'>>;
   sendMessage?: Resolver<ResolversTypes['SendMessagePayload'], ParentType, ContextType, RequireFields<MutationSendMessageArgs, 'input'>>;
   setModerationPolicy?: Resolver<ResolversTypes['ModerationPolicy'], ParentType, ContextType, RequireFields<MutationSetModerationPolicyArgs, 'refuse'>>;
 };
@@ -598,6 +702,7 @@ export type Resolvers<ContextType = Context> = {
   Conversation?: ConversationResolvers<ContextType>;
   ConversationEvent?: ConversationEventResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
+  EditMessagePayload?: EditMessagePayloadResolvers<ContextType>;
   GenerationDeadLetter?: GenerationDeadLetterResolvers<ContextType>;
   Message?: MessageResolvers<ContextType>;
   MessageConnection?: MessageConnectionResolvers<ContextType>;

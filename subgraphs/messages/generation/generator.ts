@@ -2,7 +2,7 @@ import type { Logger } from '@chat/shared/log';
 import { contextFrom, inSpan, SpanKind, traceHeaders, type Span, type Tracer } from '@chat/shared/tracing';
 import { countTokens, isAbortError, type BuiltPrompt, type ResilientProvider, type TokenUsage } from '../llm';
 import type { EventBus } from '../realtime/events';
-import type { ReplyLifecycle } from '../replies/lifecycle';
+import type { PartialUsage, ReplyLifecycle } from '../replies/lifecycle';
 import type { ReplyMetrics, ReplyOutcome } from '../replies/metrics';
 import type { MessagesStore } from '../store';
 import type { GenerationJob } from './job';
@@ -110,9 +110,9 @@ export class ReplyGenerator {
     return this.deps.queue.close();
   }
 
-  /** Assembles the prompt a reply would get now (also used by promptPreview). */
-  prompt(job: Pick<GenerationJob, 'conversationId' | 'settings' | 'character'>, beforeSeq: number, signal?: AbortSignal): Promise<BuiltPrompt> {
-    return replyPrompt(this.deps, job, beforeSeq, signal);
+  /** Assembles the prompt a reply answering `leafId` would get now (also used by promptPreview). */
+  prompt(job: Pick<GenerationJob, 'conversationId' | 'settings' | 'character'>, leafId: string | null, options?: Parameters<typeof replyPrompt>[3]): Promise<BuiltPrompt> {
+    return replyPrompt(this.deps, job, leafId, options);
   }
 
   private run(job: GenerationJob, delivery: number): Promise<void> {
@@ -129,22 +129,29 @@ export class ReplyGenerator {
   /**
    * Generates one reply. A job delivered again after its worker died finds the reply STREAMING:
    * it continues from the text so far (the model is asked to go on from it) and keeps numbering
-   * deltas where they stopped, so subscribers' concatenated deltas stay equal to the content.
+   * deltas where they stopped, so subscribers' concatenated deltas stay equal to the content. A
+   * continued reply starts STREAMING with its stored text, which the model goes on from: its deltas
+   * (numbered from 0) carry only the new text, and only the new text is charged.
    */
   private async generate(job: GenerationJob, delivery: number, span: Span): Promise<void> {
     const { store, bus, provider, log, metrics, replies } = this.deps;
     const reply = await store.byId(job.replyId);
     if (!reply) return;
+    const continuing = job.continuation !== undefined;
+    // A continuation's job is stale once the reply was continued again (or never continued under this hold).
+    if (continuing && reply.hold_key !== job.continuation) return;
     const resuming = reply.status === 'STREAMING' && delivery > 1;
-    if (reply.status !== 'PENDING' && !resuming) return;
+    if (reply.status !== 'PENDING' && !resuming && !(continuing && reply.status === 'STREAMING')) return;
     const progress = resuming ? (await bus.progress(job.conversationId)).find((p) => p.replyId === job.replyId) : undefined;
     const state: Inflight = {
       replyId: job.replyId,
       conversationId: job.conversationId,
-      text: progress?.text ?? '',
+      text: progress?.text ?? (continuing ? reply.content : ''),
       sequence: progress?.sequence ?? -1,
       abort: new AbortController(),
     };
+    // Text an earlier generation wrote: never charged again.
+    const priorChars = continuing ? (reply.continued_from ?? 0) : 0;
     if (resuming) log.info({ replyId: job.replyId, delivery, from: state.sequence }, 'continuing a reply whose worker stopped');
     else if (job.enqueuedAt) metrics.jobAge.observe(Math.max(0, Date.now() - job.enqueuedAt) / 1000);
     metrics.replies.inc({ outcome: 'started' });
@@ -155,17 +162,18 @@ export class ReplyGenerator {
     let writing: Promise<void> = Promise.resolve();
     let outcome: ReplyOutcome = 'failed';
     // Tokens of the prompt once the provider is asked: a reply ended early still used them.
-    let asked: { promptTokens: number } | undefined;
+    let asked: PartialUsage | undefined;
     try {
-      const prompt = await this.prompt(job, reply.seq, state.abort.signal);
-      asked = { promptTokens: prompt.totalTokens };
-      const messages = state.text ? [...prompt.messages, { role: 'assistant' as const, content: state.text }] : prompt.messages;
-      streamed = await this.stream(job, state, messages, resuming, (saving) => (writing = saving(writing)));
+      // The history it answers is the path above it; text already written is the model's to go on from.
+      const pending = state.text ? { role: 'ASSISTANT' as const, content: state.text } : undefined;
+      const prompt = await this.prompt(job, reply.parent_id, { signal: state.abort.signal, pending });
+      asked = { promptTokens: prompt.totalTokens, priorChars };
+      streamed = await this.stream(job, state, prompt.messages, resuming || continuing, (saving) => (writing = saving(writing)));
       if (!streamed.proceeded) return;
       await writing;
       const usage = streamed.usage;
       const promptTokens = usage?.promptTokens ?? prompt.totalTokens;
-      const completionTokens = usage?.completionTokens ?? countTokens(state.text);
+      const completionTokens = usage?.completionTokens ?? countTokens(state.text.slice(priorChars));
       const totalTokens = usage?.totalTokens ?? promptTokens + completionTokens;
       metrics.tokens.inc({ provider: provider.name, model, kind: 'prompt' }, promptTokens);
       metrics.tokens.inc({ provider: provider.name, model, kind: 'completion' }, completionTokens);
@@ -220,12 +228,13 @@ export class ReplyGenerator {
   /**
    * Streams the reply from the provider in a span of its own (time to first token, pieces, finish):
    * publishes every delta and hands progress writes to `queueWrite`, which runs them one at a time.
+   * `streaming`: the reply is STREAMING already (resumed, or continued), so its first token changes no state.
    */
   private stream(
     job: GenerationJob,
     state: Inflight,
     messages: BuiltPrompt['messages'],
-    resuming: boolean,
+    streaming: boolean,
     queueWrite: (saving: (previous: Promise<void>) => Promise<void>) => void,
   ): Promise<StreamOutcome> {
     const { store, bus, provider, log, metrics, tracer, replies, flushIntervalMs, progressWritesPerSecond } = this.deps;
@@ -247,7 +256,7 @@ export class ReplyGenerator {
           continue;
         }
         if (chunk.text === '') continue;
-        if (state.sequence === -1 && !resuming && !(await replies.startStreaming(job.replyId))) return { ...outcome, proceeded: false };
+        if (state.sequence === -1 && !streaming && !(await replies.startStreaming(job.replyId))) return { ...outcome, proceeded: false };
         if (outcome.firstTokenMs === undefined) {
           outcome.firstTokenMs = performance.now() - asked;
           metrics.timeToFirstToken.observe({ provider: provider.name, model: metrics.model(job.settings.model) }, outcome.firstTokenMs / 1000);

@@ -15,6 +15,8 @@ export interface GenerationJob {
   userId: string;
   settings: ReplySettings;
   character: PromptCharacter;
+  /** A continued reply: the key of the continuation's hold (the job is stale once the reply holds under another). */
+  continuation?: string;
   /** The trace context of the request that queued it (W3C headers), so the reply joins its trace. */
   trace?: Record<string, string>;
   /** When it was queued (epoch ms), for the job-age metric. */

@@ -4,7 +4,14 @@ import { contextFrom, SpanKind, type Tracer } from '@chat/shared/tracing';
 import type { MessageRow } from '../store';
 
 /** The kinds of event a conversation's subscribers receive (the contract's ConversationEventKind). */
-export type ConversationEventKind = 'MESSAGE_CREATED' | 'REPLY_DELTA' | 'REPLY_COMPLETED' | 'REPLY_FAILED' | 'REPLY_CANCELLED';
+export type ConversationEventKind =
+  | 'MESSAGE_CREATED'
+  | 'REPLY_DELTA'
+  | 'REPLY_COMPLETED'
+  | 'REPLY_FAILED'
+  | 'REPLY_CANCELLED'
+  | 'MESSAGE_UPDATED'
+  | 'ACTIVE_PATH_CHANGED';
 
 /** Kinds that end a reply: exactly one of them closes every reply. */
 export const TERMINAL_KINDS: ReadonlySet<ConversationEventKind> = new Set(['REPLY_COMPLETED', 'REPLY_FAILED', 'REPLY_CANCELLED']);
@@ -36,6 +43,16 @@ export interface ReplyProgress {
 
 /** How long an ended reply's progress is kept for subscribers joining at that moment (ms). */
 export const RECENTLY_ENDED_MS = 10_000;
+
+/**
+ * The progress a reply starts from when an event announces it streaming again (a continued reply's
+ * MESSAGE_UPDATED): its text so far, before any new piece (sequence -1). Late subscribers get that
+ * text with the new pieces; undefined for every other event.
+ */
+export function progressSeed(event: ConversationEvent): ReplyProgress | undefined {
+  if (event.kind !== 'MESSAGE_UPDATED' || event.message?.status !== 'STREAMING') return undefined;
+  return { replyId: event.messageId, text: event.message.content, sequence: -1 };
+}
 
 /**
  * Publishes a conversation's events to its subscribers, wherever they are connected, and
@@ -76,7 +93,11 @@ export function createMemoryEventBus(): EventBus {
     },
     async publish(conversationId, event) {
       const replies = streaming.get(conversationId) ?? new Map<string, ReplyProgress>();
-      if (event.kind === 'REPLY_DELTA') {
+      const seed = progressSeed(event);
+      if (seed) {
+        replies.set(seed.replyId, seed);
+        streaming.set(conversationId, replies);
+      } else if (event.kind === 'REPLY_DELTA') {
         const before = replies.get(event.messageId);
         replies.set(event.messageId, { replyId: event.messageId, text: (before?.text ?? '') + (event.delta ?? ''), sequence: event.sequence ?? 0 });
         streaming.set(conversationId, replies);
@@ -85,7 +106,8 @@ export function createMemoryEventBus(): EventBus {
         if (ended) {
           ended.ended = true;
           setTimeout(() => {
-            replies.delete(event.messageId);
+            // Unless the reply streams again meanwhile (a continuation starts its progress over).
+            if (replies.get(event.messageId) === ended) replies.delete(event.messageId);
             if (replies.size === 0 && streaming.get(conversationId) === replies) streaming.delete(conversationId);
           }, RECENTLY_ENDED_MS).unref();
         }
@@ -126,6 +148,12 @@ if current then
   redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(progress))
 end
 return redis.call('PUBLISH', KEYS[2], ARGV[2])`;
+
+// Starts a reply's progress over from its text so far (a continuation) and publishes the event.
+const PUBLISH_SEED = `
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode({ text = ARGV[2], sequence = -1 }))
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return redis.call('PUBLISH', KEYS[2], ARGV[3])`;
 
 const PUBLISH_DELTA = `
 local current = redis.call('HGET', KEYS[1], ARGV[1])
@@ -176,7 +204,10 @@ export function createRedisEventBus(publisher: Redis, subscriber: Redis, prefix 
     },
     async publish(conversationId, event) {
       const payload = JSON.stringify(event);
-      if (event.kind === 'REPLY_DELTA') {
+      const seed = progressSeed(event);
+      if (seed) {
+        await publisher.eval(PUBLISH_SEED, 2, progressKey(conversationId), channel(conversationId), seed.replyId, seed.text, payload, PROGRESS_TTL_SECONDS);
+      } else if (event.kind === 'REPLY_DELTA') {
         await publisher.eval(PUBLISH_DELTA, 2, progressKey(conversationId), channel(conversationId), event.messageId, event.delta ?? '', event.sequence ?? 0, payload, PROGRESS_TTL_SECONDS);
       } else if (TERMINAL_KINDS.has(event.kind)) {
         await publisher.eval(PUBLISH_END, 2, progressKey(conversationId), channel(conversationId), event.messageId, payload, Date.now());

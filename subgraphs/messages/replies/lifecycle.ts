@@ -31,6 +31,8 @@ export type ReplyEnding = Partial<Omit<ReplyOutcome, 'status' | 'error'>>;
  */
 export interface PartialUsage {
   promptTokens: number;
+  /** Characters at the start of the text an earlier generation wrote (a continued reply's): not charged again. */
+  priorChars?: number;
 }
 
 /**
@@ -101,5 +103,5 @@ export class ReplyLifecycle {
 /** The credits a reply that did not complete used: nothing before the provider was asked. */
 function partialCost(ending: ReplyEnding, usage: PartialUsage | undefined): number {
   if (!usage) return 0;
-  return creditsFor(tokensUsed({ prompt_tokens: usage.promptTokens, content: ending.content }), DEFAULT_PRICE);
+  return creditsFor(tokensUsed({ prompt_tokens: usage.promptTokens, content: ending.content?.slice(usage.priorChars ?? 0) }), DEFAULT_PRICE);
 }
