@@ -126,6 +126,8 @@ describe('credits, held and settled (PostgreSQL and Redis)', () => {
 
   it('of 10 concurrent regenerations of one reply, exactly one makes a new reply; the others are CONFLICT and cost nothing', async () => {
     const chat = await startChat(t);
+    // Small replies: the balance covers all ten holds, so only the race decides who is refused.
+    await t.gql(SETTINGS, { id: chat.conversationId, max: 50 }, chat.user.token);
     const { reply } = await sendOk(t, chat.user.token, chat.conversationId, 'Again.');
     await waitForEnd(t, chat.user.token, reply.id);
     const answers = await Promise.all(Array.from({ length: 10 }, () => t.gql(REGENERATE, { id: reply.id }, chat.user.token)));
