@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import { GraphQLError } from 'graphql';
 import { createClient, type Client, type FormattedExecutionResult } from 'graphql-ws';
 import { context, propagation } from '@opentelemetry/api';
+import { ErrorCode } from '@chat/shared/errors';
 import { SERVICE_TOKEN_PARAM } from '@chat/shared/service-auth';
 import {
   AUTHORIZATION_PARAM,
@@ -182,14 +183,21 @@ export function toUpstreamErrors(serviceName: string, failure: unknown): GraphQL
   return [upstreamClosedError(serviceName, message || 'connection failed')];
 }
 
-/** The error that ends a client subscription whose upstream went away. */
+/**
+ * The error that ends a client subscription whose upstream went away: the contract's
+ * INTERNAL_SERVER_ERROR, retryable, with the subscription layer's reason; the detail (an address,
+ * a close reason) stays out of the message, which clients see.
+ */
 export function upstreamClosedError(serviceName: string, detail: string, closeCode?: number): GraphQLError {
-  return new GraphQLError(`Subscription to subgraph "${serviceName}" ended unexpectedly (${detail})`, {
+  return new GraphQLError(`The live stream from the ${serviceName} service ended unexpectedly; subscribe again to catch up.`, {
     extensions: {
-      code: SubscriptionErrorCode.UpstreamClosed,
+      code: ErrorCode.INTERNAL_SERVER_ERROR,
+      reason: SubscriptionErrorCode.UpstreamClosed,
+      retryable: true,
       serviceName,
       ...(closeCode === undefined ? {} : { closeCode }),
     },
+    originalError: new Error(detail),
   });
 }
 
