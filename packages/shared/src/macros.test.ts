@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { expandMacros, userMacroName } from './macros';
+import { chatPersona, expandMacros } from './macros';
 
 const names = { char: 'Aria', user: 'Sam' };
 
@@ -14,10 +14,12 @@ describe('expandMacros', () => {
   });
 });
 
-describe('userMacroName', () => {
+describe('chatPersona', () => {
+  const user = { displayName: 'sam', personas: [{ name: 'Other', isDefault: false }, { name: 'Def', description: 'd', isDefault: true }] };
   it("prefers the conversation's persona, then the default persona, then the display name", () => {
-    expect(userMacroName({ name: 'Knight' }, { name: 'Def' }, 'sam')).toBe('Knight');
-    expect(userMacroName(null, { name: 'Def' }, 'sam')).toBe('Def');
-    expect(userMacroName(undefined, null, 'sam')).toBe('sam');
+    expect(chatPersona({ name: 'Knight', description: 'k' }, user)).toEqual({ name: 'Knight', description: 'k' });
+    expect(chatPersona(null, user)).toEqual({ name: 'Def', description: 'd' });
+    expect(chatPersona(undefined, { displayName: 'sam', personas: [{ name: 'Other', isDefault: false }] })).toEqual({ name: 'sam', description: '' });
+    expect(chatPersona(null, null)).toEqual({ name: '', description: '' });
   });
 });

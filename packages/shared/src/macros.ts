@@ -21,7 +21,20 @@ export function expandMacros(text: string, names: MacroNames): string {
   return text.replace(CHAR_MACRO, () => names.char).replace(USER_MACRO, () => names.user);
 }
 
-/** The name `{{user}}` stands for: the conversation's persona, else the user's default persona, else their display name. */
-export function userMacroName(conversationPersona: { name: string } | null | undefined, defaultPersona: { name: string } | null | undefined, displayName: string): string {
-  return conversationPersona?.name || defaultPersona?.name || displayName;
+/** A persona as the users subgraph gives it. */
+export interface PersonaFields {
+  name: string;
+  description?: string | null;
+}
+
+/**
+ * The persona the user chats as, whose name `{{user}}` stands for: the conversation's, else the user's default
+ * persona, else their display name (with no description); an empty name when the user is not known either.
+ */
+export function chatPersona(
+  conversationPersona: PersonaFields | null | undefined,
+  user: { displayName: string; personas: readonly (PersonaFields & { isDefault: boolean })[] } | null | undefined,
+): { name: string; description: string } {
+  const chosen = conversationPersona ?? user?.personas.find((persona) => persona.isDefault);
+  return chosen ? { name: chosen.name, description: chosen.description ?? '' } : { name: user?.displayName ?? '', description: '' };
 }
