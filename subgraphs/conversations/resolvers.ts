@@ -6,6 +6,7 @@ import { LIMITS, numberIn, tags, text } from '@chat/shared/validate';
 import { checkLorebooks, checkPersona } from './attachments';
 import type { Context } from './context';
 import { recordFork } from './fork';
+import { expandGreetings, userName } from './greeting';
 import type { ConversationSettingsInput, Resolvers } from './generated/graphql';
 import { RecordCharacterUseDocument } from './generated/peers/characters';
 import { RecordConversationStartDocument } from './generated/peers/messages';
@@ -78,7 +79,10 @@ export const resolvers: Resolvers = {
         checkPersona(ctx, viewer, viewer.id, input.personaId ?? null),
         checkLorebooks(ctx, viewer, viewer.id, input.lorebookIds ?? []),
       ]);
-      const { recordCharacterUse: character } = await ctx.peers.characters.call(RecordCharacterUseDocument, { characterId: input.characterId }, { actingFor: viewer });
+      const [{ recordCharacterUse: character }, user] = await Promise.all([
+        ctx.peers.characters.call(RecordCharacterUseDocument, { characterId: input.characterId }, { actingFor: viewer }),
+        userName(ctx, viewer, viewer.id, personaId),
+      ]);
       if (!character) throw notFound('Character');
       const conversation = await ctx.store.create({
         user_id: viewer.id,
@@ -91,7 +95,7 @@ export const resolvers: Resolvers = {
       });
       try {
         // The greeting is the messages subgraph's to store; without it the conversation is not started.
-        const start = { conversationId: conversation.id, userId: conversation.user_id, greeting: character.greeting, alternateGreetings: character.alternateGreetings };
+        const start = { conversationId: conversation.id, userId: conversation.user_id, ...expandGreetings(character, user) };
         await ctx.peers.messages.call(RecordConversationStartDocument, start, { actingFor: viewer });
       } catch (error) {
         await ctx.store.remove(conversation.id);

@@ -55,6 +55,36 @@ describe('live chat with REDIS_URL (events and progress on Redis)', () => {
     expect(refused.errors?.[0].extensions?.retryAfterSeconds).toBeGreaterThan(0);
   });
 
+  it('a continued reply streams through Redis too: MESSAGE_UPDATED, then only the new text; a late subscriber gets the whole text so far', async () => {
+    const user = await t.signUp();
+    const character = await t.gql(`mutation { createCharacter(input: { name: "Echo" }) { id } }`, {}, user.token);
+    const conversation = await t.gql(`mutation($c: ID!) { startConversation(input: { characterId: $c }) { id } }`, { c: character.data.createCharacter.id }, user.token);
+    const id = conversation.data.startConversation.id;
+    const sent = await t.gql(`mutation($id: ID!) { sendMessage(input: { conversationId: $id, content: "count" }) { reply { id } } }`, { id }, user.token);
+    const replyId = sent.data.sendMessage.reply.id;
+    await waitForEnd(t, user.token, replyId);
+    const early = wsClient(t.gatewayUrl, user.token);
+    const first = collect<any>(early, EVENTS, { id }, 'conversationEvents');
+    await new Promise((r) => setTimeout(r, 300));
+    llm.script({ tokens: [' seven', ' eight', ' nine', ' ten'], tokenDelayMs: 150 });
+    const continued = await t.gql(`mutation($id: ID!) { continueReply(messageId: $id) { status content } }`, { id: replyId }, user.token);
+    expect(continued.data.continueReply).toEqual({ status: 'STREAMING', content: 'one two three four five six' });
+    const deltas = (events: any[]) => events.filter((e) => e.messageId === replyId && e.kind === 'REPLY_DELTA');
+    await first.until((es) => deltas(es).length >= 2);
+    const late = wsClient(t.gatewayUrl, user.token);
+    const second = collect<any>(late, EVENTS, { id }, 'conversationEvents');
+    const ends = (es: any[]) => es.some((e) => e.messageId === replyId && e.kind === 'REPLY_COMPLETED');
+    await Promise.all([first.until(ends), second.until(ends)]);
+    const stored = await waitForEnd(t, user.token, replyId);
+    expect(stored.content).toBe('one two three four five six seven eight nine ten');
+    expect(first.events[0]).toMatchObject({ kind: 'MESSAGE_UPDATED', messageId: replyId, message: { status: 'STREAMING', content: 'one two three four five six' } });
+    expect(deltas(first.events).map((d) => d.sequence)).toEqual([0, 1, 2, 3]);
+    expect(first.events[0].message.content + deltas(first.events).map((d) => d.delta).join('')).toBe(stored.content);
+    expect(deltas(second.events)[0].delta.startsWith('one two three four five six seven')).toBe(true);
+    expect(deltas(second.events).map((d) => d.delta).join('')).toBe(stored.content);
+    await Promise.all([early.dispose(), late.dispose()]);
+  });
+
   it('shows admins the dead-lettered generation jobs, and nobody else', async () => {
     const adminToken = (await t.signUpAdmin()).token;
     const user = await t.signUp();

@@ -603,6 +603,42 @@ describe('fuzzing every public mutation through the gateway', () => {
     PROPERTY_TIMEOUT_MS * 2,
   );
 
+  it(
+    'the tree: editMessage, selectAlternative, forkConversation, deleteMessage and restoreMessage',
+    async () => {
+      // continueReply is left to test/chat/tree.test.ts: its charge (new tokens only) cannot be told from its usage (all tokens) here.
+      const messageIds = () => [ids.aReply, ids.aMessage, ids.bReply, ids.bMessage, ids.aConversation];
+      await run(
+        'editMessage',
+        fc.asyncProperty(maybe(idArb(messageIds)), maybe(anyString(60_000)), tokenArb, async (messageId, content, tokenKey) => {
+          const query = `mutation($m: ID!, $c: String!) { editMessage(messageId: $m, content: $c) { message { id role content } reply { id status } } }`;
+          await check(query, { m: messageId, c: content }, tokenKey, settleReply((data) => data.editMessage.reply?.id));
+        }),
+      );
+      await run(
+        'selectAlternative',
+        fc.asyncProperty(maybe(idArb(messageIds)), tokenArb, async (messageId, tokenKey) => {
+          await check(`mutation($m: ID!) { selectAlternative(messageId: $m) { id messageCount } }`, { m: messageId }, tokenKey);
+        }),
+      );
+      await run(
+        'forkConversation',
+        fc.asyncProperty(maybe(idArb(messageIds)), maybe(anyString(500)), tokenArb, async (messageId, title, tokenKey) => {
+          await check(`mutation($m: ID!, $t: String) { forkConversation(messageId: $m, title: $t) { id title messageCount } }`, { m: messageId, t: title }, tokenKey);
+        }),
+      );
+      for (const name of ['deleteMessage', 'restoreMessage'] as const) {
+        await run(
+          name,
+          fc.asyncProperty(maybe(idArb(messageIds)), tokenArb, async (messageId, tokenKey) => {
+            await check(`mutation($m: ID!) { ${name}(messageId: $m) { id deletedAt active } }`, { m: messageId }, tokenKey);
+          }),
+        );
+      }
+    },
+    PROPERTY_TIMEOUT_MS * 3,
+  );
+
   // ---- destructive ones last ---------------------------------------------------------------
 
   it(

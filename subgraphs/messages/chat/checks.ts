@@ -3,10 +3,10 @@ import type { Viewer } from '@chat/shared/auth';
 import { conflict, contractError, ErrorCode, notFound } from '@chat/shared/errors';
 import { rateLimited } from '@chat/shared/rate-limit';
 import type { Context } from '../context';
-import { ChatCharacterDocument } from '../generated/peers/characters';
 import { ChatConversationDocument } from '../generated/peers/conversations';
 import type { GenerationJob } from '../generation/job';
 import { REPLY_IN_PROGRESS } from '../store';
+import { promptCharacter } from './prompt-sources';
 
 /** The rate limit's window. */
 export const RATE_WINDOW_MS = 60_000;
@@ -14,15 +14,12 @@ export const RATE_WINDOW_MS = 60_000;
 /** The most messages one conversation may hold, every branch together (the seeds' limit). */
 export const MAX_MESSAGES_PER_CONVERSATION = 10_000;
 
-/** The conversation as the caller may chat in it: their own, active (unless `allowArchived`), with its character's persona. */
+/** The conversation as the caller may chat in it: their own, active (unless `allowArchived`), with what its prompts are built from. */
 export async function chatTarget(ctx: Context, viewer: Viewer, conversationId: string, allowArchived = false): Promise<Omit<GenerationJob, 'replyId'>> {
   const { conversation } = await ctx.peers.conversations.call(ChatConversationDocument, { id: conversationId }, { actingFor: ctx.viewer });
   if (!conversation || conversation.user.id !== viewer.id) throw notFound('Conversation');
   if (conversation.status !== 'ACTIVE' && !allowArchived) throw conflict('The conversation is archived; unarchive it to chat.');
-  const representations = [{ __typename: 'Character', id: conversation.character.id }];
-  const [entity] = (await ctx.peers.characters.call(ChatCharacterDocument, { representations }, { actingFor: ctx.viewer }))._entities;
-  if (entity?.__typename !== 'Character') throw notFound('Character');
-  const { __typename, ...character } = entity;
+  const character = await promptCharacter(ctx, conversation);
   return { conversationId: conversation.id, userId: viewer.id, settings: conversation.settings, character };
 }
 

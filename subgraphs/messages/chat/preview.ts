@@ -3,6 +3,7 @@ import { requireViewer } from '@chat/shared/auth';
 import type { Context } from '../context';
 import { rateLimited } from '@chat/shared/rate-limit';
 import { chatTarget, RATE_WINDOW_MS } from './checks';
+import { previewParts } from './preview-parts';
 
 /** Previews a user may ask for a minute: on a 128k window one can start a summary call to the model, which nobody pays for. */
 export const PREVIEWS_PER_MINUTE = 10;
@@ -21,6 +22,6 @@ export async function promptPreview(ctx: Context, conversationId: string) {
     totalTokens: prompt.totalTokens,
     budgetTokens: prompt.budgetTokens,
     droppedMessages: prompt.droppedMessages,
-    parts: prompt.parts.map((part, i) => ({ kind: part.kind, role: part.role, tokens: part.tokens, content: prompt.messages[i].content })),
+    parts: previewParts(prompt),
   };
 }

@@ -276,8 +276,13 @@ export type PageInfo = {
 
 export type PromptPart = {
   __typename?: 'PromptPart';
+  /** A lorebook entry's key that activated it; null for a constant entry and for other kinds. */
+  activatedBy?: Maybe<Scalars['String']['output']>;
   content: Scalars['String']['output'];
-  /** system, summary or history */
+  /**
+   * system, summary, history or post-history: a message of the prompt; persona or lorebook: a piece of the
+   * system message before it, listed after it (its tokens are counted in the system message's)
+   */
   kind: Scalars['String']['output'];
   /** system, user or assistant */
   role: Scalars['String']['output'];
@@ -641,6 +646,7 @@ export type PageInfoResolvers<ContextType = Context, ParentType extends Resolver
 };
 
 export type PromptPartResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PromptPart'] = ResolversParentTypes['PromptPart']> = {
+  activatedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   content?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   kind?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   role?: Resolver<ResolversTypes['String'], ParentType, ContextType>;

@@ -9,7 +9,8 @@ import type { LlmConfig, LlmProvider } from './types';
 
 export * from './types';
 export { buildPrompt, buildSystemMessage, summarizeHistory, SUMMARY_BUFFER_MIN_CONTEXT_TOKENS } from './prompt';
-export type { BuildPromptInput, BuiltPrompt, HistoryMessage, PromptCharacter, PromptPart, PromptStrategy } from './prompt';
+export type { BuildPromptInput, BuiltPrompt, HistoryMessage, PromptCharacter, PromptPart, PromptPersona, PromptStrategy, SystemSection } from './prompt';
+export type { Lorebook, LorebookEntry } from './lorebook';
 export { countTokens, countMessageTokens, countChatMessageTokens } from './tokens';
 export { SUMMARY_MAX_TOKENS } from './summary';
 export type { BreakerState } from './breaker';

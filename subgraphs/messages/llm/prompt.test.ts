@@ -63,6 +63,73 @@ describe('buildSystemMessage', () => {
   });
 });
 
+describe('character cards in the prompt', () => {
+  const card: PromptCharacter = {
+    name: 'Aria',
+    systemPrompt: 'You are {{char}}, talking with {{USER}}.',
+    description: '<BOT> pilots the ship for <user>.',
+    personality: '{{char}} teases {{user}}.',
+    scenario: '{{user}} boards the ship.',
+    exampleDialogue: '{{user}}: hi\n{{char}}: hello',
+    postHistoryInstructions: 'Answer {{user}} in one line, as {{char}}.',
+    persona: { name: 'Sam', description: '{{user}} is a smuggler who owes {{char}} money.' },
+    lorebooks: [
+      {
+        entries: [
+          { keys: ['nebula'], content: 'The nebula hides {{user}}.', enabled: true, insertionOrder: 2 },
+          { keys: ['engine'], content: 'The engine is broken.', enabled: true },
+          { keys: [], content: 'Ships run on ether.', constant: true, enabled: true, position: 'AFTER_CHARACTER' },
+        ],
+      },
+      { entries: [{ keys: ['NEBULA'], content: 'A second book on the nebula.', enabled: true, insertionOrder: 1 }] },
+    ],
+  };
+  const talk: HistoryMessage[] = [
+    { role: 'ASSISTANT', content: 'Welcome aboard.' },
+    { role: 'USER', content: 'Hide us in the nebula!' },
+  ];
+
+  it('expands macros everywhere, names the persona, places the active entries, and ends with the post-history instructions', () => {
+    const built = buildPrompt({ character: card, history: talk, contextWindowTokens: 8192, maxTokens: 512 });
+    const system = built.messages[0].content;
+    expect(system).not.toMatch(/\{\{|<bot>|<user>/i);
+    expect(system).toContain('You are Aria, talking with Sam.');
+    expect(system).toContain('Aria pilots the ship for Sam.');
+    expect(system).toContain(`${SECTION_HEADINGS.user}\nThe user is Sam.\nSam is a smuggler who owes Aria money.`);
+    expect(system).toContain('Sam: hi\nAria: hello');
+    // Before the character in insertion order (the second book's earlier one first), the constant one after it.
+    const at = (text: string) => system.indexOf(text);
+    expect(at('A second book on the nebula.')).toBeLessThan(at('The nebula hides Sam.'));
+    expect(at('The nebula hides Sam.')).toBeLessThan(at(SECTION_HEADINGS.character));
+    expect(at(SECTION_HEADINGS.character)).toBeLessThan(at('Ships run on ether.'));
+    expect(system).not.toContain('The engine is broken.');
+    expect(built.messages.at(-1)).toEqual({ role: 'system', content: 'Answer Sam in one line, as Aria.' });
+    expect(built.parts.map((p) => p.kind)).toEqual(['system', 'history', 'history', 'post-history']);
+    expect(built.sections).toEqual([
+      { kind: 'lorebook', content: 'A second book on the nebula.', tokens: expect.any(Number), activatedBy: 'NEBULA' },
+      { kind: 'lorebook', content: 'The nebula hides Sam.', tokens: expect.any(Number), activatedBy: 'nebula' },
+      { kind: 'lorebook', content: 'Ships run on ether.', tokens: expect.any(Number), activatedBy: null },
+      { kind: 'persona', content: expect.stringContaining('Sam is a smuggler'), tokens: expect.any(Number) },
+    ]);
+    expect(built.totalTokens).toBe(countMessageTokens(built.messages));
+  });
+
+  it('pays for the post-history instructions before history, which is dropped first', () => {
+    const input = { character: card, history: history(30), contextWindowTokens: 700, maxTokens: 200 };
+    const built = buildPrompt(input);
+    expect(built.parts.at(-1)?.kind).toBe('post-history');
+    expect(built.droppedMessages).toBeGreaterThan(0);
+    expect(built.totalTokens).toBeLessThanOrEqual(built.budgetTokens);
+  });
+
+  it('names the user User without a persona and shows no user section', () => {
+    const built = buildPrompt({ character: { ...card, persona: null, lorebooks: null }, history: talk, contextWindowTokens: 8192, maxTokens: 512 });
+    expect(built.messages[0].content).toContain('You are Aria, talking with User.');
+    expect(built.messages[0].content).not.toContain(SECTION_HEADINGS.user);
+    expect(built.sections).toEqual([]);
+  });
+});
+
 describe('buildPrompt', () => {
   it('keeps everything when it fits', () => {
     const built = buildPrompt({ character, history: history(4), contextWindowTokens: 8192, maxTokens: 512 });

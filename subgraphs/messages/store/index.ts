@@ -10,7 +10,7 @@ import type { Database } from '@chat/shared/db';
 import type { PageWindow } from '@chat/shared/pagination';
 import { isUuid } from '@chat/shared/validate';
 import type { ModerationFlag } from '../moderation/moderate';
-import { activate, DELETED, isGenerating, lockConversation, pathEnd, PathConflict, pathTo, refuseWhileGenerating, type Db } from './path';
+import { activate, current, DELETED, isGenerating, pathEnd, PathConflict, pathTo, refuseWhileGenerating, underLock, type Db } from './path';
 import { OPEN_STATUSES, type ConversationOwnerRow, type MessageRow, type MessagesTables, type ReplyHold, type ReplyOutcome, type SettlementRow, type SummaryRow } from './rows';
 import { MessageTree } from './tree';
 
@@ -187,8 +187,8 @@ export class MessagesStore {
    * nothing and returns the earlier exchange as `earlier`. PathConflict while a reply is open.
    */
   async createExchange(input: UserMessageInput & { conversationId: string; clientMessageId: string | null; hold: ReplyHold }): Promise<Exchange & { earlier?: true }> {
-    return this.db.transaction().execute(async (tx) => {
-      await lockConversation(tx, input.conversationId);
+    return underLock(this.db, input.conversationId, async (tx) => {
+      // A repeated clientMessageId answers its exchange, even while that exchange's reply is open.
       if (input.clientMessageId) {
         const earlier = await exchangeByClientId(tx, input.conversationId, input.clientMessageId);
         if (earlier) return { ...earlier, earlier: true as const };
@@ -417,22 +417,13 @@ export class MessagesStore {
 
   /** Runs `change` in a transaction holding the conversation's lock, refusing while one of its replies is open. */
   private underLock<T>(conversationId: string, change: (tx: Db) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute(async (tx) => {
-      await lockConversation(tx, conversationId);
-      await refuseWhileGenerating(tx, conversationId);
-      return change(tx);
-    });
+    return underLock(this.db, conversationId, change, { refuseWhileGenerating: true });
   }
 }
 
 /** The oldest message of a conversation. */
 function firstMessage(db: Db, conversationId: string): Promise<MessageRow | undefined> {
   return db.selectFrom('messages').selectAll().where('conversation_id', '=', conversationId).orderBy('seq').limit(1).executeTakeFirst();
-}
-
-/** The message as stored now (read again under the lock). */
-function current(tx: Db, id: string): Promise<MessageRow> {
-  return tx.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 }
 
 async function exchangeByClientId(db: Db, conversationId: string, clientMessageId: string): Promise<Exchange | undefined> {

@@ -45,6 +45,23 @@ export async function refuseWhileGenerating(tx: Db, conversationId: string): Pro
   if (await isGenerating(tx, conversationId)) throw new PathConflict(REPLY_IN_PROGRESS);
 }
 
+/**
+ * Runs `change` in a transaction holding the conversation's lock; with `refuseWhileGenerating`, it
+ * first refuses (PathConflict) while one of the conversation's replies is open.
+ */
+export function underLock<T>(db: Db, conversationId: string, change: (tx: Db) => Promise<T>, options: { refuseWhileGenerating?: boolean } = {}): Promise<T> {
+  return db.transaction().execute(async (tx) => {
+    await lockConversation(tx, conversationId);
+    if (options.refuseWhileGenerating) await refuseWhileGenerating(tx, conversationId);
+    return change(tx);
+  });
+}
+
+/** The message as stored now (read again under the lock). */
+export function current(tx: Db, id: string): Promise<MessageRow> {
+  return tx.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+}
+
 /** The last message of the conversation's active path (undefined when the path is empty). */
 export function pathEnd(db: Db, conversationId: string): Promise<MessageRow | undefined> {
   return db.selectFrom('messages').selectAll().where('conversation_id', '=', conversationId).where('active', '=', true).orderBy('seq', 'desc').limit(1).executeTakeFirst();

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { PageWindow } from '@chat/shared/pagination';
 import { isUuid } from '@chat/shared/validate';
-import { activate, DELETED, endPathAt, lockConversation, pathEnd, PathConflict, pathTo, type Db } from './path';
+import { activate, current, DELETED, endPathAt, pathEnd, PathConflict, pathTo, underLock, type Db } from './path';
 import { isOpen, type MessageRow } from './rows';
 
 /** A change of the active path: the message acted on, as stored after it, and the path's new last message. */
@@ -149,18 +149,8 @@ export class MessageTree {
 
   /** Runs `change` in a transaction holding the conversation's lock. */
   private underLock<T>(conversationId: string, change: (tx: Db) => Promise<T>): Promise<T> {
-    return this.db()
-      .transaction()
-      .execute(async (tx) => {
-        await lockConversation(tx, conversationId);
-        return change(tx);
-      });
+    return underLock(this.db(), conversationId, change);
   }
-}
-
-/** The message as stored now (read again under the lock). */
-function current(tx: Db, id: string): Promise<MessageRow> {
-  return tx.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 }
 
 /** The message and every message below it: not deleted (`deletedAt` null), or deleted at exactly that instant. */
