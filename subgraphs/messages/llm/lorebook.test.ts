@@ -84,6 +84,10 @@ describe('evaluateLorebook', () => {
     expect(first).toMatchObject({ content: 'early', position: 'AFTER_CHARACTER', insertionOrder: 5, priority: LOREBOOK_DEFAULTS.priority });
     expect(second).toMatchObject({ content: 'late', insertionOrder: LOREBOOK_DEFAULTS.insertionOrder });
   });
+
+  it("keeps the book's order between entries of equal insertion order, constant ones included", () => {
+    expect(contents(['x'], [entry(['x'], 'first'), entry([], 'second', { constant: true }), entry(['x'], 'third')])).toEqual(['first', 'second', 'third']);
+  });
 });
 
 describe('activeLoreEntries', () => {

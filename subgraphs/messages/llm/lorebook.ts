@@ -121,7 +121,8 @@ export function evaluateLorebook(book: Lorebook, history: readonly string[]): Ac
     scanned = found.map(([entry]) => entry.content).join('\n');
   }
 
-  const active = [...activatedBy].map(([entry, key]) => toActive(entry, key));
+  // In the book's order, so entries of equal insertion order keep it.
+  const active = candidates.filter((entry) => activatedBy.has(entry)).map((entry) => toActive(entry, activatedBy.get(entry) ?? null));
   return withinBudget(active, budget);
 }
 
