@@ -122,6 +122,19 @@ describe('character cards in the prompt', () => {
     expect(built.totalTokens).toBeLessThanOrEqual(built.budgetTokens);
   });
 
+  it("expands the macros of the character's messages in the history (greetings stored unexpanded), not the user's", () => {
+    const built = buildPrompt({
+      character: card,
+      history: [
+        { role: 'ASSISTANT', content: 'Welcome, {{user}}. I am {{char}}.' },
+        { role: 'USER', content: 'What does {{char}} mean?' },
+      ],
+      contextWindowTokens: 8192,
+      maxTokens: 512,
+    });
+    expect(built.messages.slice(1, 3).map((m) => m.content)).toEqual(['Welcome, Sam. I am Aria.', 'What does {{char}} mean?']);
+  });
+
   it('names the user User without a persona and shows no user section', () => {
     const built = buildPrompt({ character: { ...card, persona: null, lorebooks: null }, history: talk, contextWindowTokens: 8192, maxTokens: 512 });
     expect(built.messages[0].content).toContain('You are Aria, talking with User.');

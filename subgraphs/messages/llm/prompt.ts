@@ -188,8 +188,11 @@ export function buildPrompt(input: BuildPromptInput): BuiltPrompt {
   const tail: Array<{ message: ChatMessage; part: PromptPart }> = postHistory
     ? [{ message: postHistory, part: { kind: 'post-history', role: 'system', tokens: countChatMessageTokens(postHistory) } }]
     : [];
+  const names = macroNames(input.character);
   const history = input.history.map((entry, historyIndex) => {
-    const message: ChatMessage = { role: ROLE_OF[entry.role], content: entry.content };
+    // The character's words may be a greeting stored before macros were expanded at the start: they are, here.
+    const content = entry.role === 'ASSISTANT' ? expandMacros(entry.content, names) : entry.content;
+    const message: ChatMessage = { role: ROLE_OF[entry.role], content };
     const part: PromptPart = { kind: 'history', role: message.role, tokens: countChatMessageTokens(message), historyIndex };
     return { message, part };
   });
