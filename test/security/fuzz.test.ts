@@ -130,13 +130,16 @@ describe('fuzzing every public mutation through the gateway', () => {
     return { a: sa, b: sb, policy: policy?.moderationPolicy.refuse };
   }
 
+  /** How long a reply may take to end and be charged. */
+  const SETTLE_TIMEOUT_MS = 60_000;
   /** Waits until a reply is no longer PENDING or STREAMING, so its charge lands before the next snapshot. */
   const settled = new Set<string>();
   async function settle(replyId: string, token: string, creditsBefore?: number): Promise<void> {
     // An idempotent resend answers with a reply already charged.
     if (settled.has(replyId)) creditsBefore = undefined;
     settled.add(replyId);
-    const deadline = Date.now() + 20_000;
+    // Bounded, but generous: on a loaded machine a queued reply can wait its turn for a while.
+    const deadline = Date.now() + SETTLE_TIMEOUT_MS;
     while (Date.now() < deadline) {
       const res = await post(JSON.stringify({ query: `query($id: ID!) { message(id: $id) { status tokenUsage { totalTokens } } me { credits } }`, variables: { id: replyId } }), token);
       const message = res.body.data?.message;
@@ -149,7 +152,7 @@ describe('fuzzing every public mutation through the gateway', () => {
       }
       await new Promise((r) => setTimeout(r, 25));
     }
-    throw new Error(`reply ${replyId} still running, or not charged, after 20 s`);
+    throw new Error(`reply ${replyId} still running, or not charged, after ${SETTLE_TIMEOUT_MS / 1000} s`);
   }
 
   type TokenKey = 'a' | 'b' | 'admin' | 'none' | 'garbage' | 'malformed';
