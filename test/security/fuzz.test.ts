@@ -22,6 +22,8 @@ const START_TIMEOUT_MS = 120_000;
 const SEED = Number(process.env.FUZZ_SEED ?? 20261122);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 40);
 const PROPERTY_TIMEOUT_MS = 120_000;
+/** How long a reply may take to end and be charged, and a hold to be settled or released. */
+const SETTLE_TIMEOUT_MS = 60_000;
 const PASSWORD = 'correct horse battery';
 
 /** The contract's codes and GraphQL's own codes for malformed documents and variables; never INTERNAL_SERVER_ERROR. */
@@ -110,7 +112,27 @@ describe('fuzzing every public mutation through the gateway', () => {
    * What one user can observe of their own data through the API. The stores bump updatedAt on every
    * write, so the long text fields of characters are left out to keep each snapshot cheap.
    */
+  /**
+   * Whether every credit hold of the actor has ended (settled or released): scanning the ledger
+   * newest first, each ending is met before its hold, so a hold with no ending seen yet is still open.
+   */
+  async function holdsSettled(actor: Actor): Promise<boolean> {
+    const data = await gqlOk(`{ me { creditLedger(first: 100) { edges { node { kind } } } } }`, {}, actor.token);
+    let endings = 0;
+    for (const { node } of data.me.creditLedger.edges as Array<{ node: { kind: string } }>) {
+      if (node.kind === 'SETTLE' || node.kind === 'RELEASE') endings += 1;
+      else if (node.kind === 'HOLD' && endings-- === 0) return false;
+    }
+    return true;
+  }
+
   async function observe(actor: Actor): Promise<unknown> {
+    // Settlements land just after a reply ends, or a losing request's hold is released: wait for them (bounded).
+    const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+    while (!(await holdsSettled(actor))) {
+      if (Date.now() > deadline) throw new Error(`credit holds of ${actor.id} still open after ${SETTLE_TIMEOUT_MS / 1000} s`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
     const data = await gqlOk(SNAPSHOT, {}, actor.token);
     return {
       credits: data.me.credits,
@@ -130,8 +152,6 @@ describe('fuzzing every public mutation through the gateway', () => {
     return { a: sa, b: sb, policy: policy?.moderationPolicy.refuse };
   }
 
-  /** How long a reply may take to end and be charged. */
-  const SETTLE_TIMEOUT_MS = 60_000;
   /** Waits until a reply is no longer PENDING or STREAMING, so its charge lands before the next snapshot. */
   const settled = new Set<string>();
   async function settle(replyId: string, token: string, creditsBefore?: number): Promise<void> {
