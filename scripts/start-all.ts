@@ -14,7 +14,7 @@ log.info(
   {
     storage: config.databaseUrl ? 'postgresql' : `pglite (${config.dataDir})`,
     pubsub: config.redisUrl ? 'redis' : 'in-process',
-    llm: config.llm.provider,
+    llm: config.llm.providers.map((p) => p.id).join(','),
     tracing: config.tracing.otlpEndpoint ?? 'not exported (set OTEL_EXPORTER_OTLP_ENDPOINT)',
   },
   'character chat is running',

@@ -68,7 +68,7 @@ export const resolvers: Resolvers = {
       const title = input.title == null ? undefined : text('title', input.title, { min: 1, max: LIMITS.titleMax }).trim();
       const conversationTags = tags('tags', input.tags) ?? [];
       const defaults: ConversationSettings = {
-        model: ctx.config.llm.model,
+        model: ctx.config.llm.model ?? '',
         temperature: SETTINGS_BOUNDS.temperature.default,
         maxTokens: SETTINGS_BOUNDS.maxTokens.default,
         contextWindowTokens: SETTINGS_BOUNDS.contextWindowTokens.default,

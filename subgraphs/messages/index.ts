@@ -12,7 +12,7 @@ import { KeyedSerializer } from './chat/serial';
 import { createContext, PEERS, type Context } from './context';
 import { abandonReply, ReplyGenerator } from './generation/generator';
 import { createJobQueue } from './generation/queue';
-import { createLlmProvider } from './llm';
+import { LlmCatalogue } from './llm/catalogue';
 import { createEventBus } from './realtime/events';
 import { createPresence } from './realtime/presence';
 import { SessionTracker } from './realtime/sessions';
@@ -48,8 +48,11 @@ export async function createMessagesSubgraph(config: Config, signer: ServiceSign
   // What ended replies owe is written with their end and settled by the drain, retried until the users subgraph takes it.
   const settler = new CreditSettler({ store, users: peers.users, log, metrics });
   const replies = new ReplyLifecycle({ store, bus, settle: () => settler.kick(), log });
-  const provider = createLlmProvider(config.llm);
-  if (config.llm.provider === 'offline') log.info('no LLM configured: replies come from the offline demo provider (set LLM_PROVIDER, see README)');
+  // The providers and their models, listed in the background: requests only read what is known.
+  const catalogue = new LlmCatalogue(config.llm.providers, config.llm, log);
+  catalogue.start();
+  const provider = catalogue.list()[0].client;
+  if (config.llm.providers.every((p) => p.kind === 'offline')) log.info('no LLM configured: replies come from the offline demo provider (set LLM_PROVIDER or LLM_CONFIG, see README)');
   const queue = createJobQueue(backplane, { claimIdleMs: config.chat.claimIdleMs, log, onDeadLetter: abandonReply(replies) });
   const generator = new ReplyGenerator({
     store,
@@ -89,6 +92,7 @@ export async function createMessagesSubgraph(config: Config, signer: ServiceSign
     subscriptions: true,
     async close() {
       sessions.stop();
+      catalogue.stop();
       await generator.drain();
       await settler.stop();
       await bus.close();

@@ -46,7 +46,7 @@ describe('offline provider, few credits', () => {
   });
 
   it('replies offline, says so, holds and then settles to exactly its tokens, and refuses what it can no longer cover', async () => {
-    expect(t.config.llm.provider).toBe('offline');
+    expect(t.config.llm.providers.map((p) => p.kind)).toEqual(['offline']);
     const listeners = watchListeners(messagesBus(t));
     const chat = await startChat(t, { name: 'Demo', character: { name: 'Irene' } });
     const token = chat.user.token;

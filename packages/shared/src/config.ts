@@ -1,11 +1,9 @@
 import { resolve } from 'node:path';
+import { LlmConfigError, loadLlmProviders, type LlmProviderConfig } from './llm-config';
 
 /** The four subgraphs, in the order their ports are numbered from SUBGRAPH_PORT_BASE. */
 export const SUBGRAPH_NAMES = ['users', 'characters', 'conversations', 'messages'] as const;
 export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
-
-/** Which LLM backend generates replies. */
-export type LlmProviderName = 'openai' | 'anthropic' | 'offline';
 
 /** Everything the processes read from the environment, read once at start-up and passed down. */
 export interface Config {
@@ -47,12 +45,14 @@ export interface Config {
     publicKeys?: string;
   };
   llm: {
-    provider: LlmProviderName;
-    /** OpenAI: API base including `/v1` (default LM Studio). Anthropic: API origin (a trailing `/v1` is tolerated). */
-    baseUrl?: string;
-    apiKey?: string;
-    /** The model new conversations ask for. */
-    model: string;
+    /** The providers replies come from (packages/shared/src/llm-config.ts); the first is the default. */
+    providers: LlmProviderConfig[];
+    /** The provider new conversations ask for: the first of the list. */
+    defaultProvider: string;
+    /** The model new conversations ask for: the default provider's default model (unset: the first one it lists). */
+    model?: string;
+    /** How often each provider's models endpoint is read again in the background (ms). */
+    modelsRefreshMs: number;
     /** Longest wait for the first chunk of an attempt (connect, headers and prompt processing), ms. */
     firstTokenTimeoutMs: number;
     /** Longest silence between two chunks once the first arrived, ms. */
@@ -201,6 +201,16 @@ function secret(env: Env, name: string, minLength: number): string | undefined {
   return raw;
 }
 
+/** The LLM providers, their mistakes reported as configuration errors. */
+function providersFrom(env: Env): LlmProviderConfig[] {
+  try {
+    return loadLlmProviders(env);
+  } catch (error) {
+    if (error instanceof LlmConfigError) throw new ConfigError(error.message);
+    throw error;
+  }
+}
+
 /** Reads and validates the configuration from an environment (process.env by default). */
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
@@ -211,7 +221,7 @@ export function loadConfig(env: Env = process.env): Config {
       url(env, `${name.toUpperCase()}_URL`) ?? `http://127.0.0.1:${subgraphPortBase + i + 1}/graphql`,
     ]),
   ) as Record<SubgraphName, string>;
-  const llmProvider = oneOf(env, 'LLM_PROVIDER', ['openai', 'anthropic', 'offline'] as const, 'offline');
+  const llmProviders = providersFrom(env);
   const dataDir = env.DATA_DIR?.startsWith('memory://') ? 'memory://' : resolve(env.DATA_DIR || './.data');
   const schemaPrefix = env.DATABASE_SCHEMA_PREFIX ?? '';
   if (!/^[a-z0-9_]*$/.test(schemaPrefix)) throw new ConfigError('DATABASE_SCHEMA_PREFIX may hold only a-z, 0-9 and _');
@@ -246,10 +256,10 @@ export function loadConfig(env: Env = process.env): Config {
       publicKeys: env.SERVICE_PUBLIC_KEYS || undefined,
     },
     llm: {
-      provider: llmProvider,
-      baseUrl: url(env, 'LLM_BASE_URL') ?? (llmProvider === 'openai' ? 'http://localhost:1234/v1' : undefined),
-      apiKey: env.LLM_API_KEY || undefined,
-      model: env.LLM_MODEL || (llmProvider === 'anthropic' ? 'claude-sonnet-4-5' : 'local-model'),
+      providers: llmProviders,
+      defaultProvider: llmProviders[0].id,
+      model: llmProviders[0].defaultModel,
+      modelsRefreshMs: int(env, 'LLM_MODELS_REFRESH_MS', 5 * 60_000, 100),
       firstTokenTimeoutMs: int(env, 'LLM_FIRST_TOKEN_TIMEOUT_MS', 60_000, 1),
       idleTimeoutMs: int(env, 'LLM_IDLE_TIMEOUT_MS', 30_000, 1),
       totalTimeoutMs: int(env, 'LLM_TOTAL_TIMEOUT_MS', 300_000, 1),

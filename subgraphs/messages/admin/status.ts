@@ -17,7 +17,7 @@ export async function systemStatus(ctx: Context) {
     jobsPending: load.pending,
     repliesInFlight: load.generating,
     openSubscriptions: ctx.sessions.openSubscriptions(),
-    providers: [{ name: ctx.generator.provider.name, defaultModel: ctx.config.llm.model, breakerState: BREAKER_STATES[ctx.generator.provider.breakerState()] }],
+    providers: [{ name: ctx.generator.provider.name, defaultModel: ctx.config.llm.model ?? '', breakerState: BREAKER_STATES[ctx.generator.provider.breakerState()] }],
     checkedAt: new Date(),
   };
 }

@@ -29,6 +29,8 @@ export interface AnthropicProviderOptions {
   baseUrl?: string;
   /** API key (default: the SDK reads ANTHROPIC_API_KEY). */
   apiKey?: string;
+  /** The configured provider's id, named in errors, logs and replies (default {@link ANTHROPIC_PROVIDER_NAME}). */
+  name?: string;
 }
 
 /** The Messages API request shape for a chat: system prompt apart, alternating turns starting with the user. */
@@ -71,6 +73,7 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
     apiKey: options.apiKey,
     maxRetries: 0,
   });
+  const name = options.name ?? ANTHROPIC_PROVIDER_NAME;
 
   async function* stream(request: GenerateRequest): AsyncGenerator<StreamChunk> {
     const { signal } = request;
@@ -112,21 +115,32 @@ export function createAnthropicProvider(options: AnthropicProviderOptions = {}):
         }
       }
     } catch (error) {
-      throw toLlmError(error, ANTHROPIC_PROVIDER_NAME, signal);
+      throw toLlmError(error, name, signal);
     }
-    if (signal?.aborted) throw new LlmAbortError(ANTHROPIC_PROVIDER_NAME, signal.reason);
+    if (signal?.aborted) throw new LlmAbortError(name, signal.reason);
     if (!stopped && !finishReason) {
-      throw new LlmError('anthropic provider stream ended before message_stop', {
+      throw new LlmError(`${name} provider stream ended before message_stop`, {
         code: 'incomplete',
         retryable: true,
-        provider: ANTHROPIC_PROVIDER_NAME,
+        provider: name,
       });
     }
     const usage: TokenUsage = { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
     yield { type: 'done', finishReason: finishReason ?? 'end_turn', usage };
   }
 
-  return { name: ANTHROPIC_PROVIDER_NAME, stream };
+  /** `GET /v1/models`: every page of the API's model ids. */
+  async function listModels(signal?: AbortSignal): Promise<string[]> {
+    const ids: string[] = [];
+    try {
+      for await (const model of client.models.list({}, { signal })) ids.push(model.id);
+    } catch (error) {
+      throw toLlmError(error, name, signal);
+    }
+    return ids;
+  }
+
+  return { name, stream, listModels };
 }
 
 /** Total input tokens: uncached plus cache writes plus cache reads. */

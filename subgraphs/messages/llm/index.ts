@@ -5,6 +5,7 @@ import { createAnthropicProvider } from './anthropic';
 import { createOfflineProvider } from './offline';
 import { createOpenAiProvider } from './openai';
 import { createResilientProvider, type ResilientProvider } from './resilient';
+import type { LlmProviderConfig } from '@chat/shared/llm-config';
 import type { LlmConfig, LlmProvider } from './types';
 
 export * from './types';
@@ -16,23 +17,24 @@ export { SUMMARY_MAX_TOKENS } from './summary';
 export type { BreakerState } from './breaker';
 export type { ResilientProvider } from './resilient';
 
-/** Creates the unwrapped provider chosen by `config.provider`. */
-export function createBaseProvider(config: LlmConfig): LlmProvider {
-  switch (config.provider) {
+/** Creates the unwrapped client of one configured provider; `apiKey` replaces the configured key (a user's own). */
+export function createBaseProvider(provider: LlmProviderConfig, config: LlmConfig, apiKey = provider.apiKey): LlmProvider {
+  const { id: name, baseUrl } = provider;
+  switch (provider.kind) {
     case 'openai':
-      return createOpenAiProvider({ baseUrl: config.baseUrl, apiKey: config.apiKey });
+      return createOpenAiProvider({ baseUrl, apiKey, name });
     case 'anthropic':
-      return createAnthropicProvider({ baseUrl: config.baseUrl, apiKey: config.apiKey });
+      return createAnthropicProvider({ baseUrl, apiKey, name });
     case 'offline':
-      return createOfflineProvider({ wordDelayMs: config.offlineWordDelayMs });
+      return createOfflineProvider({ wordDelayMs: config.offlineWordDelayMs, name });
     default: {
-      const unknown: never = config.provider;
-      throw new Error(`unknown LLM provider "${String(unknown)}" (expected openai, anthropic or offline)`);
+      const unknown: never = provider.kind;
+      throw new Error(`unknown LLM provider kind "${String(unknown)}" (expected openai, anthropic or offline)`);
     }
   }
 }
 
-/** Creates the configured provider with resilience; `breakerState()` feeds the admin view. */
-export function createLlmProvider(config: LlmConfig): ResilientProvider {
-  return createResilientProvider(createBaseProvider(config), config);
+/** Creates one configured provider with resilience; `breakerState()` feeds the catalogue and the admin view. */
+export function createLlmProvider(provider: LlmProviderConfig, config: LlmConfig, apiKey?: string): ResilientProvider {
+  return createResilientProvider(createBaseProvider(provider, config, apiKey), config);
 }

@@ -29,6 +29,8 @@ const YOU_ARE = /\bYou are ([A-Z][^.,!?;:\n]{0,40})/;
 export interface OfflineProviderOptions {
   /** Delay between streamed words (default {@link DEFAULT_OFFLINE_WORD_DELAY_MS}). */
   wordDelayMs?: number;
+  /** The configured provider's id (default {@link OFFLINE_PROVIDER_NAME}). */
+  name?: string;
 }
 
 /** Reply templates; one is chosen by a hash of the user's message so the same input always gives the same reply. */
@@ -62,6 +64,7 @@ export function offlineReply(messages: readonly ChatMessage[]): string {
 /** Creates the offline provider: the reply streams word by word, cut at `maxTokens` (finish reason `length`). */
 export function createOfflineProvider(options: OfflineProviderOptions = {}): LlmProvider {
   const wordDelayMs = options.wordDelayMs ?? DEFAULT_OFFLINE_WORD_DELAY_MS;
+  const name = options.name ?? OFFLINE_PROVIDER_NAME;
 
   async function* stream(request: GenerateRequest): AsyncGenerator<StreamChunk> {
     const { signal } = request;
@@ -77,10 +80,10 @@ export function createOfflineProvider(options: OfflineProviderOptions = {}): Llm
         try {
           await sleep(wordDelayMs, undefined, { signal });
         } catch (error) {
-          throw new LlmAbortError(OFFLINE_PROVIDER_NAME, error);
+          throw new LlmAbortError(name, error);
         }
       }
-      if (signal?.aborted) throw new LlmAbortError(OFFLINE_PROVIDER_NAME, signal.reason);
+      if (signal?.aborted) throw new LlmAbortError(name, signal.reason);
       text += word;
       yield { type: 'delta', text: word };
     }
@@ -89,7 +92,7 @@ export function createOfflineProvider(options: OfflineProviderOptions = {}): Llm
     yield { type: 'done', finishReason, usage: { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens } };
   }
 
-  return { name: OFFLINE_PROVIDER_NAME, stream };
+  return { name, stream };
 }
 
 /** Small stable string hash (FNV-1a). */

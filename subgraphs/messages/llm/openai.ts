@@ -18,6 +18,8 @@ export const OPENAI_PROVIDER_NAME = 'openai';
 export interface OpenAiProviderOptions {
   baseUrl?: string;
   apiKey?: string;
+  /** The configured provider's id, named in errors, logs and replies (default {@link OPENAI_PROVIDER_NAME}). */
+  name?: string;
 }
 
 /**
@@ -31,6 +33,7 @@ export function createOpenAiProvider(options: OpenAiProviderOptions = {}): LlmPr
     apiKey: options.apiKey ?? DEFAULT_LOCAL_API_KEY,
     maxRetries: 0,
   });
+  const name = options.name ?? OPENAI_PROVIDER_NAME;
 
   async function* stream(request: GenerateRequest): AsyncGenerator<StreamChunk> {
     const { signal } = request;
@@ -58,21 +61,32 @@ export function createOpenAiProvider(options: OpenAiProviderOptions = {}): LlmPr
         if (chunk.usage) usage = toUsage(chunk.usage);
       }
     } catch (error) {
-      throw toLlmError(error, OPENAI_PROVIDER_NAME, signal);
+      throw toLlmError(error, name, signal);
     }
     // The SDK ends the iteration quietly when the request is aborted.
-    if (signal?.aborted) throw new LlmAbortError(OPENAI_PROVIDER_NAME, signal.reason);
+    if (signal?.aborted) throw new LlmAbortError(name, signal.reason);
     if (!finishReason) {
-      throw new LlmError('openai provider stream ended before a finish reason was received', {
+      throw new LlmError(`${name} provider stream ended before a finish reason was received`, {
         code: 'incomplete',
         retryable: true,
-        provider: OPENAI_PROVIDER_NAME,
+        provider: name,
       });
     }
     yield usage ? { type: 'done', finishReason, usage } : { type: 'done', finishReason };
   }
 
-  return { name: OPENAI_PROVIDER_NAME, stream };
+  /** `GET {baseUrl}/models`: every page of the server's model ids. */
+  async function listModels(signal?: AbortSignal): Promise<string[]> {
+    const ids: string[] = [];
+    try {
+      for await (const model of client.models.list({ signal })) ids.push(model.id);
+    } catch (error) {
+      throw toLlmError(error, name, signal);
+    }
+    return ids;
+  }
+
+  return { name, stream, listModels };
 }
 
 function toUsage(usage: OpenAI.CompletionUsage): TokenUsage {

@@ -1,3 +1,4 @@
+import type { LlmProviderConfig } from '@chat/shared/llm-config';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { startFakeLlm, type FakeLlmServer } from '../../../test/support/fake-llm';
 import { createAnthropicProvider, CONVERSATION_START_PLACEHOLDER, toAnthropicPrompt } from './anthropic';
@@ -210,8 +211,10 @@ describe('offline provider', () => {
 });
 
 describe('createLlmProvider', () => {
-  const base: Omit<LlmConfig, 'provider'> = {
-    model: 'test-model-7b',
+  const base: LlmConfig = {
+    providers: [],
+    defaultProvider: 'openai',
+    modelsRefreshMs: 60_000,
     firstTokenTimeoutMs: 1000,
     idleTimeoutMs: 1000,
     totalTimeoutMs: 5000,
@@ -221,16 +224,19 @@ describe('createLlmProvider', () => {
     breakerResetMs: 1000,
   };
 
-  it('builds the configured provider wrapped with a breaker', async () => {
-    const openai = createLlmProvider({ ...base, provider: 'openai', baseUrl: server.baseUrl });
-    expect(openai.name).toBe('openai');
+  const price = { creditsPerPromptToken: 1, creditsPerCompletionToken: 1 };
+  const provider = (id: string, kind: LlmProviderConfig['kind'], more: Partial<LlmProviderConfig> = {}): LlmProviderConfig => ({ id, kind, name: id, models: [], price, ...more });
+
+  it('builds each configured provider, named by its id, wrapped with a breaker', async () => {
+    const openai = createLlmProvider(provider('local', 'openai', { baseUrl: server.baseUrl }), base);
+    expect(openai.name).toBe('local');
     expect(openai.breakerState()).toBe('closed');
     expect((await collect(openai.stream(request()))).text).toBe('All systems nominal.');
 
-    const anthropic = createLlmProvider({ ...base, provider: 'anthropic', baseUrl: server.url, apiKey: 'k' });
+    const anthropic = createLlmProvider(provider('cloud', 'anthropic', { baseUrl: server.url, apiKey: 'k' }), base);
     expect((await collect(anthropic.stream(request()))).text).toBe('All systems nominal.');
 
-    const offline = createLlmProvider({ ...base, provider: 'offline', offlineWordDelayMs: 0 });
+    const offline = createLlmProvider(provider('demo', 'offline'), { ...base, offlineWordDelayMs: 0 });
     expect((await collect(offline.stream(request()))).text).toContain(OFFLINE_NOTICE);
   });
 });

@@ -42,10 +42,10 @@ export type StreamChunk =
 export interface LlmProvider {
   readonly name: string;
   stream(request: GenerateRequest): AsyncIterable<StreamChunk>;
+  /** The model ids the provider's models endpoint lists; absent for a provider that has none (offline). */
+  listModels?(signal?: AbortSignal): Promise<string[]>;
 }
 
-/** Which backend a provider talks to. */
-export type LlmProviderKind = Config['llm']['provider'];
 
 /**
  * Configuration of the LLM layer: the service configuration's `llm` part (packages/shared/src/config.ts
