@@ -4,12 +4,12 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { CodegenConfig } from '@graphql-codegen/cli';
 import { parse, printSchema } from 'graphql';
 
-/** Each subgraph gets typed resolvers generated from its own schema.graphql, its entities mapped to its row types. */
+/** Each subgraph gets typed resolvers generated from its own schema.graphql, its entities mapped to its row types (in its store, or `module#Type`). */
 const subgraphs = {
   users: { User: 'UserRow', CreditLedgerEntry: 'CreditEntryRow', Persona: 'PersonaRow' },
   characters: { Character: 'CharacterRow', User: 'UserRef', Lorebook: 'LorebookRow', LorebookEntry: 'LorebookEntryRecord' },
-  conversations: { Conversation: 'ConversationRow', User: 'UserRef', Character: 'CharacterRef', Persona: 'PersonaRef', Lorebook: 'LorebookRef' },
-  messages: { Message: 'MessageRow', Conversation: 'ConversationRef', User: 'UserRef' },
+  conversations: { Conversation: 'ConversationRow', ConversationSettings: '../store#ConversationSettings as StoredSettings', User: 'UserRef', Character: 'CharacterRef', Persona: 'PersonaRef', Lorebook: 'LorebookRef' },
+  messages: { Message: 'MessageRow', Conversation: 'ConversationRef', User: 'UserRef', LlmProvider: '../llm/catalogue#CatalogueProvider', LlmModel: '../llm/catalogue#CatalogueModel' },
 } as const;
 type SubgraphName = keyof typeof subgraphs;
 
@@ -50,7 +50,7 @@ const resolverTypes = Object.entries(subgraphs).map(([name, mappers]) => [
       enumsAsTypes: true,
       contextType: '../context#Context',
       mapperTypeSuffix: '',
-      mappers: Object.fromEntries(Object.entries(mappers).map(([type, row]) => [type, `../store#${row}`])),
+      mappers: Object.fromEntries(Object.entries(mappers).map(([type, row]) => [type, row.includes('#') ? row : `../store#${row}`])),
       scalars: { DateTime: { input: 'string', output: 'Date | string' } },
     },
   },

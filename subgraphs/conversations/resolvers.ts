@@ -2,43 +2,16 @@ import { canAccess, requireViewer } from '@chat/shared/auth';
 import { badInput, forbidden, notFound } from '@chat/shared/errors';
 import { requireService } from '@chat/shared/identity';
 import { pageWindow, toConnection } from '@chat/shared/pagination';
-import { LIMITS, numberIn, tags, text } from '@chat/shared/validate';
+import { LIMITS, tags, text } from '@chat/shared/validate';
 import { checkLorebooks, checkPersona } from './attachments';
 import type { Context } from './context';
 import { recordFork } from './fork';
 import { expandGreetings, userName } from './greeting';
-import type { ConversationSettingsInput, Resolvers } from './generated/graphql';
+import type { Resolvers } from './generated/graphql';
 import { RecordCharacterUseDocument } from './generated/peers/characters';
 import { RecordConversationStartDocument } from './generated/peers/messages';
-import { conversationCursor, type ConversationRow, type ConversationSettings, type ConversationsStore } from './store';
-
-/** Bounds of the model settings a conversation may ask for. */
-export const SETTINGS_BOUNDS = {
-  temperature: { min: 0, max: 2, default: 0.8 },
-  maxTokens: { min: 1, max: 32_768, default: 512 },
-  contextWindowTokens: { min: 512, max: 2_000_000, default: 8_192 },
-  modelMax: 200,
-} as const;
-
-/** Settings merged over a base and validated; maxTokens must leave room for the prompt. */
-export function mergeSettings(base: ConversationSettings, input: ConversationSettingsInput | null | undefined): ConversationSettings {
-  const merged = { ...base };
-  if (input?.model != null) merged.model = text('settings.model', input.model, { min: 1, max: SETTINGS_BOUNDS.modelMax }).trim();
-  if (input?.temperature != null) {
-    const { min, max } = SETTINGS_BOUNDS.temperature;
-    merged.temperature = numberIn('settings.temperature', input.temperature, min, max);
-  }
-  if (input?.maxTokens != null) {
-    const { min, max } = SETTINGS_BOUNDS.maxTokens;
-    merged.maxTokens = numberIn('settings.maxTokens', input.maxTokens, min, max);
-  }
-  if (input?.contextWindowTokens != null) {
-    const { min, max } = SETTINGS_BOUNDS.contextWindowTokens;
-    merged.contextWindowTokens = numberIn('settings.contextWindowTokens', input.contextWindowTokens, min, max);
-  }
-  if (merged.maxTokens >= merged.contextWindowTokens) throw badInput('settings.maxTokens', 'must be less than contextWindowTokens');
-  return merged;
-}
+import { mergeSettings, providerOf, startSettings } from './settings';
+import { conversationCursor, type ConversationRow, type ConversationsStore } from './store';
 
 /** A conversation the viewer owns (or, as admin, may manage); NOT_FOUND otherwise. */
 async function owned(ctx: Context, id: string): Promise<ConversationRow> {
@@ -67,13 +40,7 @@ export const resolvers: Resolvers = {
       const viewer = requireViewer(ctx.viewer);
       const title = input.title == null ? undefined : text('title', input.title, { min: 1, max: LIMITS.titleMax }).trim();
       const conversationTags = tags('tags', input.tags) ?? [];
-      const defaults: ConversationSettings = {
-        model: ctx.config.llm.model ?? '',
-        temperature: SETTINGS_BOUNDS.temperature.default,
-        maxTokens: SETTINGS_BOUNDS.maxTokens.default,
-        contextWindowTokens: SETTINGS_BOUNDS.contextWindowTokens.default,
-      };
-      const settings = mergeSettings(defaults, input.settings);
+      const settings = await startSettings(ctx, viewer, input.settings);
       // Checked before the character records its new user: a refusal leaves nothing behind.
       const [personaId, lorebookIds] = await Promise.all([
         checkPersona(ctx, viewer, viewer.id, input.personaId ?? null),
@@ -114,7 +81,7 @@ export const resolvers: Resolvers = {
       return change(ctx, args.id, {
         ...(args.title != null ? { title: text('title', args.title, { min: 1, max: LIMITS.titleMax }).trim() } : {}),
         ...(args.tags != null ? { tags: tags('tags', args.tags) } : {}),
-        ...(args.settings != null ? { settings: mergeSettings(current.settings, args.settings) } : {}),
+        ...(args.settings != null ? { settings: await mergeSettings(ctx, viewer, current.settings, args.settings) } : {}),
         ...(personaId !== undefined ? { persona_id: personaId } : {}),
         ...(lorebookIds !== undefined ? { lorebook_ids: lorebookIds } : {}),
       });
@@ -141,6 +108,9 @@ export const resolvers: Resolvers = {
       return true;
     },
     recordFork: (_root, request, ctx) => recordFork(ctx, request),
+  },
+  ConversationSettings: {
+    provider: (settings, _args, ctx) => providerOf(ctx, settings),
   },
   Conversation: {
     async __resolveReference(ref, ctx) {

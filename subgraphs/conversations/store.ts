@@ -7,6 +7,8 @@ import { isUuid } from '@chat/shared/validate';
 
 /** The model parameters a conversation is generated with. */
 export interface ConversationSettings {
+  /** The provider's id; absent in settings stored before providers were listed (the default one then). */
+  provider?: string;
   model: string;
   temperature: number;
   maxTokens: number;

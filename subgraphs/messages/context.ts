@@ -8,6 +8,7 @@ import { requestContext, type SharedContext } from '@chat/shared/request-context
 import type { RequestIdentity } from '@chat/shared/subgraph';
 import type { KeyedSerializer } from './chat/serial';
 import type { ReplyGenerator } from './generation/generator';
+import type { LlmCatalogue } from './llm/catalogue';
 import type { EventBus } from './realtime/events';
 import type { SessionTracker } from './realtime/sessions';
 import type { ReplyLifecycle } from './replies/lifecycle';
@@ -28,6 +29,8 @@ export interface Context extends RequestIdentity {
   /** Drains what ended replies owe to the users subgraph. */
   settler: CreditSettler;
   generator: ReplyGenerator;
+  /** The providers, their models and prices. */
+  catalogue: LlmCatalogue;
   /** One write that holds credits at a time per conversation on this instance (chat/serial.ts). */
   writes: KeyedSerializer;
   sessions: SessionTracker;

@@ -51,14 +51,13 @@ export async function createMessagesSubgraph(config: Config, signer: ServiceSign
   // The providers and their models, listed in the background: requests only read what is known.
   const catalogue = new LlmCatalogue(config.llm.providers, config.llm, log);
   catalogue.start();
-  const provider = catalogue.list()[0].client;
   if (config.llm.providers.every((p) => p.kind === 'offline')) log.info('no LLM configured: replies come from the offline demo provider (set LLM_PROVIDER or LLM_CONFIG, see README)');
   const queue = createJobQueue(backplane, { claimIdleMs: config.chat.claimIdleMs, log, onDeadLetter: abandonReply(replies) });
   const generator = new ReplyGenerator({
     store,
     queue,
     bus,
-    provider,
+    catalogue,
     replies,
     log,
     flushIntervalMs: config.chat.flushIntervalMs,
@@ -78,7 +77,7 @@ export async function createMessagesSubgraph(config: Config, signer: ServiceSign
   });
   const schema = buildSubgraphSchema({ typeDefs, resolvers: resolvers as never });
   const writes = new KeyedSerializer();
-  const shared = { store, peers, bus, replies, settler, generator, writes, sessions, rateLimiter: backplane.rateLimiter, config, log };
+  const shared = { store, peers, bus, replies, settler, generator, catalogue, writes, sessions, rateLimiter: backplane.rateLimiter, config, log };
   return {
     name: 'messages',
     schema,

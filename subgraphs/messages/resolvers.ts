@@ -12,6 +12,8 @@ import { sendMessage } from './chat/send';
 import { recordConversationStart } from './chat/start';
 import { conversationEvents } from './chat/subscribe';
 import type { Resolvers } from './generated/graphql';
+import { catalogueResolvers, llmProviders } from './models/catalogue';
+import { validateLlmSettings } from './models/validate';
 import { moderationPolicy, setModerationPolicy } from './moderation/policy';
 import { messageCursor } from './store';
 import { deleteMessage, restoreMessage } from './tree/delete';
@@ -26,6 +28,7 @@ export const resolvers: Resolvers = {
     moderationPolicy: (_root, _args, ctx) => moderationPolicy(ctx),
     systemStatus: (_root, _args, ctx) => systemStatus(ctx),
     generationDeadLetters: (_root, { first }, ctx) => generationDeadLetters(ctx, first),
+    llmProviders: (_root, _args, ctx) => llmProviders(ctx),
   },
   Subscription: {
     conversationEvents: {
@@ -49,7 +52,9 @@ export const resolvers: Resolvers = {
     forkConversation: (_root, { messageId, title }, ctx) => forkConversation(ctx, messageId, title),
     deleteMessage: (_root, { messageId }, ctx) => deleteMessage(ctx, messageId),
     restoreMessage: (_root, { messageId }, ctx) => restoreMessage(ctx, messageId),
+    validateLlmSettings: (_root, { settings }, ctx) => validateLlmSettings(ctx, settings),
   },
+  ...catalogueResolvers,
   Conversation: {
     async __resolveReference(ref, ctx) {
       return (await mayRead(ctx, ref.id)) ? { id: ref.id } : null;

@@ -174,8 +174,8 @@ describe.each(ENGINES)('conversations (%s)', (engine) => {
     });
     expect(new Date(updated.updatedAt).getTime()).toBeGreaterThan(new Date(before.updatedAt).getTime());
     // Only what is given changes.
-    const partly = expectOk(await t.gql(UPDATE, { id: conversation.id, settings: { model: 'other-model' } }, alice.token)).updateConversation;
-    expect(partly).toMatchObject({ title: 'Renamed', tags: ['a', 'b'], settings: { model: 'other-model', temperature: 0, maxTokens: 1000 } });
+    const partly = expectOk(await t.gql(UPDATE, { id: conversation.id, settings: { temperature: 0.5 } }, alice.token)).updateConversation;
+    expect(partly).toMatchObject({ title: 'Renamed', tags: ['a', 'b'], settings: { model: before.settings.model, temperature: 0.5, maxTokens: 1000, contextWindowTokens: 8192 } });
 
     const invalid: Array<[Record<string, unknown>, string]> = [
       [{ temperature: 2.01 }, 'temperature'],
@@ -184,6 +184,9 @@ describe.each(ENGINES)('conversations (%s)', (engine) => {
       [{ contextWindowTokens: 1000 }, 'maxTokens'],
       [{ maxTokens: 0 }, 'maxTokens'],
       [{ model: '  ' }, 'model'],
+      // Only the models of the provider's catalogue (here the offline provider's one).
+      [{ model: 'other-model' }, 'model'],
+      [{ provider: 'openai' }, 'provider'],
     ];
     for (const [settings, field] of invalid) {
       expectError(await t.gql(UPDATE, { id: conversation.id, settings }, alice.token), 'BAD_USER_INPUT', field);

@@ -311,7 +311,8 @@ describe('fuzzing every public mutation through the gateway', () => {
   const settingsArb = withExtraKeys(
     fc.record(
       {
-        model: maybe(fc.oneof(fc.constantFrom('offline', 'gpt-4o', 'claude-3-5-sonnet', ''), anyString(2_000))),
+        provider: maybe(fc.oneof(fc.constantFrom('offline', 'openai', ''), anyString(300))),
+        model: maybe(fc.oneof(fc.constantFrom('local-model', 'offline', 'gpt-4o', 'claude-3-5-sonnet', ''), anyString(2_000))),
         temperature: maybe(floatArb),
         maxTokens: maybe(intArb),
         contextWindowTokens: maybe(intArb),

@@ -1,7 +1,9 @@
 /**
  * Fake LLM servers for tests: one local HTTP server that speaks the streaming wire formats of
- * OpenAI chat completions (`POST /v1/chat/completions`) and Anthropic messages (`POST /v1/messages`)
- * closely enough for the official SDK clients to run against it. Behaviour is scriptable per test.
+ * OpenAI chat completions (`POST /v1/chat/completions`) and Anthropic messages (`POST /v1/messages`),
+ * and both APIs' models endpoint (`GET /v1/models`, Anthropic's when the request carries
+ * `anthropic-version`), closely enough for the official SDK clients to run against it.
+ * Behaviour is scriptable per test.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -32,6 +34,12 @@ export interface FakeLlmBehaviour {
    * resolves (benchmarks stamp send times into tokens, or hold a token back until every stream has started).
    */
   renderToken?: (token: string, index: number) => string | Promise<string>;
+  /** The model ids `GET /v1/models` lists. */
+  models: string[];
+  /** Answer `GET /v1/models` with this HTTP status instead (null: list the models). */
+  modelsFailStatus: number | null;
+  /** The API key every request must carry (Authorization: Bearer, or x-api-key); null: any. A wrong one gets 401. */
+  apiKey: string | null;
 }
 
 /** A request the server received. */
@@ -54,8 +62,10 @@ export interface FakeLlmServer {
   url: string;
   /** `url` + `/v1` (OpenAI SDK `baseURL`). */
   baseUrl: string;
-  /** Every request received, in order. */
+  /** Every generation request received, in order. */
   requests: RecordedRequest[];
+  /** Every `GET /v1/models` received, in order (kept apart: the catalogue reads it in the background). */
+  modelListings: RecordedRequest[];
   /** Changes the default behaviour (merged into the current one). */
   setBehaviour(behaviour: Partial<FakeLlmBehaviour>): void;
   /** Queues one-off behaviours: the next requests use them in order (each merged over the default), then the default again. */
@@ -75,6 +85,9 @@ export const DEFAULT_FAKE_BEHAVIOUR: FakeLlmBehaviour = {
   hangAfterTokens: null,
   finishReason: null,
   promptTokens: 42,
+  models: ['fake-small', 'fake-large'],
+  modelsFailStatus: null,
+  apiKey: null,
 };
 
 /** Fixed `created` timestamp so chunks are reproducible. */
@@ -85,6 +98,7 @@ export async function startFakeLlm(initial: Partial<FakeLlmBehaviour> = {}): Pro
   let defaults: FakeLlmBehaviour = { ...DEFAULT_FAKE_BEHAVIOUR, ...initial };
   const queue: Array<Partial<FakeLlmBehaviour>> = [];
   const requests: RecordedRequest[] = [];
+  const modelListings: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
   let counter = 0;
 
@@ -112,6 +126,7 @@ export async function startFakeLlm(initial: Partial<FakeLlmBehaviour> = {}): Pro
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const raw = await readBody(req);
     const path = (req.url ?? '').split('?')[0];
+    if (req.method === 'GET' && path === '/v1/models') return listModels(req, res, path);
     const api = path === '/v1/chat/completions' ? 'openai' : path === '/v1/messages' ? 'anthropic' : 'unknown';
     let body: any;
     try {
@@ -142,6 +157,7 @@ export async function startFakeLlm(initial: Partial<FakeLlmBehaviour> = {}): Pro
     if (api === 'unknown' || req.method !== 'POST') {
       return sendJson(res, 404, { error: { message: `fake LLM: no route for ${req.method} ${path}` } });
     }
+    if (!keyAccepted(req, defaults.apiKey)) return sendError(res, api, 401, 'Incorrect API key provided.');
     if (!body?.stream) {
       return sendError(res, api, 400, 'fake LLM only implements streaming requests (stream: true)');
     }
@@ -160,6 +176,20 @@ export async function startFakeLlm(initial: Partial<FakeLlmBehaviour> = {}): Pro
     await play(res, stream, behaviour, gone.signal);
   }
 
+  /** The models endpoint in the format of the API that asks: Anthropic's (it sends anthropic-version) or OpenAI's. */
+  function listModels(req: IncomingMessage, res: ServerResponse, path: string): void {
+    const api = req.headers['anthropic-version'] ? 'anthropic' : 'openai';
+    modelListings.push({ api, method: 'GET', path, headers: req.headers, body: undefined, finished: true, clientDisconnected: false });
+    if (!keyAccepted(req, defaults.apiKey)) return sendError(res, api, 401, 'Incorrect API key provided.');
+    if (defaults.modelsFailStatus !== null) return sendError(res, api, defaults.modelsFailStatus, `scripted models failure (HTTP ${defaults.modelsFailStatus})`);
+    const { models } = defaults;
+    if (api === 'anthropic') {
+      const data = models.map((id) => ({ type: 'model', id, display_name: id, created_at: new Date(CREATED * 1000).toISOString() }));
+      return sendJson(res, 200, { data, has_more: false, first_id: models[0] ?? null, last_id: models.at(-1) ?? null });
+    }
+    sendJson(res, 200, { object: 'list', data: models.map((id) => ({ id, object: 'model', created: CREATED, owned_by: 'fake' })) });
+  }
+
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
@@ -168,6 +198,7 @@ export async function startFakeLlm(initial: Partial<FakeLlmBehaviour> = {}): Pro
     url,
     baseUrl: `${url}/v1`,
     requests,
+    modelListings,
     setBehaviour(behaviour) {
       defaults = { ...defaults, ...behaviour };
     },
@@ -281,10 +312,16 @@ function anthropicStream(body: any, behaviour: FakeLlmBehaviour, n: number): Wir
   };
 }
 
+/** Whether the request carries `expected` as its key (OpenAI: a bearer token; Anthropic: x-api-key); any key when null. */
+function keyAccepted(req: IncomingMessage, expected: string | null): boolean {
+  if (expected === null) return true;
+  return req.headers.authorization === `Bearer ${expected}` || req.headers['x-api-key'] === expected;
+}
+
 /** Error response in the API's own error format. */
 function sendError(res: ServerResponse, api: RecordedRequest['api'], status: number, message: string): void {
   if (api === 'anthropic') {
-    const type = status === 529 ? 'overloaded_error' : status >= 500 ? 'api_error' : 'invalid_request_error';
+    const type = status === 529 ? 'overloaded_error' : status >= 500 ? 'api_error' : status === 401 ? 'authentication_error' : 'invalid_request_error';
     return sendJson(res, status, { type: 'error', error: { type, message } });
   }
   sendJson(res, status, { error: { message, type: status >= 500 ? 'server_error' : 'invalid_request_error', param: null, code: null } });

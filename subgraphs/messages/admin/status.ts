@@ -17,7 +17,11 @@ export async function systemStatus(ctx: Context) {
     jobsPending: load.pending,
     repliesInFlight: load.generating,
     openSubscriptions: ctx.sessions.openSubscriptions(),
-    providers: [{ name: ctx.generator.provider.name, defaultModel: ctx.config.llm.model ?? '', breakerState: BREAKER_STATES[ctx.generator.provider.breakerState()] }],
+    providers: ctx.catalogue.list().map(({ config, client, models }) => ({
+      name: config.id,
+      defaultModel: config.defaultModel ?? models()[0]?.id ?? '',
+      breakerState: BREAKER_STATES[client.breakerState()],
+    })),
     checkedAt: new Date(),
   };
 }

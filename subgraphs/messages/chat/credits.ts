@@ -6,7 +6,7 @@ import { HoldCreditsDocument } from '../generated/peers/users';
 import type { GenerationJob } from '../generation/job';
 import { promptTokenBound } from '../generation/prompt';
 import type { HistoryMessage } from '../llm';
-import { creditsFor, DEFAULT_PRICE } from '../replies/cost';
+import { creditsFor } from '../replies/cost';
 import type { ReplyHold } from '../store';
 import { orConflict } from './exchange';
 
@@ -29,7 +29,8 @@ export interface HoldRequest {
  */
 export async function holdReplyCredits(ctx: Context, target: Omit<GenerationJob, 'replyId'>, request: HoldRequest): Promise<ReplyHold> {
   const promptTokens = await promptTokenBound(ctx.store, target, request.leafId, request.pending);
-  const amount = creditsFor({ promptTokens, completionTokens: target.settings.maxTokens }, DEFAULT_PRICE);
+  const { price } = ctx.catalogue.route(target.settings.provider, target.settings.model);
+  const amount = creditsFor({ promptTokens, completionTokens: target.settings.maxTokens }, price);
   const replyId = request.replyId ?? randomUUID();
   const key = request.key ?? replyId;
   const { holdCredits } = await ctx.peers.users.call(

@@ -1,6 +1,7 @@
 import type { Logger } from '@chat/shared/log';
 import { contextFrom, inSpan, SpanKind, traceHeaders, type Span, type Tracer } from '@chat/shared/tracing';
 import { countTokens, isAbortError, type BuiltPrompt, type ResilientProvider, type TokenUsage } from '../llm';
+import type { LlmCatalogue, Route } from '../llm/catalogue';
 import type { EventBus } from '../realtime/events';
 import type { PartialUsage, ReplyLifecycle } from '../replies/lifecycle';
 import type { ReplyMetrics, ReplyOutcome } from '../replies/metrics';
@@ -23,7 +24,8 @@ export interface GeneratorDeps {
   store: MessagesStore;
   queue: JobQueue;
   bus: EventBus;
-  provider: ResilientProvider;
+  /** The providers replies are routed to (to a fallback while one is down). */
+  catalogue: LlmCatalogue;
   /** Every change of a reply's state goes through it. */
   replies: ReplyLifecycle;
   log: Logger;
@@ -70,11 +72,6 @@ export class ReplyGenerator {
     deps.metrics.watchLoad(() => this.load());
   }
 
-  /** The provider replies come from (its name and circuit breaker, for the admin view). */
-  get provider(): ResilientProvider {
-    return this.deps.provider;
-  }
-
   /** Starts taking jobs from the queue, and listening for cancel requests from any instance. */
   start(): void {
     this.deps.bus.onCancelRequest((replyId) => this.inflight.get(replyId)?.abort.abort());
@@ -110,9 +107,14 @@ export class ReplyGenerator {
     return this.deps.queue.close();
   }
 
-  /** Assembles the prompt a reply answering `leafId` would get now (also used by promptPreview). */
-  prompt(job: Pick<GenerationJob, 'conversationId' | 'settings' | 'character'>, leafId: string | null, options?: Parameters<typeof replyPrompt>[3]): Promise<BuiltPrompt> {
-    return replyPrompt(this.deps, job, leafId, options);
+  /** Assembles the prompt a reply answering `leafId` would get now (also used by promptPreview); `llm` writes summaries (default: the job's provider). */
+  prompt(
+    job: Pick<GenerationJob, 'conversationId' | 'settings' | 'character'>,
+    leafId: string | null,
+    options?: Parameters<typeof replyPrompt>[3],
+    llm: ResilientProvider = this.deps.catalogue.route(job.settings.provider, job.settings.model).provider.client,
+  ): Promise<BuiltPrompt> {
+    return replyPrompt({ store: this.deps.store, provider: llm }, job, leafId, options);
   }
 
   private run(job: GenerationJob, delivery: number): Promise<void> {
@@ -134,7 +136,7 @@ export class ReplyGenerator {
    * (numbered from 0) carry only the new text, and only the new text is charged.
    */
   private async generate(job: GenerationJob, delivery: number, span: Span): Promise<void> {
-    const { store, bus, provider, log, metrics, replies } = this.deps;
+    const { store, bus, catalogue, log, metrics, replies } = this.deps;
     const reply = await store.byId(job.replyId);
     if (!reply) return;
     const continuing = job.continuation !== undefined;
@@ -157,7 +159,11 @@ export class ReplyGenerator {
     metrics.replies.inc({ outcome: 'started' });
     this.inflight.set(job.replyId, state);
     const startedAt = Date.now();
-    const model = metrics.model(job.settings.model);
+    // The provider that answers (the asked one, or its fallback while it is down), and the model's price.
+    const route = catalogue.route(job.settings.provider, job.settings.model);
+    const provider = route.provider.client;
+    if (route.fellBackFrom) log.warn({ replyId: job.replyId, from: route.fellBackFrom, to: provider.name, model: route.model }, 'provider down: the reply comes from its fallback');
+    const model = metrics.model(route.model);
     let streamed: StreamOutcome | undefined;
     let writing: Promise<void> = Promise.resolve();
     let outcome: ReplyOutcome = 'failed';
@@ -166,9 +172,9 @@ export class ReplyGenerator {
     try {
       // The history it answers is the path above it; text already written is the model's to go on from.
       const pending = state.text ? { role: 'ASSISTANT' as const, content: state.text } : undefined;
-      const prompt = await this.prompt(job, reply.parent_id, { signal: state.abort.signal, pending });
-      asked = { promptTokens: prompt.totalTokens, priorChars };
-      streamed = await this.stream(job, state, prompt.messages, resuming || continuing, (saving) => (writing = saving(writing)));
+      const prompt = await this.prompt(job, reply.parent_id, { signal: state.abort.signal, pending }, provider);
+      asked = { promptTokens: prompt.totalTokens, priorChars, price: route.price };
+      streamed = await this.stream(job, route, state, prompt.messages, resuming || continuing, (saving) => (writing = saving(writing)));
       if (!streamed.proceeded) return;
       await writing;
       const usage = streamed.usage;
@@ -180,22 +186,26 @@ export class ReplyGenerator {
       const streamingMs = (streamed.lastTokenMs ?? 0) - (streamed.firstTokenMs ?? 0);
       if (streamingMs > 0 && completionTokens > 1) metrics.tokensPerSecond.observe({ provider: provider.name, model }, (completionTokens - 1) / (streamingMs / 1000));
       span.setAttributes({ 'gen_ai.usage.input_tokens': promptTokens, 'gen_ai.usage.output_tokens': completionTokens });
-      const done = await replies.complete(job.replyId, {
-        content: state.text,
-        model: job.settings.model,
-        provider: provider.name,
+      const done = await replies.complete(
+        job.replyId,
+        {
+          content: state.text,
+          model: route.model,
+          provider: provider.name,
         prompt_tokens: promptTokens,
         completion_tokens: completionTokens,
         total_tokens: totalTokens,
-        finish_reason: streamed.finishReason,
-        latency_ms: Date.now() - startedAt,
-      });
+          finish_reason: streamed.finishReason,
+          latency_ms: Date.now() - startedAt,
+        },
+        route.price,
+      );
       if (done) outcome = 'completed';
     } catch (error) {
       await writing;
       const cancelled = isAbortError(error) && state.abort.signal.aborted;
       outcome = cancelled ? 'cancelled' : 'failed';
-      const ending = { content: state.text, model: job.settings.model, provider: provider.name, latency_ms: Date.now() - startedAt };
+      const ending = { content: state.text, model: route.model, provider: provider.name, latency_ms: Date.now() - startedAt };
       // The provider is paid for a prompt it read: charged once a token came back, not for a refused call.
       const used = state.sequence >= 0 ? asked : undefined;
       if (cancelled) await replies.cancel(job.replyId, ending, used);
@@ -213,7 +223,7 @@ export class ReplyGenerator {
             userId: job.userId,
             outcome,
             provider: provider.name,
-            model: job.settings.model,
+            model: route.model,
             delivery,
             timeToFirstTokenMs: streamed?.firstTokenMs === undefined ? undefined : Math.round(streamed.firstTokenMs),
             pieces: streamed?.pieces ?? 0,
@@ -232,19 +242,21 @@ export class ReplyGenerator {
    */
   private stream(
     job: GenerationJob,
+    route: Route,
     state: Inflight,
     messages: BuiltPrompt['messages'],
     streaming: boolean,
     queueWrite: (saving: (previous: Promise<void>) => Promise<void>) => void,
   ): Promise<StreamOutcome> {
-    const { store, bus, provider, log, metrics, tracer, replies, flushIntervalMs, progressWritesPerSecond } = this.deps;
-    const attributes = { 'gen_ai.system': provider.name, 'gen_ai.request.model': job.settings.model, 'gen_ai.request.max_tokens': job.settings.maxTokens };
+    const { store, bus, log, metrics, tracer, replies, flushIntervalMs, progressWritesPerSecond } = this.deps;
+    const provider = route.provider.client;
+    const attributes = { 'gen_ai.system': provider.name, 'gen_ai.request.model': route.model, 'gen_ai.request.max_tokens': job.settings.maxTokens };
     return inSpan(tracer, `llm ${provider.name} stream`, { kind: SpanKind.CLIENT, attributes }, async (span) => {
       const asked = performance.now();
       const outcome: StreamOutcome = { proceeded: true, finishReason: 'stop', pieces: 0 };
       let flushed = Date.now();
       for await (const chunk of provider.stream({
-        model: job.settings.model,
+        model: route.model,
         messages,
         temperature: job.settings.temperature,
         maxTokens: job.settings.maxTokens,
@@ -259,7 +271,7 @@ export class ReplyGenerator {
         if (state.sequence === -1 && !streaming && !(await replies.startStreaming(job.replyId))) return { ...outcome, proceeded: false };
         if (outcome.firstTokenMs === undefined) {
           outcome.firstTokenMs = performance.now() - asked;
-          metrics.timeToFirstToken.observe({ provider: provider.name, model: metrics.model(job.settings.model) }, outcome.firstTokenMs / 1000);
+          metrics.timeToFirstToken.observe({ provider: provider.name, model: metrics.model(route.model) }, outcome.firstTokenMs / 1000);
           span.addEvent('first token');
         }
         outcome.lastTokenMs = performance.now() - asked;

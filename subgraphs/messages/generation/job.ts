@@ -2,6 +2,8 @@ import type { PromptCharacter } from '../llm';
 
 /** The model settings of the conversation a reply belongs to. */
 export interface ReplySettings {
+  /** The provider's id (llm/catalogue.ts); absent in jobs queued before providers were listed (the default one). */
+  provider?: string;
   model: string;
   temperature: number;
   maxTokens: number;

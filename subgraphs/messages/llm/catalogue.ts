@@ -5,12 +5,16 @@
  */
 import { priceOf, type LlmProviderConfig, type ModelPrice } from '@chat/shared/llm-config';
 import type { Logger } from 'pino';
-import { createLlmProvider } from './index';
+import { createBaseProvider, createLlmProvider } from './index';
 import type { ResilientProvider } from './resilient';
 import type { LlmConfig } from './types';
 
 /** Longest wait for a models endpoint before the provider counts as down. */
 export const MODELS_LIST_TIMEOUT_MS = 5_000;
+/** Longest wait for a validation call's answer. */
+export const PROBE_TIMEOUT_MS = 15_000;
+/** What a validation call asks: the smallest answer a model can give. */
+export const PROBE_REQUEST = { messages: [{ role: 'user' as const, content: 'Reply with one word: ok' }], temperature: 0, maxTokens: 1 };
 
 /** A provider's health as the contract names it. */
 export type ProviderStatus = 'UP' | 'DOWN' | 'CIRCUIT_OPEN';
@@ -139,6 +143,23 @@ export class LlmCatalogue {
     if (found) return { provider, model: found };
     if (models.length === 0) throw new CatalogueChoiceError('model', `provider "${provider.config.id}" lists no models yet (status ${provider.status()})`);
     throw new CatalogueChoiceError('model', `must be one of the models of provider "${provider.config.id}": ${models.map((m) => m.id).join(', ')}`);
+  }
+
+  /**
+   * One tiny real call to `provider`'s `model` (with `apiKey` when given, else the configured key),
+   * outside its breaker so that a user's test never trips it: the latency, or the provider's error.
+   */
+  async probe(provider: CatalogueProvider, model: string, apiKey?: string): Promise<{ ok: boolean; error: string | null; latencyMs: number }> {
+    const client = createBaseProvider(provider.config, this.config, apiKey ?? provider.config.apiKey);
+    const started = performance.now();
+    try {
+      for await (const _chunk of client.stream({ ...PROBE_REQUEST, model, signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) })) {
+        // Consumed to the end: the call counts when the provider finished it.
+      }
+      return { ok: true, error: null, latencyMs: Math.round(performance.now() - started) };
+    } catch (error) {
+      return { ok: false, error: (error as Error).message.slice(0, 500), latencyMs: Math.round(performance.now() - started) };
+    }
   }
 
   /**

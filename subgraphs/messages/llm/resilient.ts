@@ -202,7 +202,9 @@ export function createResilientProvider(
     });
   }
 
-  return { name, stream, breaker, breakerState: () => breaker.state() };
+  // Listing models is the catalogue's health check: it bypasses the breaker, which guards replies.
+  const listModels = inner.listModels?.bind(inner);
+  return { name, stream, breaker, breakerState: () => breaker.state(), ...(listModels ? { listModels } : {}) };
 }
 
 function circuitOpenError(provider: string, rejection: BreakerRejection, cause: LlmError | undefined): LlmError {

@@ -1,14 +1,12 @@
 /** What a reply costs in credits: its tokens at the model's price. */
+import { DEFAULT_CREDITS_PER_TOKEN, type ModelPrice } from '@chat/shared/llm-config';
 import { countTokens } from '../llm';
 
-/** Credits per prompt token and per completion token. */
-export interface CreditPrice {
-  perPromptToken: number;
-  perCompletionToken: number;
-}
+/** Credits per prompt token and per completion token (a model's price, llm/catalogue.ts). */
+export type CreditPrice = ModelPrice;
 
-/** One credit per token of either kind (until models are priced one by one). */
-export const DEFAULT_PRICE: CreditPrice = { perPromptToken: 1, perCompletionToken: 1 };
+/** One credit per token of either kind: a model configured without a price. */
+export const DEFAULT_PRICE: CreditPrice = { creditsPerPromptToken: DEFAULT_CREDITS_PER_TOKEN, creditsPerCompletionToken: DEFAULT_CREDITS_PER_TOKEN };
 
 /** Tokens a reply used: the prompt the provider read, and the completion it wrote. */
 export interface TokensUsed {
@@ -18,7 +16,7 @@ export interface TokensUsed {
 
 /** The credits `used` tokens cost at `price`, rounded up to a whole credit. */
 export function creditsFor(used: TokensUsed, price: CreditPrice = DEFAULT_PRICE): number {
-  return Math.ceil(used.promptTokens * price.perPromptToken + used.completionTokens * price.perCompletionToken);
+  return Math.ceil(used.promptTokens * price.creditsPerPromptToken + used.completionTokens * price.creditsPerCompletionToken);
 }
 
 /**

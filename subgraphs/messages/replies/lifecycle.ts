@@ -7,7 +7,7 @@ import type { Logger } from '@chat/shared/log';
 import { traceHeaders } from '@chat/shared/tracing';
 import type { ConversationEventKind, EventBus } from '../realtime/events';
 import type { MessageRow, MessagesStore, ReplyOutcome } from '../store';
-import { creditsFor, DEFAULT_PRICE, tokensUsed } from './cost';
+import { creditsFor, DEFAULT_PRICE, tokensUsed, type CreditPrice } from './cost';
 
 /** The states a reply ends in. */
 export type TerminalStatus = 'COMPLETED' | 'FAILED' | 'CANCELLED';
@@ -31,6 +31,8 @@ export type ReplyEnding = Partial<Omit<ReplyOutcome, 'status' | 'error'>>;
  */
 export interface PartialUsage {
   promptTokens: number;
+  /** The model's price (default one credit a token). */
+  price?: CreditPrice;
   /** Characters at the start of the text an earlier generation wrote (a continued reply's): not charged again. */
   priorChars?: number;
 }
@@ -63,9 +65,9 @@ export class ReplyLifecycle {
     return this.deps.store.markStreaming(replyId);
   }
 
-  /** → COMPLETED with its text, usage and the provider's finish reason; it costs its tokens. Undefined when it had already ended. */
-  complete(replyId: string, ending: ReplyEnding): Promise<MessageRow | undefined> {
-    return this.end(replyId, { ...ending, status: 'COMPLETED' }, creditsFor(tokensUsed(ending), DEFAULT_PRICE));
+  /** → COMPLETED with its text, usage and the provider's finish reason; it costs its tokens at `price`. Undefined when it had already ended. */
+  complete(replyId: string, ending: ReplyEnding, price: CreditPrice = DEFAULT_PRICE): Promise<MessageRow | undefined> {
+    return this.end(replyId, { ...ending, status: 'COMPLETED' }, creditsFor(tokensUsed(ending), price));
   }
 
   /**
@@ -103,5 +105,5 @@ export class ReplyLifecycle {
 /** The credits a reply that did not complete used: nothing before the provider was asked. */
 function partialCost(ending: ReplyEnding, usage: PartialUsage | undefined): number {
   if (!usage) return 0;
-  return creditsFor(tokensUsed({ prompt_tokens: usage.promptTokens, content: ending.content?.slice(usage.priorChars ?? 0) }), DEFAULT_PRICE);
+  return creditsFor(tokensUsed({ prompt_tokens: usage.promptTokens, content: ending.content?.slice(usage.priorChars ?? 0) }), usage.price ?? DEFAULT_PRICE);
 }

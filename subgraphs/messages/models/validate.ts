@@ -1,0 +1,25 @@
+/** validateLlmSettings: one tiny real call to the provider and model a conversation would use. */
+import { requireViewer } from '@chat/shared/auth';
+import { badInput } from '@chat/shared/errors';
+import { rateLimited } from '@chat/shared/rate-limit';
+import type { Context } from '../context';
+import type { ConversationSettingsInput } from '../generated/graphql';
+import { CatalogueChoiceError } from '../llm/catalogue';
+
+/** Validation calls one user may make a minute: each is a real (if tiny) call to a provider. */
+export const VALIDATIONS_PER_MINUTE = 10;
+
+/** The provider's answer to a one-token request: ok with its latency, or its error. */
+export async function validateLlmSettings(ctx: Context, settings: ConversationSettingsInput) {
+  const viewer = requireViewer(ctx.viewer);
+  let choice;
+  try {
+    choice = ctx.catalogue.choose(settings.provider, settings.model);
+  } catch (error) {
+    if (error instanceof CatalogueChoiceError) throw badInput(`settings.${error.field}`, error.message);
+    throw error;
+  }
+  const decision = await ctx.rateLimiter.hit(`llm-validate:${viewer.id}`, VALIDATIONS_PER_MINUTE, 60_000);
+  if (!decision.allowed) throw rateLimited(decision, 'LLM validations');
+  return ctx.catalogue.probe(choice.provider, choice.model.id);
+}
