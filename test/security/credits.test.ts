@@ -88,6 +88,33 @@ describe('credits, held and settled (PostgreSQL and Redis)', () => {
     expect(balance).toBe(5000 - accepted.length * (PROMPT_TOKENS + 4));
   });
 
+  it('keeps the balance equal to the ledger through a storm of 40 concurrent sends with credits for 5, cancels and provider failures', async () => {
+    const user = await t.signUp('Storm');
+    // Each reply holds its prompt and 900 tokens: 5,000 credits cover five at most.
+    const chats = await Promise.all(Array.from({ length: 40 }, () => startChat(t, { user })));
+    await Promise.all(chats.map((chat) => t.gql(SETTINGS, { id: chat.conversationId, max: 900 }, user.token)));
+    // Whichever replies reach the provider first: one refused outright, one failing midway, the others long enough to cancel.
+    const long = { tokens: Array.from({ length: 300 }, (_, i) => ` w${i}`), tokenDelayMs: 5 };
+    llm.script({ failTimes: 1, failStatus: 500 }, { tokens: ['a', 'b', 'c', 'd'], hangAfterTokens: 2 }, long, long, long);
+    const answers = await Promise.all(chats.map((chat) => send(t, user.token, chat.conversationId, 'Storm.')));
+    const accepted = answers.filter((a) => a.data?.sendMessage).map((a) => a.data.sendMessage.reply.id as string);
+    expect(answers.filter((a) => codeOf(a) === 'INSUFFICIENT_CREDITS').length).toBe(40 - accepted.length);
+    expect(accepted.length).toBeGreaterThanOrEqual(1);
+    // Cancel every reply still going, all at once, racing their ends.
+    await Promise.all(accepted.map((id) => t.gql(CANCEL, { id }, user.token)));
+    const ended = await Promise.all(accepted.map((id) => waitForEnd(t, user.token, id, 30_000)));
+    expect(ended.every((m) => ['COMPLETED', 'FAILED', 'CANCELLED'].includes(m.status))).toBe(true);
+    // Five at once at most: a sixth only once a failed one had given its hold back.
+    expect(accepted.length).toBeLessThanOrEqual(5 + ended.filter((m) => m.status === 'FAILED').length);
+    const { rows } = await expectLedgerBalanced(t, user.token);
+    // Every accepted reply held once and ended once.
+    for (const id of accepted) {
+      expect(rows.filter((r) => r.replyId === id && r.kind === 'HOLD')).toHaveLength(1);
+      expect(rows.filter((r) => r.replyId === id && (r.kind === 'SETTLE' || r.kind === 'RELEASE'))).toHaveLength(1);
+    }
+    llm.unscript();
+  });
+
   it('charges a reply cancelled near its end for what it used, not nothing', async () => {
     const chat = await startChat(t);
     llm.script({ tokens: Array.from({ length: 400 }, (_, i) => ` w${i}`), tokenDelayMs: 5 });

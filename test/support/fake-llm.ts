@@ -70,6 +70,8 @@ export interface FakeLlmServer {
   setBehaviour(behaviour: Partial<FakeLlmBehaviour>): void;
   /** Queues one-off behaviours: the next requests use them in order (each merged over the default), then the default again. */
   script(...steps: Array<Partial<FakeLlmBehaviour>>): void;
+  /** Drops the queued behaviours no request has used yet. */
+  unscript(): void;
   /** Stops the server and destroys open connections (including hanging streams). */
   close(): Promise<void>;
 }
@@ -204,6 +206,9 @@ export async function startFakeLlm(initial: Partial<FakeLlmBehaviour> = {}): Pro
     },
     script(...steps) {
       queue.push(...steps);
+    },
+    unscript() {
+      queue.length = 0;
     },
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
