@@ -66,3 +66,14 @@ describe('LLM_CONFIG', () => {
     expect(() => loadConfig({ LLM_CONFIG: '/nonexistent/llm.yaml' })).toThrow('LLM_CONFIG: cannot read /nonexistent/llm.yaml');
   });
 });
+
+describe('deploy/llm.example.yaml', () => {
+  it('is a valid LLM_CONFIG, as the README shows it', () => {
+    const file = new URL('../../../deploy/llm.example.yaml', import.meta.url).pathname;
+    const providers = loadLlmProviders({ LLM_CONFIG: file, ANTHROPIC_API_KEY: 'sk-ant-test' });
+    expect(providers.map((p) => [p.id, p.kind, p.fallback])).toEqual([
+      ['local', 'openai', 'cloud'],
+      ['cloud', 'anthropic', undefined],
+    ]);
+  });
+});
