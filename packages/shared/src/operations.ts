@@ -9,6 +9,8 @@ import type { ServiceMetrics } from './metrics';
 
 /** The outcome of an operation without errors. */
 export const OK_OUTCOME = 'ok';
+/** Operations a service polls (the gateway asks for revoked sessions every second): logged at debug, so logs show what people do. */
+export const POLLED_OPERATIONS: ReadonlySet<string> = new Set(['RevokedSessions']);
 /** Error codes that mean the server failed (the rest are the client's doing and leave the span OK). */
 const SERVER_FAILURES = new Set(['INTERNAL_SERVER_ERROR', 'UNAVAILABLE']);
 
@@ -40,10 +42,8 @@ export function operationsPlugin<TContext extends BaseContext & { viewer?: { id:
           metrics.operations.observe({ operation: label, type, outcome }, seconds);
           span?.setAttribute('graphql.outcome', outcome);
           if (SERVER_FAILURES.has(outcome)) span?.setStatus({ code: SpanStatusCode.ERROR, message: errors?.[0]?.message });
-          log.info(
-            { operation: label, type, outcome, durationMs: Math.round(seconds * 10_000) / 10, userId: contextValue.viewer?.id },
-            'graphql operation',
-          );
+          const level = operation !== null && POLLED_OPERATIONS.has(operation) && outcome === OK_OUTCOME ? 'debug' : 'info';
+          log[level]({ operation: label, type, outcome, durationMs: Math.round(seconds * 10_000) / 10, userId: contextValue.viewer?.id }, 'graphql operation');
         },
       };
     },
