@@ -159,6 +159,12 @@ it ends, however it ends; CreditLedger shows every movement, and they add up to 
     operations: ['CreditLedger', 'GrantCredits'],
   },
   {
+    intro: `Models. LlmProviders lists every provider the operator configured, its status and the models it offers
+with their prices in credits per token; a conversation's settings name one provider and one of its models
+(UpdateConversation). ValidateLlmSettings asks the provider for a one-token answer.`,
+    operations: ['LlmProviders', 'ValidateLlmSettings'],
+  },
+  {
     intro: `Branches. A conversation is a tree: rerolls (RegenerateReply) and edits are alternatives of a message,
 and the active path through them is what Conversation.messages lists and what the next reply is built
 from. Swipe with SelectAlternative, keep a reply going with ContinueReply, branch off with
