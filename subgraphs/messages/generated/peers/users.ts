@@ -8,6 +8,8 @@ export type CreditHoldInput = {
   amount: number;
   /** Idempotency key: the same key twice holds once. */
   key: string;
+  /** The provider the reply runs on: when the user has their own key for it, nothing is held (ownKey). */
+  provider?: string | null | undefined;
   reason: string;
   replyId: string | number;
 };
@@ -34,6 +36,7 @@ export type ChatPersonaQueryVariables = Exact<{
 
 
 export type ChatPersonaQuery = { _entities: Array<
+    | { __typename: 'LlmProvider' }
     | { __typename: 'Persona', name: string, description: string }
     | { __typename: 'User', displayName: string, personas: Array<{ name: string, description: string, isDefault: boolean }> }
    | null> };
