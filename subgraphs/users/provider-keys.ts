@@ -6,6 +6,7 @@
 import { canAccess, requireViewer } from '@chat/shared/auth';
 import { badInput, forbidden } from '@chat/shared/errors';
 import { requireService } from '@chat/shared/identity';
+import { text } from '@chat/shared/validate';
 import type { Context } from './context';
 import type { ProviderKey, UserResolvers } from './generated/graphql';
 import type { ProviderKeyInfo } from './provider-key-store';
@@ -14,6 +15,8 @@ import type { ProviderKeyInfo } from './provider-key-store';
 export const API_KEY_MIN = 8;
 export const API_KEY_MAX = 500;
 const API_KEY_PATTERN = new RegExp(`^[\\x20-\\x7e]{${API_KEY_MIN},${API_KEY_MAX}}$`);
+/** The longest provider id (llm-config.ts's PROVIDER_ID_PATTERN allows 40). */
+const PROVIDER_ID_MAX = 40;
 
 /** The providers a user may bring a key for: the deployment's, but the offline one (it takes none). */
 function keyedProviders(ctx: Context): string[] {
@@ -40,16 +43,24 @@ export async function setProviderKey(ctx: Context, args: { provider: string; api
   return asProviderKey(await ctx.providerKeys.set(viewer.id, provider, apiKey));
 }
 
-/** deleteProviderKey: false when the caller had no key for it. */
+/**
+ * deleteProviderKey: false when the caller had no key for it. A key for a provider the deployment
+ * no longer has can still be deleted; naming one it never had is BAD_USER_INPUT.
+ */
 export async function deleteProviderKey(ctx: Context, args: { provider: string }): Promise<boolean> {
   const viewer = requireViewer(ctx.viewer);
-  return ctx.providerKeys.delete(viewer.id, keyedProvider(ctx, args.provider));
+  const provider = text('provider', args.provider, { min: 1, max: PROVIDER_ID_MAX });
+  if (await ctx.providerKeys.delete(viewer.id, provider)) return true;
+  keyedProvider(ctx, provider);
+  return false;
 }
 
-/** User.providerKeys: the user themself and admins; last four characters only. */
+/** User.providerKeys: the user themself and admins; last four characters only, for the providers the deployment has. */
 export const userProviderKeys: UserResolvers['providerKeys'] = async (user, _args, ctx) => {
   if (!canAccess(ctx.viewer, user.id)) throw forbidden("Only the user themself and admins may see a user's provider keys.");
-  return (await ctx.providerKeys.list(user.id)).map(asProviderKey);
+  const keyed = keyedProviders(ctx);
+  // A provider removed from the configuration is no LlmProvider any more: its key is not listed (nor used).
+  return (await ctx.providerKeys.list(user.id)).filter((key) => keyed.includes(key.provider)).map(asProviderKey);
 };
 
 /**
