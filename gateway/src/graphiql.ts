@@ -155,8 +155,9 @@ in the previous tab); the conversation's first message is the character's greeti
   },
   {
     intro: `Credits. Each reply holds the most it can cost when it is asked for, and settles to what it used when
-it ends, however it ends; CreditLedger shows every movement, and they add up to your balance.`,
-    operations: ['CreditLedger', 'GrantCredits'],
+it ends, however it ends; CreditLedger shows every movement, and they add up to your balance. Cap your own
+spending a day or a month, or bring your own provider key: replies on it cost no credits.`,
+    operations: ['CreditLedger', 'GrantCredits', 'SetSpendingLimit', 'SetProviderKey', 'DeleteProviderKey'],
   },
   {
     intro: `Models. LlmProviders lists every provider the operator configured, its status and the models it offers

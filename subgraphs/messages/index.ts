@@ -10,6 +10,7 @@ import type { SubgraphService } from '@chat/shared/subgraph';
 import { createTelemetry } from '@chat/shared/telemetry';
 import { KeyedSerializer } from './chat/serial';
 import { createContext, PEERS, type Context } from './context';
+import { ProviderKeyDocument } from './generated/peers/users';
 import { abandonReply, ReplyGenerator } from './generation/generator';
 import { createJobQueue } from './generation/queue';
 import { LlmCatalogue } from './llm/catalogue';
@@ -58,6 +59,9 @@ export async function createMessagesSubgraph(config: Config, signer: ServiceSign
     queue,
     bus,
     catalogue,
+    // Asked as the user's reply is generated, never carried in the job (which may wait in Redis).
+    providerKey: async (userId, provider) =>
+      (await peers.users.call(ProviderKeyDocument, { provider }, { actingFor: { id: userId, role: 'USER' } })).providerKey ?? null,
     replies,
     log,
     flushIntervalMs: config.chat.flushIntervalMs,

@@ -7,6 +7,7 @@ import type { RequestIdentity } from '@chat/shared/subgraph';
 import type { Logger } from '@chat/shared/log';
 import type { SigningKeys } from './keys';
 import type { CreditLedger } from './ledger';
+import type { ProviderKeyStore } from './provider-key-store';
 import type { PersonaRow, UserRow, UsersStore } from './store';
 
 /** Per-request context of the users subgraph. */
@@ -14,9 +15,11 @@ export interface Context extends RequestIdentity {
   store: UsersStore;
   /** Every movement of credits goes through it. */
   ledger: CreditLedger;
+  /** Users' own provider keys, sealed under SECRETS_KEY. */
+  providerKeys: ProviderKeyStore;
   keys: SigningKeys;
   log: Logger;
-  config: Pick<Config, 'auth' | 'initialCredits' | 'throttle'>;
+  config: Pick<Config, 'auth' | 'initialCredits' | 'throttle' | 'llm'>;
   rateLimiter: RateLimiter;
   /** A hash checked when the email is unknown, so a wrong email costs what a wrong password does. */
   decoyHash: Promise<string>;

@@ -5,17 +5,36 @@ import { badInput, forbidden, notFound } from '@chat/shared/errors';
 import { pageWindow, toConnection } from '@chat/shared/pagination';
 import { isUuid, text, wholeNumber } from '@chat/shared/validate';
 import type { Context } from './context';
-import { ledgerCursor, MAX_BALANCE, type CreditEntryRow } from './ledger';
+import { ledgerCursor, MAX_BALANCE, type CreditEntryRow, type CreditRefusal } from './ledger';
+import { ownKeyOf } from './provider-keys';
 import type { UserRow } from './store';
 
 /** The longest idempotency key and reason a caller may give. */
 const KEY_MAX = 200;
 const REASON_MAX = 500;
 
-/** holdCredits: takes a reply's most possible cost from the user it acts for, once per key. */
-export async function holdCredits(ctx: Context, input: { key: string; replyId: string; amount: number; reason: string }): Promise<{ held: boolean; balance: number }> {
+/** What holdCredits answers: held, or why not; ownKey when the reply runs on the user's own key and costs nothing. */
+export interface CreditHoldOutcome {
+  held: boolean;
+  balance: number;
+  ownKey: boolean;
+  refusedBy: CreditRefusal | null;
+}
+
+/**
+ * holdCredits: takes a reply's most possible cost from the user it acts for, once per key; holds
+ * nothing when the user has their own key for `provider` (that reply costs no credits).
+ */
+export async function holdCredits(
+  ctx: Context,
+  input: { key: string; replyId: string; amount: number; reason: string; provider?: string | null },
+): Promise<CreditHoldOutcome> {
   const viewer = requireViewer(ctx.viewer);
   if (!isUuid(input.replyId)) throw badInput('replyId', 'must be a message id');
+  if ((await ownKeyOf(ctx, viewer.id, input.provider)) !== undefined) {
+    const user = await ctx.loaders.user.load(viewer.id);
+    return { held: false, balance: user?.credits ?? 0, ownKey: true, refusedBy: null };
+  }
   const outcome = await ctx.ledger.hold({
     userId: viewer.id,
     key: text('key', input.key, { min: 1, max: KEY_MAX }),
@@ -23,7 +42,9 @@ export async function holdCredits(ctx: Context, input: { key: string; replyId: s
     amount: wholeNumber('amount', input.amount, 0, MAX_BALANCE),
     reason: text('reason', input.reason, { min: 1, max: REASON_MAX }),
   });
-  return outcome.held ? { held: true, balance: outcome.entry.balance_after } : { held: false, balance: outcome.balance };
+  return outcome.held
+    ? { held: true, balance: outcome.entry.balance_after, ownKey: false, refusedBy: null }
+    : { held: false, balance: outcome.balance, ownKey: false, refusedBy: outcome.refusedBy };
 }
 
 /** settleCredits: ends a hold, keeping what was used; false when there is no such hold. */

@@ -7,10 +7,13 @@ import { openDatabase } from '@chat/shared/db';
 import { JWKS_PATH } from '@chat/shared/auth';
 import { sendJson } from '@chat/shared/http';
 import type { SubgraphService } from '@chat/shared/subgraph';
+import { loadSecretsKey } from '@chat/shared/secrets';
 import { createTelemetry } from '@chat/shared/telemetry';
 import { loadSigningKeys, type SigningKeys } from './keys';
 import { CreditLedger } from './ledger';
 import { decoyHash } from './passwords';
+import { ProviderKeyStore } from './provider-key-store';
+import { startRefillSchedule } from './refill';
 import { createContext, type Context } from './context';
 import { resolvers } from './resolvers';
 import { migrations, UsersStore, type UsersTables } from './store';
@@ -29,9 +32,12 @@ export interface UsersService extends SubgraphService<Context> {
 /** Opens the users store, loads the signing keys and builds the subgraph. */
 export async function createUsersSubgraph(config: Config): Promise<UsersService> {
   const telemetry = createTelemetry(config, 'users');
+  // Before anything opens: production refuses to start without SECRETS_KEY.
+  const secretsKey = loadSecretsKey(config);
   const database = await openDatabase<UsersTables>({ name: 'users', config, migrations, telemetry });
   const store = new UsersStore(database);
   const ledger = new CreditLedger(database);
+  const providerKeys = new ProviderKeyStore(database.db, secretsKey);
   const keys = await loadSigningKeys(config);
   const decoy = decoyHash();
   // Sign-in throttles are shared through Redis when there is one, so every users instance counts alike.
@@ -42,6 +48,7 @@ export async function createUsersSubgraph(config: Config): Promise<UsersService>
     HOLD_SWEEP_INTERVAL_MS,
   );
   releasingHolds.unref();
+  const refills = startRefillSchedule(config, ledger, telemetry.log);
   return {
     name: 'users',
     keys,
@@ -50,9 +57,10 @@ export async function createUsersSubgraph(config: Config): Promise<UsersService>
     telemetry,
     checks: { database: database.ping, ...backplane.checks },
     routes: { [JWKS_PATH]: (_req, res) => sendJson(res, 200, keys.jwks) },
-    createContext: (identity) => createContext({ store, ledger, keys, config, log: telemetry.log, decoyHash: decoy, rateLimiter: backplane.rateLimiter }, identity),
+    createContext: (identity) => createContext({ store, ledger, providerKeys, keys, config, log: telemetry.log, decoyHash: decoy, rateLimiter: backplane.rateLimiter }, identity),
     close: async () => {
       clearInterval(releasingHolds);
+      await refills?.stop();
       await backplane.close();
       await database.close();
     },

@@ -6,6 +6,9 @@
  * cannot cover it) and settled when it ends, however it ends: the difference between the hold
  * and what the reply used goes back. Every row has an idempotency key, unique, so a retried hold,
  * settlement or grant is a no-op that answers what the first one did.
+ *
+ * A user's spending limit (spending-store.ts) is checked in the hold's transaction too, once the
+ * balance update has locked their row: concurrent holds are checked one after another.
  */
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
@@ -13,6 +16,7 @@ import type { Migration } from 'kysely/migration';
 import type { Database } from '@chat/shared/db';
 import type { PageWindow } from '@chat/shared/pagination';
 import { isUuid } from '@chat/shared/validate';
+import { spendingOf } from './spending-store';
 
 /** What moved a balance (the contract's CreditEntryKind). */
 export type CreditEntryKind = 'INITIAL' | 'GRANT' | 'HOLD' | 'SETTLE' | 'RELEASE' | 'REFILL';
@@ -49,6 +53,7 @@ export interface CreditEntryRow {
 export interface LedgerTables {
   users: { id: string; credits: number };
   credit_ledger: CreditEntryRow;
+  credit_refills: CreditRefillRow;
 }
 
 /**
@@ -78,13 +83,46 @@ export const ledgerMigrations: Record<string, Migration> = {
       await sql`CREATE INDEX credit_ledger_by_user ON credit_ledger (user_id, created_at, id)`.execute(db);
     },
   },
+  // One row per refilled interval: claiming it in the refill's transaction makes one instance refill.
+  '400_credit_refills': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('credit_refills')
+        .addColumn('interval_ms', 'bigint', (c) => c.notNull())
+        .addColumn('interval_number', 'bigint', (c) => c.notNull())
+        .addColumn('amount', 'integer', (c) => c.notNull())
+        .addColumn('users_refilled', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addPrimaryKeyConstraint('credit_refills_pk', ['interval_ms', 'interval_number'])
+        .execute();
+    },
+  },
 };
 
+/** A claimed refill interval, as stored. */
+export interface CreditRefillRow {
+  interval_ms: number;
+  interval_number: number;
+  amount: number;
+  users_refilled: number;
+  created_at: Date;
+}
+
+/** Why a hold was refused (the contract's internal CreditRefusal). */
+export type CreditRefusal = 'BALANCE' | 'SPENDING_LIMIT';
+
 /** How a hold went: taken (or taken before, for a retry), or refused with the balance there is. */
-export type HoldOutcome = { held: true; entry: CreditEntryRow } | { held: false; balance: number };
+export type HoldOutcome = { held: true; entry: CreditEntryRow } | { held: false; balance: number; refusedBy: CreditRefusal };
 
 /** Thrown inside a transaction to roll it back when a concurrent twin has already written its row. */
 class AlreadyRecorded extends Error {}
+
+/** Thrown inside a hold's transaction to roll the balance back when the user's spending limit refuses it. */
+class OverSpendingLimit extends Error {
+  constructor(readonly balance: number) {
+    super('over the spending limit');
+  }
+}
 
 /** Holds, settles and grants credits, each in one transaction with its ledger row. */
 export class CreditLedger {
@@ -97,7 +135,9 @@ export class CreditLedger {
 
   /**
    * Takes `amount` credits from the user for a reply, once per `key`; refused (nothing written)
-   * when the balance is below it. The conditional update is what makes concurrent holds safe.
+   * when the balance is below it, or when it would take what they spent in their spending limit's
+   * period past the limit. The conditional update is what makes concurrent holds safe: it locks the
+   * user's row until commit, so the spending read after it counts every hold committed before.
    */
   async hold(input: { userId: string; key: string; replyId: string; amount: number; reason: string }): Promise<HoldOutcome> {
     const key = holdKeyOf(input.key);
@@ -114,12 +154,15 @@ export class CreditLedger {
           .executeTakeFirst();
         if (!taken) {
           const user = await tx.selectFrom('users').select('credits').where('id', '=', input.userId).executeTakeFirst();
-          return { held: false as const, balance: user?.credits ?? 0 };
+          return { held: false as const, balance: user?.credits ?? 0, refusedBy: 'BALANCE' as const };
         }
+        const limit = await spendingOf(tx, input.userId);
+        if (limit && limit.spent + input.amount > limit.credits) throw new OverSpendingLimit(taken.credits + input.amount);
         const entry = await record(tx, { user_id: input.userId, kind: 'HOLD', amount: -input.amount, balance_after: taken.credits, reply_id: input.replyId, reason: input.reason, idempotency_key: key });
         return { held: true as const, entry };
       });
     } catch (error) {
+      if (error instanceof OverSpendingLimit) return { held: false, balance: error.balance, refusedBy: 'SPENDING_LIMIT' };
       if (!(error instanceof AlreadyRecorded)) throw error;
       return { held: true, entry: (await this.byKey(key))! };
     }
@@ -183,6 +226,48 @@ export class CreditLedger {
       if (!(error instanceof AlreadyRecorded)) throw error;
       return this.byKey(input.key);
     }
+  }
+
+  /**
+   * The scheduled refill of interval `intervalNumber` (of `intervalMs`): `amount` credits to every
+   * user, each with a REFILL row, once across every instance. The interval's row is claimed in the
+   * same transaction as the refill (INSERT ... ON CONFLICT DO NOTHING), so a second instance finds
+   * it taken, or waits for the first to commit and then finds it. Set-based: one statement moves
+   * every balance and writes every row. A user the refill would take past MAX_BALANCE is skipped.
+   * Answers how many users were refilled, or undefined when the interval was refilled already.
+   */
+  async refill(input: { intervalMs: number; intervalNumber: number; amount: number }): Promise<number | undefined> {
+    const { intervalMs, intervalNumber, amount } = input;
+    return this.db.transaction().execute(async (tx) => {
+      const claimed = await tx
+        .insertInto('credit_refills')
+        .values({ interval_ms: intervalMs, interval_number: intervalNumber, amount, users_refilled: 0, created_at: new Date() })
+        .onConflict((oc) => oc.columns(['interval_ms', 'interval_number']).doNothing())
+        .returning('interval_number')
+        .executeTakeFirst();
+      if (!claimed) return undefined;
+      const reason = `scheduled refill ${intervalNumber}`;
+      const { rows } = await sql<{ refilled: string }>`
+        WITH moved AS (
+          UPDATE users SET credits = credits + ${amount}
+          WHERE credits <= ${MAX_BALANCE - amount}
+          RETURNING id, credits
+        ), recorded AS (
+          INSERT INTO credit_ledger (id, user_id, kind, amount, balance_after, reply_id, reason, idempotency_key, created_at)
+          SELECT gen_random_uuid(), id, 'REFILL', ${amount}, credits, NULL, ${reason}, ${`refill:${intervalMs}:${intervalNumber}:`} || id::text, ${new Date()}::timestamptz
+          FROM moved
+          RETURNING 1
+        )
+        SELECT count(*) AS refilled FROM recorded`.execute(tx);
+      const refilled = Number(rows[0].refilled);
+      await tx
+        .updateTable('credit_refills')
+        .set({ users_refilled: refilled })
+        .where('interval_ms', '=', intervalMs)
+        .where('interval_number', '=', intervalNumber)
+        .execute();
+      return refilled;
+    });
   }
 
   /** Releases the holds older than `maxAgeMs` that never ended; the number released. */

@@ -8,6 +8,8 @@ import { verifyPassword, hashPassword } from './passwords';
 import type { Context } from './context';
 import { creditLedger, creditLedgerEntry, grantCredits, holdCredits, settleCredits } from './credits';
 import { Persona, personaMutations, userPersonas } from './personas';
+import { deleteProviderKey, providerKey, setProviderKey, userProviderKeys } from './provider-keys';
+import { setSpendingLimit, userSpendingLimit } from './spending';
 import { revokedSessions } from './revocations';
 import type { SessionTokens } from './sessions';
 import type { UserRow } from './store';
@@ -78,6 +80,8 @@ export const resolvers: Resolvers = {
   Query: {
     me: (_root, _args, ctx) => (ctx.viewer ? ctx.loaders.user.load(ctx.viewer.id) : null),
     revokedSessions: (_root, { since }, ctx) => revokedSessions(ctx, since),
+    // Internal: the messages service, acting for the key's owner; FORBIDDEN to anyone else.
+    providerKey: (_root, args, ctx) => providerKey(ctx, args),
   },
   Mutation: {
     async register(_root, { input }, ctx) {
@@ -129,6 +133,9 @@ export const resolvers: Resolvers = {
       requireService(ctx, 'messages');
       return settleCredits(ctx, args);
     },
+    setSpendingLimit: (_root, args, ctx) => setSpendingLimit(ctx, args),
+    setProviderKey: (_root, args, ctx) => setProviderKey(ctx, args),
+    deleteProviderKey: (_root, args, ctx) => deleteProviderKey(ctx, args),
     ...personaMutations,
   },
   CreditLedgerEntry: creditLedgerEntry,
@@ -141,5 +148,7 @@ export const resolvers: Resolvers = {
     credits: ownOnly('credits'),
     creditLedger,
     personas: userPersonas,
+    spendingLimit: userSpendingLimit,
+    providerKeys: userProviderKeys,
   },
 };

@@ -4,8 +4,10 @@ import type { Migration } from 'kysely/migration';
 import type { Database } from '@chat/shared/db';
 import { isUuid } from '@chat/shared/validate';
 import { SessionStore, sessionMigrations, type SessionTables } from './sessions';
-import { ledgerMigrations, type CreditEntryRow } from './ledger';
+import { ledgerMigrations, type CreditEntryRow, type CreditRefillRow } from './ledger';
 import { PersonaStore, personaMigrations, type PersonaRow } from './persona-store';
+import { providerKeyMigrations, type ProviderKeyTables } from './provider-key-store';
+import { SpendingLimitStore, spendingMigrations, type SpendingLimitRow } from './spending-store';
 
 export type { CreditEntryRow, PersonaRow };
 
@@ -21,10 +23,12 @@ export interface UserRow {
 }
 
 /** The users subgraph's tables (sessions keep theirs in sessions.ts). */
-export interface UsersTables extends SessionTables {
+export interface UsersTables extends SessionTables, ProviderKeyTables {
   users: UserRow;
   credit_ledger: CreditEntryRow;
   personas: PersonaRow;
+  spending_limits: SpendingLimitRow;
+  credit_refills: CreditRefillRow;
 }
 
 /** Migrations, applied in name order, each once. */
@@ -67,6 +71,8 @@ export const migrations: Record<string, Migration> = {
   ...ledgerMigrations,
   ...sessionMigrations,
   ...personaMigrations,
+  ...spendingMigrations,
+  ...providerKeyMigrations,
 };
 
 /** The transaction-scoped advisory lock that makes "the first admin" one user, however many sign up at once. */
@@ -80,9 +86,13 @@ export class UsersStore {
   /** Personas (who a user is in a conversation), in the same database. */
   readonly personas: PersonaStore;
 
+  /** Users' spending limits, in the same database (the ledger checks them in each hold). */
+  readonly spendingLimits: SpendingLimitStore;
+
   constructor(private readonly database: Database<UsersTables>) {
     this.sessions = new SessionStore(database.db);
     this.personas = new PersonaStore(database.db);
+    this.spendingLimits = new SpendingLimitStore(database.db);
   }
 
   private get db() {

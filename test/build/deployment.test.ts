@@ -15,8 +15,11 @@ const read = (path: string) => readFileSync(file(path), 'utf8');
 
 /** Every environment variable loadConfig reads. */
 function configVariables(): string[] {
-  const source = read('packages/shared/src/config.ts');
+  // The configuration, and the LLM providers' part of it (LLM_PROVIDER… and LLM_CONFIG).
+  const source = read('packages/shared/src/config.ts') + read('packages/shared/src/llm-config.ts');
   const names = new Set<string>();
+  // The keys the example LLM_CONFIG reads from the environment (apiKeyEnv).
+  for (const [, name] of read('deploy/llm.example.yaml').matchAll(/apiKeyEnv: ([A-Z][A-Z0-9_]*)/g)) names.add(name);
   for (const [, name] of source.matchAll(/\benv\.([A-Z][A-Z0-9_]*)/g)) names.add(name);
   for (const [, name] of source.matchAll(/\(env, '([A-Z][A-Z0-9_]*)'/g)) names.add(name);
   for (const name of SUBGRAPH_NAMES) names.add(`${name.toUpperCase()}_URL`);

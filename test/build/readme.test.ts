@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { importJWK, SignJWT, jwtVerify } from 'jose';
 import { loadConfig } from '@chat/shared/config';
 import { loadServiceKeyring, SERVICE_NAMES } from '@chat/shared/service-auth';
+import { loadSecretsKey } from '@chat/shared/secrets';
 import { privateKeyVariable } from '../../scripts/service-keys';
 import { loadImageKey } from '../../subgraphs/characters/images/urls';
 import { START_TIMEOUT_MS, waitUntil } from '../chat/helpers';
@@ -48,7 +49,7 @@ const RUN_ELSEWHERE: Array<{ command: RegExp; by: string; starts: string }> = [
 /** Commands that need a Docker engine (none on the machines this runs on): their files are checked by test/build/deployment.test.ts. */
 const NEEDS_DOCKER = /^docker (compose up|run )/;
 /** Run by this file. */
-const RUN_HERE = [/^G=/, /^TOKEN=\S+ +#/, /^curl -s \$G /, /^TOKEN=\.\.\. CONV=\.\.\. node --input-type=module -e /, /^curl -s localhost:4000\/health$/, /^echo "JWT_PRIVATE_JWK=/, /^npm run -s service-keys >> \.env$/, /^echo "IMAGE_URL_SECRET=/];
+const RUN_HERE = [/^G=/, /^TOKEN=\S+ +#/, /^curl -s \$G /, /^TOKEN=\.\.\. CONV=\.\.\. node --input-type=module -e /, /^curl -s localhost:4000\/health$/, /^echo "JWT_PRIVATE_JWK=/, /^npm run -s service-keys >> \.env$/, /^echo "IMAGE_URL_SECRET=/, /^echo "SECRETS_KEY=/];
 
 describe('README commands', () => {
   let t: TestSystem;
@@ -144,6 +145,20 @@ describe('README commands', () => {
       const config = loadConfig({ NODE_ENV: 'production', IMAGE_URL_SECRET: line.slice('IMAGE_URL_SECRET='.length) });
       expect(loadImageKey(config).toString('utf8')).toBe(line.slice('IMAGE_URL_SECRET='.length));
       expect(() => loadImageKey(loadConfig({ NODE_ENV: 'production' }))).toThrow('IMAGE_URL_SECRET is required in production');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('generates a secrets key that production accepts', async () => {
+    const command = readmeCommands().find((c) => c.startsWith('echo "SECRETS_KEY='))!;
+    const dir = mkdtempSync(join(tmpdir(), 'readme-secrets-key-'));
+    try {
+      await bash(command, {}, dir);
+      const line = readFileSync(join(dir, '.env'), 'utf8').trim();
+      const config = loadConfig({ NODE_ENV: 'production', SECRETS_KEY: line.slice('SECRETS_KEY='.length) });
+      expect(loadSecretsKey(config)).toHaveLength(32);
+      expect(() => loadSecretsKey(loadConfig({ NODE_ENV: 'production' }))).toThrow('SECRETS_KEY is required in production');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

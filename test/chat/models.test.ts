@@ -83,10 +83,12 @@ describe('a catalogue of two providers with prices and a fallback', () => {
 
   const providers = async () => expectOk(await t.gql(PROVIDERS, {}, user.token)).llmProviders;
 
-  async function chargedFor(replyId: string): Promise<number> {
+  const chargedFor = (replyId: string) => chargedForUser(user.token, replyId);
+
+  async function chargedForUser(token: string, replyId: string): Promise<number> {
     let entries: any[] = [];
     await waitUntil(async () => {
-      entries = expectOk(await t.gql(LEDGER, {}, user.token)).me.creditLedger.edges.map((e: any) => e.node).filter((n: any) => n.replyId === replyId);
+      entries = expectOk(await t.gql(LEDGER, {}, token)).me.creditLedger.edges.map((e: any) => e.node).filter((n: any) => n.replyId === replyId);
       return entries.some((n) => n.kind === 'SETTLE' || n.kind === 'RELEASE');
     }, 20_000, `the settlement of ${replyId}`);
     return -entries.reduce((sum, n) => sum + n.amount, 0);
@@ -155,6 +157,42 @@ describe('a catalogue of two providers with prices and a fallback', () => {
     expect(refused.error).toContain('scripted failure (HTTP 400)');
     // A user's test is outside the provider's breaker: it stays UP.
     expect((await providers()).find((p: any) => p.id === 'cloud').status).toBe('UP');
+  });
+
+  it("runs a user's replies on their own key at no charge, never another user's, and fails a reply whose key the provider refuses", async () => {
+    const SET_KEY = /* GraphQL */ `mutation($provider: ID!, $key: String!) { setProviderKey(provider: $provider, apiKey: $key) { provider { id name } last4 } }`;
+    const owner = await t.signUp('Own key');
+    const other = await t.signUp('Operator key');
+    expect(expectOk(await t.gql(SET_KEY, { provider: 'local', key: 'sk-user-local-1234' }, owner.token)).setProviderKey).toEqual({ provider: { id: 'local', name: 'local' }, last4: '1234' });
+    const character = expectOk(await t.gql(`mutation { createCharacter(input: { name: "Bo", greeting: "Hi." }) { id } }`, {}, owner.token)).createCharacter.id;
+    const mine = expectOk(await t.gql(START, { c: character, settings: { provider: 'local', maxTokens: 100 } }, owner.token)).startConversation;
+    const theirCharacter = expectOk(await t.gql(`mutation { createCharacter(input: { name: "Cy", greeting: "Hey." }) { id } }`, {}, other.token)).createCharacter.id;
+    const theirs = expectOk(await t.gql(START, { c: theirCharacter, settings: { provider: 'local', maxTokens: 100 } }, other.token)).startConversation;
+    const before = expectOk(await t.gql(`{ me { credits } }`, {}, owner.token)).me.credits;
+
+    const myReply = await waitForEnd(t, owner.token, (await sendOk(t, owner.token, mine.id, 'On my key.')).reply.id);
+    expect(myReply).toMatchObject({ status: 'COMPLETED', provider: 'local' });
+    expect(local.requests.at(-1)!.headers.authorization).toBe('Bearer sk-user-local-1234');
+    const theirReply = await waitForEnd(t, other.token, (await sendOk(t, other.token, theirs.id, 'On the operator key.')).reply.id);
+    expect(theirReply.status).toBe('COMPLETED');
+    expect(local.requests.at(-1)!.headers.authorization).not.toContain('sk-user-local');
+    await chargedForUser(other.token, theirReply.id);
+    // Nothing held, nothing charged on one's own key.
+    const ledger = expectOk(await t.gql(LEDGER, {}, owner.token)).me;
+    expect(ledger.creditLedger.edges.filter((e: any) => e.node.replyId === myReply.id)).toEqual([]);
+    expect(ledger.credits).toBe(before);
+
+    // A key the provider refuses: the reply fails with the provider's own message, and costs nothing.
+    expectOk(await t.gql(SET_KEY, { provider: 'cloud', key: 'sk-wrong-key-0000' }, owner.token));
+    const dear = expectOk(await t.gql(START, { c: character, settings: { provider: 'cloud', maxTokens: 100 } }, owner.token)).startConversation;
+    const refused = await waitForEnd(t, owner.token, (await sendOk(t, owner.token, dear.id, 'On a wrong key.')).reply.id);
+    expect(refused.status).toBe('FAILED');
+    expect(refused.error).toContain('Incorrect API key provided.');
+    expect(expectOk(await t.gql(`{ me { credits } }`, {}, owner.token)).me.credits).toBe(before);
+    // The key is never answered, by any field.
+    const keys = await t.gql(`{ me { providerKeys { provider { id } last4 } } }`, {}, owner.token);
+    expect(JSON.stringify(keys)).not.toContain('sk-user-local');
+    expect(keys.data.me.providerKeys).toEqual(expect.arrayContaining([{ provider: { id: 'local' }, last4: '1234' }, { provider: { id: 'cloud' }, last4: '0000' }]));
   });
 
   it('shows a provider whose models endpoint fails as DOWN, and replies of its conversations come from its fallback', async () => {

@@ -4,7 +4,9 @@
  * by what an earlier example returned (ids, tokens). The subscription runs over graphql-ws and
  * must deliver the reply SendMessage starts. Together they cover every public root field.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Kind, parse, type ObjectTypeDefinitionNode, type OperationDefinitionNode } from 'graphql';
 import type { Client } from 'graphql-ws';
@@ -89,14 +91,20 @@ describe('examples/*.graphql', () => {
     const state: Record<string, string> = {};
     let client: Client | undefined;
     let events: Collector<any> | undefined;
+    let llmConfigDir: string | undefined;
 
     beforeAll(async () => {
-      t = await startTestSystem('pglite', { OFFLINE_WORD_DELAY_MS: '1', REPLY_FLUSH_INTERVAL_MS: '10' });
+      // Replies come from the offline provider; an OpenAI-compatible one (never reached) takes users' own keys.
+      llmConfigDir = mkdtempSync(join(tmpdir(), 'examples-'));
+      const llmConfig = join(llmConfigDir, 'llm.yaml');
+      writeFileSync(llmConfig, 'providers:\n  - id: offline\n    kind: offline\n    models: [local-model]\n  - id: openai\n    kind: openai\n    baseUrl: http://127.0.0.1:9/v1\n    models: [gpt-4o-mini]\n');
+      t = await startTestSystem('pglite', { OFFLINE_WORD_DELAY_MS: '1', REPLY_FLUSH_INTERVAL_MS: '10', LLM_CONFIG: llmConfig });
     });
     afterAll(async () => {
       events?.stop();
       await client?.dispose();
       await t?.stop();
+      if (llmConfigDir) rmSync(llmConfigDir, { recursive: true, force: true });
     });
 
     let admin: string | undefined;

@@ -83,6 +83,16 @@ export interface Config {
     sessionGraceMs: number;
   };
   initialCredits: number;
+  /** The scheduled refill (as LibreChat's auto-refill): `refillAmount` credits to every user once per interval, across every users instance; 0 is off. */
+  credits: {
+    refillAmount: number;
+    refillIntervalMs: number;
+  };
+  /**
+   * SECRETS_KEY: the AES-256-GCM key (32 bytes, base64) users' own provider keys are encrypted under
+   * (packages/shared/src/secrets.ts); unset outside production: generated once under DATA_DIR.
+   */
+  secretsKey?: string;
   rateLimitMessagesPerMinute: number;
   /** Sign-in throttles (the seeds' and LibreChat's practice): attempts per account and per address in 5 minutes, sign-ups per address an hour. */
   throttle: {
@@ -201,6 +211,19 @@ function secret(env: Env, name: string, minLength: number): string | undefined {
   return raw;
 }
 
+/** Bytes of SECRETS_KEY: an AES-256 key. */
+export const SECRETS_KEY_BYTES = 32;
+
+/** SECRETS_KEY, checked to be SECRETS_KEY_BYTES bytes of base64, or undefined when unset. */
+function secretsKey(env: Env): string | undefined {
+  const raw = env.SECRETS_KEY?.trim();
+  if (!raw) return undefined;
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(raw) || Buffer.from(raw, 'base64').length !== SECRETS_KEY_BYTES) {
+    throw new ConfigError(`SECRETS_KEY must be ${SECRETS_KEY_BYTES} bytes in base64 (e.g. openssl rand -base64 32)`);
+  }
+  return raw;
+}
+
 /** The LLM providers, their mistakes reported as configuration errors. */
 function providersFrom(env: Env): LlmProviderConfig[] {
   try {
@@ -277,6 +300,11 @@ export function loadConfig(env: Env = process.env): Config {
       sessionGraceMs: int(env, 'SESSION_GRACE_MS', 30_000, 0),
     },
     initialCredits: int(env, 'INITIAL_CREDITS', 100000),
+    credits: {
+      refillAmount: int(env, 'CREDITS_REFILL_AMOUNT', 0),
+      refillIntervalMs: int(env, 'CREDITS_REFILL_INTERVAL_MS', 24 * 3600_000, 1000),
+    },
+    secretsKey: secretsKey(env),
     rateLimitMessagesPerMinute: int(env, 'RATE_LIMIT_MESSAGES_PER_MINUTE', 100, 1),
     throttle: {
       loginsPerAccount: int(env, 'LOGIN_ATTEMPTS_PER_ACCOUNT', 5, 1),

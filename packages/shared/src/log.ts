@@ -13,12 +13,14 @@ export const REDACTED_FIELDS = [
   'authorization',
   'content',
   'variables',
+  'apiKey',
   '*.password',
   '*.token',
   '*.accessToken',
   '*.refreshToken',
   '*.authorization',
   '*.content',
+  '*.apiKey',
 ];
 
 /** A JSON-lines logger for one service: each line carries the active trace and span ids; secrets and message text are redacted. */

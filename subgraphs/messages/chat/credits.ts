@@ -10,6 +10,9 @@ import { creditsFor } from '../replies/cost';
 import type { ReplyHold } from '../store';
 import { orConflict } from './exchange';
 
+/** `extensions.reason` of a send refused by the user's own spending limit. */
+export const SPENDING_LIMIT_REASON = 'SPENDING_LIMIT';
+
 /** What a hold is for: the history the reply answers, and which reply under which key. */
 export interface HoldRequest {
   /** The last message of the history the reply is generated from (null: none). */
@@ -29,19 +32,27 @@ export interface HoldRequest {
  */
 export async function holdReplyCredits(ctx: Context, target: Omit<GenerationJob, 'replyId'>, request: HoldRequest): Promise<ReplyHold> {
   const promptTokens = await promptTokenBound(ctx.store, target, request.leafId, request.pending);
-  const { price } = ctx.catalogue.route(target.settings.provider, target.settings.model);
+  const { provider, price } = ctx.catalogue.route(target.settings.provider, target.settings.model);
   const amount = creditsFor({ promptTokens, completionTokens: target.settings.maxTokens }, price);
   const replyId = request.replyId ?? randomUUID();
   const key = request.key ?? replyId;
+  // The provider asked for: a user with their own key for it holds nothing.
+  const providerId = target.settings.provider ?? provider.config.id;
   const { holdCredits } = await ctx.peers.users.call(
     HoldCreditsDocument,
-    { input: { key, replyId, amount, reason: 'reply' } },
+    { input: { key, replyId, amount, reason: 'reply', provider: providerId } },
     { actingFor: ctx.viewer },
   );
+  if (holdCredits.ownKey) return { replyId, holdKey: key, creditsHeld: 0 };
   if (!holdCredits.held) {
-    throw contractError(ErrorCode.INSUFFICIENT_CREDITS, `A reply here can cost up to ${amount} credits; you have ${holdCredits.balance}.`, {
+    const limited = holdCredits.refusedBy === 'SPENDING_LIMIT';
+    const message = limited
+      ? `A reply here can cost up to ${amount} credits, beyond your spending limit.`
+      : `A reply here can cost up to ${amount} credits; you have ${holdCredits.balance}.`;
+    throw contractError(ErrorCode.INSUFFICIENT_CREDITS, message, {
       required: amount,
       balance: holdCredits.balance,
+      ...(limited ? { reason: SPENDING_LIMIT_REASON } : {}),
     });
   }
   return { replyId, holdKey: key, creditsHeld: amount };

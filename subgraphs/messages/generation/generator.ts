@@ -5,7 +5,7 @@ import type { LlmCatalogue, Route } from '../llm/catalogue';
 import type { EventBus } from '../realtime/events';
 import type { PartialUsage, ReplyLifecycle } from '../replies/lifecycle';
 import type { ReplyMetrics, ReplyOutcome } from '../replies/metrics';
-import type { MessagesStore } from '../store';
+import { onOwnKey, type MessageRow, type MessagesStore } from '../store';
 import type { GenerationJob } from './job';
 import { replyPrompt } from './prompt';
 import type { JobQueue } from './queue';
@@ -26,6 +26,8 @@ export interface GeneratorDeps {
   bus: EventBus;
   /** The providers replies are routed to (to a fallback while one is down). */
   catalogue: LlmCatalogue;
+  /** A user's own key for a provider (from the users subgraph), for their replies that run on it; null when they have none. */
+  providerKey: (userId: string, providerId: string) => Promise<string | null>;
   /** Every change of a reply's state goes through it. */
   replies: ReplyLifecycle;
   log: Logger;
@@ -159,8 +161,14 @@ export class ReplyGenerator {
     metrics.replies.inc({ outcome: 'started' });
     this.inflight.set(job.replyId, state);
     const startedAt = Date.now();
-    // The provider that answers (the asked one, or its fallback while it is down), and the model's price.
-    const route = catalogue.route(job.settings.provider, job.settings.model);
+    let route: Route;
+    try {
+      route = await this.routeOf(job, reply);
+    } catch (error) {
+      this.inflight.delete(job.replyId);
+      await replies.fail(job.replyId, readable(error));
+      return;
+    }
     const provider = route.provider.client;
     if (route.fellBackFrom) log.warn({ replyId: job.replyId, from: route.fellBackFrom, to: provider.name, model: route.model }, 'provider down: the reply comes from its fallback');
     const model = metrics.model(route.model);
@@ -233,6 +241,19 @@ export class ReplyGenerator {
         );
       }
     }
+  }
+
+  /**
+   * The provider that answers and the model's price: with the user's own key, their provider at no
+   * charge; otherwise the asked provider, or its fallback while it is down.
+   */
+  private async routeOf(job: GenerationJob, reply: MessageRow): Promise<Route> {
+    const { catalogue, providerKey } = this.deps;
+    if (!onOwnKey(reply)) return catalogue.route(job.settings.provider, job.settings.model);
+    const providerId = job.settings.provider ?? catalogue.list()[0].config.id;
+    const key = await providerKey(job.userId, providerId);
+    if (!key) throw new Error(`your own key for ${providerId} was removed; set it again, or regenerate to use credits.`);
+    return catalogue.withKey(providerId, job.settings.model, key);
   }
 
   /**

@@ -44,6 +44,9 @@ export interface Route {
   fellBackFrom?: string;
 }
 
+/** The price of a reply on its user's own key. */
+const FREE: ModelPrice = { creditsPerPromptToken: 0, creditsPerCompletionToken: 0 };
+
 /** Why a provider or model is refused: what the caller may pick instead. */
 export class CatalogueChoiceError extends Error {
   constructor(
@@ -160,6 +163,13 @@ export class LlmCatalogue {
     } catch (error) {
       return { ok: false, error: (error as Error).message.slice(0, 500), latencyMs: Math.round(performance.now() - started) };
     }
+  }
+
+  /** A reply on the user's own key for `providerId`: that provider, never a fallback (which would cost credits), at no charge. */
+  withKey(providerId: string | null | undefined, model: string, apiKey: string): Route {
+    const provider = (providerId != null && this.get(providerId)) || this.list()[0];
+    const client = createLlmProvider(provider.config, this.config, apiKey);
+    return { provider: { ...provider, client }, model, price: FREE };
   }
 
   /**

@@ -4,12 +4,13 @@ import { badInput } from '@chat/shared/errors';
 import { rateLimited } from '@chat/shared/rate-limit';
 import type { Context } from '../context';
 import type { ConversationSettingsInput } from '../generated/graphql';
+import { ProviderKeyDocument } from '../generated/peers/users';
 import { CatalogueChoiceError } from '../llm/catalogue';
 
 /** Validation calls one user may make a minute: each is a real (if tiny) call to a provider. */
 export const VALIDATIONS_PER_MINUTE = 10;
 
-/** The provider's answer to a one-token request: ok with its latency, or its error. */
+/** The provider's answer to a one-token request (with the caller's own key when they set one): ok with its latency, or its error. */
 export async function validateLlmSettings(ctx: Context, settings: ConversationSettingsInput) {
   const viewer = requireViewer(ctx.viewer);
   let choice;
@@ -21,5 +22,7 @@ export async function validateLlmSettings(ctx: Context, settings: ConversationSe
   }
   const decision = await ctx.rateLimiter.hit(`llm-validate:${viewer.id}`, VALIDATIONS_PER_MINUTE, 60_000);
   if (!decision.allowed) throw rateLimited(decision, 'LLM validations');
-  return ctx.catalogue.probe(choice.provider, choice.model.id);
+  // With the caller's own key for the provider when they set one: that is what their replies would use.
+  const { providerKey } = await ctx.peers.users.call(ProviderKeyDocument, { provider: choice.provider.config.id }, { actingFor: viewer });
+  return ctx.catalogue.probe(choice.provider, choice.model.id, providerKey ?? undefined);
 }

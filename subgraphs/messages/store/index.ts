@@ -11,7 +11,7 @@ import type { PageWindow } from '@chat/shared/pagination';
 import { isUuid } from '@chat/shared/validate';
 import type { ModerationFlag } from '../moderation/moderate';
 import { activate, current, DELETED, isGenerating, pathEnd, PathConflict, pathTo, refuseWhileGenerating, underLock, type Db } from './path';
-import { OPEN_STATUSES, type ConversationOwnerRow, type MessageRow, type MessagesTables, type ReplyHold, type ReplyOutcome, type SettlementRow, type SummaryRow } from './rows';
+import { onOwnKey, OPEN_STATUSES, type ConversationOwnerRow, type MessageRow, type MessagesTables, type ReplyHold, type ReplyOutcome, type SettlementRow, type SummaryRow } from './rows';
 import { MessageTree } from './tree';
 
 export { migrations } from './migrations';
@@ -362,7 +362,8 @@ export class MessagesStore {
         .executeTakeFirst();
       if (!ended) return undefined;
       const { charged: cost, ...reply } = ended;
-      if (!reply.hold_key) return reply;
+      // Nothing to settle without a hold, or on the user's own key (nothing was held).
+      if (!reply.hold_key || onOwnKey(reply)) return reply;
       const owner = await tx.selectFrom('conversation_owners').select('user_id').where('conversation_id', '=', reply.conversation_id).executeTakeFirstOrThrow();
       await tx
         .insertInto('credit_settlements')
@@ -375,6 +376,7 @@ export class MessagesStore {
 
   /** Queues the release of a hold no reply was stored for (a write that lost a race after holding). */
   async releaseUnused(hold: ReplyHold, userId: string): Promise<void> {
+    if (hold.creditsHeld === 0) return;
     await this.db
       .insertInto('credit_settlements')
       .values({ hold_key: hold.holdKey, user_id: userId, reply_id: hold.replyId, used: 0, reason: 'reply not stored', attempts: 0, next_attempt_at: new Date(), created_at: new Date() })

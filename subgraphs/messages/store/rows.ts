@@ -43,6 +43,7 @@ export interface MessageRow {
   moderation_flags: ModerationFlag[];
   /** On a reply: the key of its latest credit hold in the users subgraph, and how many that hold took. */
   hold_key: string | null;
+  /** Credits held for its generation; 0: it runs on its user's own provider key, which costs no credits. */
   credits_held: number | null;
   /** On an ended reply: the credits it cost, every generation of it together (each at most its hold). */
   credits: number | null;
@@ -105,12 +106,15 @@ export interface MessagesTables {
   credit_settlements: SettlementRow;
 }
 
-/** Credits held for a reply's generation: the key the users subgraph holds them under, and how many. */
+/** Credits held for a reply's generation: the key the users subgraph holds them under, and how many (0 on the user's own key). */
 export interface ReplyHold {
   replyId: string;
   holdKey: string;
   creditsHeld: number;
 }
+
+/** True for a reply generated with its user's own provider key: nothing was held, nothing is charged. */
+export const onOwnKey = (reply: Pick<MessageRow, 'hold_key' | 'credits_held'>): boolean => reply.hold_key !== null && reply.credits_held === 0;
 
 /** Reply states that are still going; the others are final. */
 export const OPEN_STATUSES = ['PENDING', 'STREAMING'] as const;

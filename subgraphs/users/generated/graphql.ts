@@ -40,12 +40,18 @@ export type CreditHold = {
   /** The balance after the hold, or the balance that could not cover it. */
   balance: Scalars['Int']['output'];
   held: Scalars['Boolean']['output'];
+  /** The user has their own key for the provider: the reply costs no credits, nothing was held. */
+  ownKey: Scalars['Boolean']['output'];
+  /** Why the hold was refused; null when held (or ownKey). */
+  refusedBy?: Maybe<CreditRefusal>;
 };
 
 export type CreditHoldInput = {
   amount: Scalars['Int']['input'];
   /** Idempotency key: the same key twice holds once. */
   key: Scalars['String']['input'];
+  /** The provider the reply runs on: when the user has their own key for it, nothing is held (ownKey). */
+  provider?: InputMaybe<Scalars['String']['input']>;
   reason: Scalars['String']['input'];
   replyId: Scalars['ID']['input'];
 };
@@ -75,6 +81,19 @@ export type CreditLedgerEntry = {
   replyId?: Maybe<Scalars['ID']['output']>;
 };
 
+/** Why a hold was refused. */
+export type CreditRefusal =
+  /** The balance cannot cover it. */
+  | 'BALANCE'
+  /** It would take what the user spent in their spending limit's period past the limit. */
+  | 'SPENDING_LIMIT';
+
+/** An LLM provider of the deployment (the messages subgraph's). */
+export type LlmProvider = {
+  __typename?: 'LlmProvider';
+  id: Scalars['ID']['output'];
+};
+
 export type LoginInput = {
   email: Scalars['String']['input'];
   password: Scalars['String']['input'];
@@ -86,6 +105,8 @@ export type Mutation = {
   createPersona: Persona;
   /** One of the caller's personas; NOT_FOUND for anyone else's. Conversations that name it keep it (see Persona.deletedAt). */
   deletePersona: Scalars['Boolean']['output'];
+  /** Deletes the caller's own key for a provider; false when they had none. */
+  deleteProviderKey: Scalars['Boolean']['output'];
   /** Admins only: adds credits to a user's balance, as a GRANT in their ledger. */
   grantCredits: User;
   /**
@@ -98,6 +119,10 @@ export type Mutation = {
   /** Rotates: the old refresh token stops working. */
   refreshSession: AuthPayload;
   register: AuthPayload;
+  /** The caller's own API key for a provider (an id of llmProviders, not an offline one), replacing theirs; stored encrypted, never shown again. */
+  setProviderKey: ProviderKey;
+  /** The caller's spending limit: at most `credits` (1 to 2000000000) a day or a month; null removes it. */
+  setSpendingLimit: User;
   /**
    * Internal (the messages service): ends a hold, keeping `used` credits (at most the hold) and giving
    * the rest back, once per key; false when there is no such hold.
@@ -115,6 +140,11 @@ export type MutationCreatePersonaArgs = {
 
 export type MutationDeletePersonaArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type MutationDeleteProviderKeyArgs = {
+  provider: Scalars['ID']['input'];
 };
 
 
@@ -147,6 +177,18 @@ export type MutationRefreshSessionArgs = {
 
 export type MutationRegisterArgs = {
   input: RegisterInput;
+};
+
+
+export type MutationSetProviderKeyArgs = {
+  apiKey: Scalars['String']['input'];
+  provider: Scalars['ID']['input'];
+};
+
+
+export type MutationSetSpendingLimitArgs = {
+  credits?: InputMaybe<Scalars['Int']['input']>;
+  period: SpendingPeriod;
 };
 
 
@@ -191,15 +233,35 @@ export type PersonaInput = {
   name: Scalars['String']['input'];
 };
 
+/** A user's own API key for a provider: their replies on it use it and cost no credits. The key itself is never shown. */
+export type ProviderKey = {
+  __typename?: 'ProviderKey';
+  /** When it was set. */
+  createdAt: Scalars['DateTime']['output'];
+  /** The key's last four characters. */
+  last4: Scalars['String']['output'];
+  provider: LlmProvider;
+};
+
 export type Query = {
   __typename?: 'Query';
   /** The caller; null when anonymous. */
   me?: Maybe<User>;
   /**
+   * Internal (the messages service, acting for the user): the user's own key for `provider`,
+   * decrypted, or null when they have none (or it no longer opens).
+   */
+  providerKey?: Maybe<Scalars['String']['output']>;
+  /**
    * Internal (the gateway's own calls): the sessions revoked at or after `since` whose access tokens
    * may still be alive, oldest first. The gateway polls it and refuses their access tokens.
    */
   revokedSessions: Array<RevokedSession>;
+};
+
+
+export type QueryProviderKeyArgs = {
+  provider: Scalars['ID']['input'];
 };
 
 
@@ -225,6 +287,22 @@ export type Role =
   | 'ADMIN'
   | 'USER';
 
+/** The most credits a user lets themself spend in a period; sends past it answer INSUFFICIENT_CREDITS with extensions.reason SPENDING_LIMIT. */
+export type SpendingLimit = {
+  __typename?: 'SpendingLimit';
+  credits: Scalars['Int']['output'];
+  period: SpendingPeriod;
+  /** Credits taken for replies since the period began: holds of replies still running count whole. */
+  spent: Scalars['Int']['output'];
+};
+
+/** The period a spending limit counts over, in UTC. */
+export type SpendingPeriod =
+  /** The current UTC day. */
+  | 'DAY'
+  /** The current calendar month (UTC). */
+  | 'MONTH';
+
 /** A person with an account. */
 export type User = {
   __typename?: 'User';
@@ -239,7 +317,11 @@ export type User = {
   id: Scalars['ID']['output'];
   /** The user's personas, oldest first: the user themself only. */
   personas: Array<Persona>;
+  /** The user's own provider keys (never the keys: their last four characters): the user themself and admins only. */
+  providerKeys: Array<ProviderKey>;
   role: Role;
+  /** The user's spending limit and what they spent in its current period (null: none): the user themself and admins only. */
+  spendingLimit?: Maybe<SpendingLimit>;
 };
 
 
@@ -358,16 +440,21 @@ export type ResolversTypes = {
   CreditLedgerConnection: ResolverTypeWrapper<Omit<CreditLedgerConnection, 'edges'> & { edges: Array<ResolversTypes['CreditLedgerEdge']> }>;
   CreditLedgerEdge: ResolverTypeWrapper<Omit<CreditLedgerEdge, 'node'> & { node: ResolversTypes['CreditLedgerEntry'] }>;
   CreditLedgerEntry: ResolverTypeWrapper<CreditEntryRow>;
+  CreditRefusal: CreditRefusal;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  LlmProvider: ResolverTypeWrapper<LlmProvider>;
   LoginInput: LoginInput;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Persona: ResolverTypeWrapper<PersonaRow>;
   PersonaInput: PersonaInput;
+  ProviderKey: ResolverTypeWrapper<ProviderKey>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RegisterInput: RegisterInput;
   RevokedSession: ResolverTypeWrapper<RevokedSession>;
   Role: Role;
+  SpendingLimit: ResolverTypeWrapper<SpendingLimit>;
+  SpendingPeriod: SpendingPeriod;
   User: ResolverTypeWrapper<UserRow>;
 };
 
@@ -384,14 +471,17 @@ export type ResolversParentTypes = {
   CreditLedgerEdge: Omit<CreditLedgerEdge, 'node'> & { node: ResolversParentTypes['CreditLedgerEntry'] };
   CreditLedgerEntry: CreditEntryRow;
   DateTime: Scalars['DateTime']['output'];
+  LlmProvider: LlmProvider;
   LoginInput: LoginInput;
   Mutation: Record<PropertyKey, never>;
   PageInfo: PageInfo;
   Persona: PersonaRow;
   PersonaInput: PersonaInput;
+  ProviderKey: ProviderKey;
   Query: Record<PropertyKey, never>;
   RegisterInput: RegisterInput;
   RevokedSession: RevokedSession;
+  SpendingLimit: SpendingLimit;
   User: UserRow;
 };
 
@@ -405,6 +495,8 @@ export type AuthPayloadResolvers<ContextType = Context, ParentType extends Resol
 export type CreditHoldResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CreditHold'] = ResolversParentTypes['CreditHold']> = {
   balance?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   held?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  ownKey?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  refusedBy?: Resolver<Maybe<ResolversTypes['CreditRefusal']>, ParentType, ContextType>;
 };
 
 export type CreditLedgerConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CreditLedgerConnection'] = ResolversParentTypes['CreditLedgerConnection']> = {
@@ -431,15 +523,22 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
   name: 'DateTime';
 }
 
+export type LlmProviderResolvers<ContextType = Context, ParentType extends ResolversParentTypes['LlmProvider'] = ResolversParentTypes['LlmProvider']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+};
+
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   createPersona?: Resolver<ResolversTypes['Persona'], ParentType, ContextType, RequireFields<MutationCreatePersonaArgs, 'input'>>;
   deletePersona?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeletePersonaArgs, 'id'>>;
+  deleteProviderKey?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteProviderKeyArgs, 'provider'>>;
   grantCredits?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationGrantCreditsArgs, 'amount' | 'reason' | 'userId'>>;
   holdCredits?: Resolver<ResolversTypes['CreditHold'], ParentType, ContextType, RequireFields<MutationHoldCreditsArgs, 'input'>>;
   login?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationLoginArgs, 'input'>>;
   logout?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationLogoutArgs, 'refreshToken'>>;
   refreshSession?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRefreshSessionArgs, 'refreshToken'>>;
   register?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRegisterArgs, 'input'>>;
+  setProviderKey?: Resolver<ResolversTypes['ProviderKey'], ParentType, ContextType, RequireFields<MutationSetProviderKeyArgs, 'apiKey' | 'provider'>>;
+  setSpendingLimit?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationSetSpendingLimitArgs, 'period'>>;
   settleCredits?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationSettleCreditsArgs, 'key' | 'reason' | 'used'>>;
   updatePersona?: Resolver<ResolversTypes['Persona'], ParentType, ContextType, RequireFields<MutationUpdatePersonaArgs, 'id' | 'input'>>;
 };
@@ -461,14 +560,27 @@ export type PersonaResolvers<ContextType = Context, ParentType extends Resolvers
   owner?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
 };
 
+export type ProviderKeyResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ProviderKey'] = ResolversParentTypes['ProviderKey']> = {
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  last4?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  provider?: Resolver<ResolversTypes['LlmProvider'], ParentType, ContextType>;
+};
+
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   me?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  providerKey?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType, RequireFields<QueryProviderKeyArgs, 'provider'>>;
   revokedSessions?: Resolver<Array<ResolversTypes['RevokedSession']>, ParentType, ContextType, RequireFields<QueryRevokedSessionsArgs, 'since'>>;
 };
 
 export type RevokedSessionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RevokedSession'] = ResolversParentTypes['RevokedSession']> = {
   revokedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   sessionId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+};
+
+export type SpendingLimitResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SpendingLimit'] = ResolversParentTypes['SpendingLimit']> = {
+  credits?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  period?: Resolver<ResolversTypes['SpendingPeriod'], ParentType, ContextType>;
+  spent?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = {
@@ -480,7 +592,9 @@ export type UserResolvers<ContextType = Context, ParentType extends ResolversPar
   email?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   personas?: Resolver<Array<ResolversTypes['Persona']>, ParentType, ContextType>;
+  providerKeys?: Resolver<Array<ResolversTypes['ProviderKey']>, ParentType, ContextType>;
   role?: Resolver<ResolversTypes['Role'], ParentType, ContextType>;
+  spendingLimit?: Resolver<Maybe<ResolversTypes['SpendingLimit']>, ParentType, ContextType>;
 };
 
 export type Resolvers<ContextType = Context> = {
@@ -490,11 +604,14 @@ export type Resolvers<ContextType = Context> = {
   CreditLedgerEdge?: CreditLedgerEdgeResolvers<ContextType>;
   CreditLedgerEntry?: CreditLedgerEntryResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
+  LlmProvider?: LlmProviderResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Persona?: PersonaResolvers<ContextType>;
+  ProviderKey?: ProviderKeyResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   RevokedSession?: RevokedSessionResolvers<ContextType>;
+  SpendingLimit?: SpendingLimitResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
 };
 

@@ -20,6 +20,7 @@ export type GreetingPersonaQueryVariables = Exact<{
 
 
 export type GreetingPersonaQuery = { _entities: Array<
+    | { __typename: 'LlmProvider' }
     | { __typename: 'Persona', name: string, description: string }
     | { __typename: 'User', displayName: string, personas: Array<{ name: string, description: string, isDefault: boolean }> }
    | null> };
