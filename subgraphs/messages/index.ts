@@ -43,7 +43,7 @@ export async function createMessagesSubgraph(config: Config, signer: ServiceSign
   const peers = createPeerClients(config.subgraphUrls, PEERS, signer);
   // Events, jobs, presence and rate limits are shared by every instance through Redis, or live in this process.
   const backplane = await createBackplane(config, 'messages', { refusals: telemetry.metrics.rateLimitRefusals, roles: BACKPLANE_ROLES });
-  const bus = createEventBus(backplane, tracer);
+  const bus = createEventBus(backplane, tracer, config.chat.replay);
   const metrics = new ReplyMetrics(telemetry.metrics.registry);
   // What ended replies owe is written with their end and settled by the drain, retried until the users subgraph takes it.
   const settler = new CreditSettler({ store, users: peers.users, log, metrics });
