@@ -99,6 +99,12 @@ describe('subscriptions over Server-Sent Events', () => {
     expect(gauge(await metrics(t), 'chat_stream_connections', 'sse')).toBe(0);
   });
 
+  it('answers an operation that does not validate as a result with its errors, in the event stream', async () => {
+    const sub = stream(client(chat.user.token), 'subscription { conversationEvents(conversationId: "x") { nope } }', {}, 'conversationEvents');
+    await sub.done;
+    expect(sub.errors).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'GRAPHQL_VALIDATION_FAILED' }) })]);
+  });
+
   it("refuses someone else's conversation with NOT_FOUND, and another user's reserved stream as unknown", async () => {
     const other = await t.signUp('Moriarty');
     const sub = stream(client(other.token), EVENTS, { id: chat.conversationId }, 'conversationEvents');

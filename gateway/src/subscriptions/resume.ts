@@ -9,14 +9,25 @@ export const RESUMABLE_FIELD = 'conversationEvents';
 /** Its argument naming the last cursor the client has. */
 export const RESUME_ARGUMENT = 'after';
 
-/** `query` with `after: "<cursor>"` on its top-level `conversationEvents` fields; the query as it is when it does not parse. */
-export function withResumeCursor(query: string, cursor: string): string {
+/** An operation as a client sends it. */
+export interface ResumableOperation {
+  readonly query: string;
+  readonly variables?: Record<string, unknown> | null;
+}
+
+/**
+ * The operation resuming after `cursor`: each top-level `conversationEvents` field's `after` is the
+ * cursor (its variable set to it when it names one, else a literal); the operation as it is when
+ * it does not parse (preparing it reports the syntax error).
+ */
+export function withResumeCursor<O extends ResumableOperation>(operation: O, cursor: string): O {
   let document;
   try {
-    document = parse(query);
+    document = parse(operation.query);
   } catch {
-    return query; // preparing it reports the syntax error
+    return operation;
   }
+  const variables: Record<string, unknown> = { ...(operation.variables ?? {}) };
   let depth = 0;
   const resumed = visit(document, {
     SelectionSet: {
@@ -27,12 +38,17 @@ export function withResumeCursor(query: string, cursor: string): string {
       leave(field: FieldNode) {
         // Only root fields: depth is 1 inside the operation's own selection set.
         if (depth !== 1 || field.name.value !== RESUMABLE_FIELD) return undefined;
+        const given = field.arguments?.find((a) => a.name.value === RESUME_ARGUMENT);
+        if (given?.value.kind === Kind.VARIABLE) {
+          variables[given.value.name.value] = cursor;
+          return undefined;
+        }
         const after: ArgumentNode = { kind: Kind.ARGUMENT, name: { kind: Kind.NAME, value: RESUME_ARGUMENT }, value: { kind: Kind.STRING, value: cursor } };
-        return { ...field, arguments: [...(field.arguments ?? []).filter((a) => a.name.value !== RESUME_ARGUMENT), after] };
+        return { ...field, arguments: [...(field.arguments ?? []).filter((a) => a !== given), after] };
       },
     },
   });
-  return print(resumed);
+  return { ...operation, query: print(resumed), variables };
 }
 
 /** The cursor of an event result (`{ data: { <field>: { cursor } } }`), to send as the SSE event's id. */

@@ -76,11 +76,11 @@ export function createSseTransport(runner: OperationRunner, options: SseTranspor
     validate: () => [],
     onSubscribe(req, params) {
       const { connection, lastEventId } = req.context;
-      if (!connection) return { errors: [contractError(ErrorCode.UNAUTHENTICATED, 'Sign in first.')] };
+      // `data` present (null): graphql-sse takes the answer as a result only then.
+      if (!connection) return { data: null, errors: [contractError(ErrorCode.UNAUTHENTICATED, 'Sign in first.')] };
       const id = String(params.extensions?.operationId ?? '');
-      const query = lastEventId === undefined ? params.query : withResumeCursor(params.query, lastEventId);
-      const prepared = runner.prepare(connection, id, { ...params, query });
-      if (Array.isArray(prepared)) return { errors: prepared as never };
+      const prepared = runner.prepare(connection, id, lastEventId === undefined ? params : withResumeCursor(params, lastEventId));
+      if (Array.isArray(prepared)) return { data: null, errors: prepared as never };
       return prepared as OperationArgs<StreamOperation>;
     },
     subscribe: (args) => runner.stream(args) as OperationResult,
