@@ -109,6 +109,8 @@ export async function startGateway(config: Config, keyring: ServiceKeyring, opti
     limits: config.limits,
     socketLimits: config.socketLimits,
     gauges: { connections: metrics.connections, subscriptions: metrics.subscriptions },
+    // Two tabs, or a reconnect racing the old socket: one upstream subscription and one execution per event for both.
+    shareSubscriptions: true,
     gaugesOf: (transport) => ({ connections: metrics.streamConnections.labels(transport), subscriptions: metrics.streamSubscriptions.labels(transport) }),
     tracer: telemetry.tracer,
     formatError,

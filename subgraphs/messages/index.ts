@@ -15,7 +15,7 @@ import { createJobQueue } from './generation/queue';
 import { createLlmProvider } from './llm';
 import { createEventBus } from './realtime/events';
 import { createPresence } from './realtime/presence';
-import { SessionTracker } from './realtime/sessions';
+import { SessionTracker, watchOpenSubscriptions } from './realtime/sessions';
 import { ReplyLifecycle } from './replies/lifecycle';
 import { ReplyMetrics } from './replies/metrics';
 import { CreditSettler } from './replies/settlements';
@@ -75,6 +75,7 @@ export async function createMessagesSubgraph(config: Config, signer: ServiceSign
   });
   const schema = buildSubgraphSchema({ typeDefs, resolvers: resolvers as never });
   const writes = new KeyedSerializer();
+  watchOpenSubscriptions(telemetry.metrics.registry, sessions);
   const shared = { store, peers, bus, replies, settler, generator, writes, sessions, rateLimiter: backplane.rateLimiter, config, log };
   return {
     name: 'messages',

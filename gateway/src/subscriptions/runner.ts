@@ -10,10 +10,15 @@ import { asGraphQLError } from '@chat/shared/errors';
 import { createConnections, type ConnectionOptions, type ConnectionState, type Connections } from './connection';
 import { createDispatcher, formatTerminalErrors, outgoingResult, type Dispatcher, type DispatchOptions } from './dispatch';
 import { createOperationPreparer, type PreparedOperation, type SupergraphOptions } from './operation';
+import { createSharedSubscriptions } from './shared';
 import { SubscriptionTerminatedError } from './subscribe';
+import { createUpstreamPool } from './upstream';
 
 /** Everything the runner needs: how connections are accepted, what operations are prepared against, how they run. */
-export interface OperationRunnerOptions extends ConnectionOptions, SupergraphOptions, DispatchOptions {}
+export interface OperationRunnerOptions extends ConnectionOptions, SupergraphOptions, Omit<DispatchOptions, 'shared'> {
+  /** Identical subscriptions of the same credentials run once for all their clients (shared.ts); default false. */
+  readonly shareSubscriptions?: boolean;
+}
 
 /** A prepared operation with the transport's id for it. */
 export type RunningOperation = PreparedOperation & { readonly operationId: string };
@@ -43,6 +48,8 @@ export interface OperationRunner {
    * `errors`, for transports that end a stream with a result rather than an error message.
    */
   stream(args: ExecutionArgs): Promise<AsyncGenerator<ExecutionResult | FormattedExecutionResult, undefined, unknown> | ExecutionResult>;
+  /** Shared runs now, and their listeners (when `shareSubscriptions`). */
+  sharedStats(): { runs: number; listeners: number };
   /** Forgets every connection and closes their upstream sockets (on shutdown). */
   dispose(): Promise<void>;
 }
@@ -51,7 +58,12 @@ export interface OperationRunner {
 export function createOperationRunner(options: OperationRunnerOptions): OperationRunner {
   const connections = createConnections(options);
   const prepareOperation = createOperationPreparer(options, options.executeOperation !== undefined);
-  const dispatcher = createDispatcher(options);
+  const shared = options.shareSubscriptions
+    ? createSharedSubscriptions((authorization) =>
+        createUpstreamPool({ authorization, serviceToken: options.upstreamServiceToken, ackTimeoutMs: options.upstreamAckTimeoutMs }),
+      )
+    : undefined;
+  const dispatcher = createDispatcher({ ...options, shared });
   const terminalErrors = (errors: readonly GraphQLError[]) => formatTerminalErrors(errors, options.formatError);
   return {
     connections,
@@ -78,7 +90,11 @@ export function createOperationRunner(options: OperationRunnerOptions): Operatio
       const result = dispatcher.subscribe(args);
       return Symbol.asyncIterator in result ? endingWithErrors(result, terminalErrors) : result;
     },
-    dispose: () => connections.disposeAll(),
+    sharedStats: () => shared?.stats() ?? { runs: 0, listeners: 0 },
+    async dispose() {
+      await shared?.dispose();
+      await connections.disposeAll();
+    },
   };
 }
 
