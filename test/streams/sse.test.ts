@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Client as SseClient } from 'graphql-sse';
-import { START_TIMEOUT_MS, sendOk, startChat, waitUntil, type Chat } from '../chat/helpers';
+import { START_TIMEOUT_MS, sendOk, startChat, waitForEnd, waitUntil, type Chat } from '../chat/helpers';
 import { startFakeLlm, type FakeLlmServer } from '../support/fake-llm';
 import { sseClient, stream, type Stream } from '../support/streams';
 import { startTestSystem, type TestSystem } from '../support/system';
@@ -139,6 +139,30 @@ describe('subscriptions over Server-Sent Events', () => {
     expect(((await third.json()) as any).errors[0].extensions.code).toBe('RATE_LIMITED');
     open.forEach((s) => s.stop());
     await waitUntil(async () => gauge(await metrics(t), 'chat_stream_connections', 'sse') === 0, 20_000, 'the streams to close');
+  });
+
+  it('resumes with Last-Event-ID from the in-process buffer (no Redis): what was missed once, a reply that ended meanwhile as its REPLY_COMPLETED', async () => {
+    const query = EVENTS.replace('kind messageId', 'cursor kind messageId');
+    const first = stream(client(chat.user.token), query, { id: chat.conversationId }, 'conversationEvents');
+    await waitUntil(async () => gauge(await metrics(t), 'chat_stream_subscriptions', 'sse') === 1, 20_000, 'the SSE subscription to open');
+    // A slow reply: the drop comes well before its end.
+    llm.script({ tokens: REPLY_TOKENS, tokenDelayMs: 300 });
+    const { reply } = await sendOk(t, chat.user.token, chat.conversationId, 'Was it the gardener?');
+    await first.until((es) => es.some((e) => e.kind === 'REPLY_DELTA' && e.messageId === reply.id));
+    first.stop();
+    const last = first.events.at(-1).cursor as string;
+    const seen = first.events.filter((e) => e.kind === 'REPLY_DELTA').map((e) => e.delta).join('');
+    await waitForEnd(t, chat.user.token, reply.id);
+    const again = sseClient(t.gatewayUrl, chat.user.token, { headers: () => ({ 'last-event-id': last }) });
+    clients.push(again);
+    const resumed = stream(again, query, { id: chat.conversationId }, 'conversationEvents');
+    const events = await resumed.until((es) => es.some((e) => e.kind === 'REPLY_COMPLETED' && e.messageId === reply.id));
+    resumed.stop();
+    expect(events.some((e) => e.kind === 'REPLY_DELTA' && e.messageId === reply.id)).toBe(false);
+    expect(events.map((e) => e.cursor).every((c: string) => !first.events.some((f) => f.cursor === c))).toBe(true);
+    expect(events.at(-1).message.content).toBe(REPLY_TOKENS.join(''));
+    expect(REPLY_TOKENS.join('').startsWith(seen)).toBe(true);
+    expect(seen.length).toBeLessThan(REPLY_TOKENS.join('').length);
   });
 
   // Last: the messages subgraph goes away for good.
