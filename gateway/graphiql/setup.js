@@ -1,12 +1,15 @@
 /*
- * GraphiQL for Character Chat, in the browser: React 18, GraphiQL 3 and graphql-ws are loaded
- * before this script as globals (React, ReactDOM, GraphiQL, graphqlWs) from the gateway itself.
+ * GraphiQL for Character Chat, in the browser: React 18, GraphiQL 3, graphql-ws and graphql-sse are
+ * loaded before this script as globals (React, ReactDOM, GraphiQL, graphqlWs, graphqlSse) from the
+ * gateway itself.
  *
  * - Queries and mutations go over HTTP POST to the gateway, with the tab's Headers.
- * - Subscriptions go over graphql-ws on the same URL. The gateway authenticates a socket by its
- *   connection_init payload { authorization: "Bearer <accessToken>" }, built here from the
- *   Authorization header in the tab's Headers: one client per token, so a changed token opens a
- *   new connection.
+ * - Subscriptions go over graphql-ws on the same URL, or over Server-Sent Events (graphql-sse, at
+ *   <endpoint>/stream) when the Sign in panel (or ?transport=sse in the page's URL) picks them.
+ *   The gateway authenticates a socket by its connection_init payload
+ *   { authorization: "Bearer <accessToken>" }, and an event stream by its Authorization header,
+ *   both built here from the Authorization header in the tab's Headers: one client per token and
+ *   transport, so a changed token opens a new connection.
  * - The "Sign in" panel signs up or logs in with a form, and sends messages (so a reply can be
  *   watched streaming in ConversationEvents while it runs). Its token is kept in this page only
  *   (never stored) and is used by requests whose Headers carry no Authorization.
@@ -19,6 +22,25 @@
   var httpUrl = new URL(config.endpoint, window.location.href);
   var wsUrl = new URL(httpUrl.href);
   wsUrl.protocol = httpUrl.protocol === 'https:' ? 'wss:' : 'ws:';
+  var streamUrl = new URL(httpUrl.pathname.replace(/\/?$/, '/stream'), httpUrl.href);
+
+  // ---- Which transport subscriptions take: kept in this browser, or asked for in the page's URL. ----
+
+  var TRANSPORTS = { ws: 'WebSocket (graphql-ws)', sse: 'Server-Sent Events (graphql-sse)' };
+  var TRANSPORT_KEY = 'chat:subscriptionTransport';
+  var transport = (function () {
+    var asked = new URL(window.location.href).searchParams.get('transport');
+    if (asked && TRANSPORTS.hasOwnProperty(asked)) return asked;
+    try {
+      var kept = window.localStorage.getItem(TRANSPORT_KEY);
+      if (kept && TRANSPORTS.hasOwnProperty(kept)) return kept;
+    } catch (_) { /* storage disabled */ }
+    return 'ws';
+  })();
+  function setTransport(next) {
+    transport = next;
+    try { window.localStorage.setItem(TRANSPORT_KEY, next); } catch (_) { /* storage disabled */ }
+  }
 
   // ---- The Sign in panel's session: memory only, shared by every tab. ----
 
@@ -89,15 +111,52 @@
     return error;
   }
 
-  /** One graphql-ws client, and GraphiQL's fetcher using it, per Authorization value. */
+  /** graphql-sse's refusals, in words a person can act on. */
+  function describeStreamError(error) {
+    var status = error && error.response && error.response.status;
+    if (status === 401) {
+      return new Error('The gateway refused the event stream (401 Unauthorized): it needs a valid access token. ' +
+        'Put { "Authorization": "Bearer <accessToken>" } in Headers (Register or Login returns one), or sign in with the Sign in panel.');
+    }
+    if (status) return new Error('The event stream was refused: ' + status + (error.response.statusText ? ' ' + error.response.statusText : ''));
+    return error;
+  }
+
+  /** A graphql-sse client to the gateway's stream endpoint, with the token in its Authorization header. */
+  function streamClient(authorization) {
+    var client = graphqlSse.createClient({
+      url: streamUrl.href,
+      headers: authorization ? { authorization: authorization } : {},
+      retryAttempts: 0,
+    });
+    return {
+      client: client,
+      subscriber: {
+        subscribe: function (payload, sink) {
+          return client.subscribe(payload, {
+            next: function (value) { sink.next(value); },
+            complete: function () { sink.complete(); },
+            error: function (error) { sink.error(describeStreamError(error)); },
+          });
+        },
+      },
+    };
+  }
+
+  /** One subscription client (graphql-ws or graphql-sse), and GraphiQL's fetcher using it, per transport and Authorization value. */
   var fetchers = new Map();
   function fetcherFor(authorization) {
-    var key = authorization || '';
+    var key = transport + ' ' + (authorization || '');
     var entry = fetchers.get(key);
     if (entry) {
       fetchers.delete(key);
       fetchers.set(key, entry); // most recently used last
       return entry.fetcher;
+    }
+    if (transport === 'sse') {
+      var sse = streamClient(authorization);
+      entry = { client: sse.client, fetcher: GraphiQL.createFetcher({ url: httpUrl.href, wsClient: sse.subscriber }) };
+      return keep(key, entry);
     }
     var client = graphqlWs.createClient({
       url: wsUrl.href,
@@ -116,9 +175,12 @@
         });
       },
     };
-    entry = { client: client, fetcher: GraphiQL.createFetcher({ url: httpUrl.href, wsClient: wsClient }) };
+    return keep(key, { client: client, fetcher: GraphiQL.createFetcher({ url: httpUrl.href, wsClient: wsClient }) });
+  }
+
+  /** Remembers a fetcher; a lazy client holds a connection only while it has subscriptions, so a few are kept. */
+  function keep(key, entry) {
     fetchers.set(key, entry);
-    // A lazy client holds a socket only while it has subscriptions; keep a few of them.
     while (fetchers.size > 8) {
       var oldest = fetchers.keys().next().value;
       fetchers.get(oldest).client.dispose();
@@ -250,7 +312,19 @@
       h('div', { className: 'chat-panel-buttons' }, h('button', { type: 'submit', className: 'graphiql-button' }, 'Send')),
       sentState[0] && h('p', { className: sentState[0].error ? 'chat-panel-error' : 'chat-panel-note', role: 'status' }, sentState[0].text));
 
-    return h('div', { className: 'chat-panel' }, h('div', { className: 'graphiql-doc-explorer-title' }, 'Sign in'), signedIn, sender);
+    return h('div', { className: 'chat-panel' }, h('div', { className: 'graphiql-doc-explorer-title' }, 'Sign in'), signedIn, h(TransportChoice), sender);
+  }
+
+  /** Which transport subscriptions take from now on (a running subscription keeps its own). */
+  function TransportChoice() {
+    var state = React.useState(transport);
+    return h('label', { className: 'chat-panel-section chat-panel-field' },
+      h('span', null, 'Subscriptions over'),
+      h('select', {
+        name: 'transport',
+        value: state[0],
+        onChange: function (event) { setTransport(event.target.value); state[1](event.target.value); },
+      }, Object.keys(TRANSPORTS).map(function (name) { return h('option', { key: name, value: name }, TRANSPORTS[name]); })));
   }
 
   function KeyIcon() {

@@ -5,9 +5,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** Request headers a browser may send cross-origin (Apollo's CSRF prevention asks for one of the last two). */
-export const CORS_ALLOWED_HEADERS = 'authorization, content-type, apollo-require-preflight, x-apollo-operation-name';
+export const CORS_ALLOWED_HEADERS = 'authorization, content-type, apollo-require-preflight, x-apollo-operation-name, x-graphql-event-stream-token, last-event-id';
 /** Methods a browser may use cross-origin. */
-export const CORS_ALLOWED_METHODS = 'GET, POST, OPTIONS';
+export const CORS_ALLOWED_METHODS = 'GET, POST, PUT, DELETE, OPTIONS';
 /** How long a browser may cache a preflight answer (s). */
 export const CORS_MAX_AGE_SECONDS = 600;
 

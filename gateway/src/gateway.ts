@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
@@ -91,8 +91,10 @@ export async function startGateway(config: Config, keyring: ServiceKeyring, opti
   const cors = corsHandler(config.corsOrigins);
   // Character images (/images/characters/<id>), passed on to the characters subgraph (images.ts).
   const images = createImageHandler(config);
+  // Subscriptions over SSE (/graphql/stream) and multipart POSTs are served beside graphql-ws (attached once listening).
+  let streams: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
   const running = await listen(
-    (req, res) => (cors(req, res) || graphiql?.(req, res) || images(req, res) ? undefined : void graphql(req, res)),
+    (req, res) => (cors(req, res) || graphiql?.(req, res) || images(req, res) || streams?.(req, res) ? undefined : void graphql(req, res)),
     options.port ?? config.port,
     config.host,
   );
@@ -107,15 +109,18 @@ export async function startGateway(config: Config, keyring: ServiceKeyring, opti
     limits: config.limits,
     socketLimits: config.socketLimits,
     gauges: { connections: metrics.connections, subscriptions: metrics.subscriptions },
+    // Two tabs, or a reconnect racing the old socket: one upstream subscription and one execution per event for both.
+    shareSubscriptions: true,
+    gaugesOf: (transport) => ({ connections: metrics.streamConnections.labels(transport), subscriptions: metrics.streamSubscriptions.labels(transport) }),
     tracer: telemetry.tracer,
     formatError,
     upstreamServiceToken: (subgraph) => signer.token(subgraph as ServiceName),
     revocations,
-    // A socket needs a valid token: conversationEvents is for a conversation's owner only.
+    // A socket or stream needs a valid token: conversationEvents is for a conversation's owner only.
     authenticate: async (params) => {
       const authorization = typeof params?.authorization === 'string' ? params.authorization : undefined;
       const viewer = await verifier.fromAuthorization(authorization);
-      if (!viewer) throw new Error('connection_init must carry { authorization: "Bearer <accessToken>" }');
+      if (!viewer) throw new Error('connection_init (or the Authorization header) must carry "Bearer <accessToken>"');
       return { authorization, viewer, userKey: viewer.id, expiresAt: viewer.expiresAt, sessionId: sessionOfAuthorization(authorization) };
     },
     // Queries and mutations sent over the socket run as they would over HTTP.
@@ -127,6 +132,7 @@ export async function startGateway(config: Config, keyring: ServiceKeyring, opti
       return response.body.kind === 'single' ? response.body.singleResult : { errors: [{ message: 'Incremental delivery is not supported over WebSocket.' }] };
     },
   });
+  streams = subscriptions.handle;
   return {
     ...running,
     url: `${running.origin}${GRAPHQL_PATH}`,

@@ -1,7 +1,7 @@
 /**
  * GraphiQL, served by the gateway from packages installed with the project: no CDN, no request to
  * any other host. The page is GraphiQL 3's browser build on React 18's UMD build, graphql-ws's
- * browser build for subscriptions, and gateway/graphiql/setup.js, which wires them to this gateway
+ * and graphql-sse's browser builds for subscriptions, and gateway/graphiql/setup.js, which wires them to this gateway
  * (see there). Its default tabs are the operations of examples/*.graphql, which
  * test/examples/examples.test.ts runs against a real system.
  *
@@ -35,6 +35,7 @@ const ASSET_FILES: Array<{ name: string; file: () => string; type: string }> = [
   { name: 'react.production.min.js', file: () => packageFile('react', 'umd/react.production.min.js'), type: 'text/javascript; charset=utf-8' },
   { name: 'react-dom.production.min.js', file: () => packageFile('react-dom', 'umd/react-dom.production.min.js'), type: 'text/javascript; charset=utf-8' },
   { name: 'graphql-ws.min.js', file: () => packageFile('graphql-ws', 'umd/graphql-ws.min.js'), type: 'text/javascript; charset=utf-8' },
+  { name: 'graphql-sse.min.js', file: () => packageFile('graphql-sse', 'umd/graphql-sse.min.js'), type: 'text/javascript; charset=utf-8' },
   { name: 'graphiql.min.js', file: () => packageFile('graphiql', 'graphiql.min.js'), type: 'text/javascript; charset=utf-8' },
   { name: 'setup.js', file: () => join(BROWSER_DIR, 'setup.js'), type: 'text/javascript; charset=utf-8' },
 ];

@@ -1,4 +1,4 @@
-/** The gateway's own metrics: subgraph fetches and graphql-ws sockets. */
+/** The gateway's own metrics: subgraph fetches, graphql-ws sockets and the HTTP streams (SSE, multipart). */
 import { LATENCY_BUCKETS, METRIC_PREFIX } from '@chat/shared/metrics';
 import { Gauge, Histogram, type Registry } from 'prom-client';
 
@@ -7,6 +7,8 @@ export class GatewayMetrics {
   readonly subgraphFetches: Histogram<'subgraph' | 'outcome'>;
   readonly connections: Gauge;
   readonly subscriptions: Gauge;
+  readonly streamConnections: Gauge<'transport'>;
+  readonly streamSubscriptions: Gauge<'transport'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -19,5 +21,7 @@ export class GatewayMetrics {
     });
     this.connections = new Gauge({ name: `${METRIC_PREFIX}ws_connections`, help: 'Open graphql-ws connections (acknowledged).', registers });
     this.subscriptions = new Gauge({ name: `${METRIC_PREFIX}ws_subscriptions`, help: 'Open graphql-ws subscriptions.', registers });
+    this.streamConnections = new Gauge({ name: `${METRIC_PREFIX}stream_connections`, help: 'Open subscription connections over HTTP, by transport (sse, multipart).', labelNames: ['transport'], registers });
+    this.streamSubscriptions = new Gauge({ name: `${METRIC_PREFIX}stream_subscriptions`, help: 'Open operations over HTTP streams, by transport (sse, multipart).', labelNames: ['transport'], registers });
   }
 }

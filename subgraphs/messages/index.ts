@@ -16,7 +16,7 @@ import { createJobQueue } from './generation/queue';
 import { LlmCatalogue } from './llm/catalogue';
 import { createEventBus } from './realtime/events';
 import { createPresence } from './realtime/presence';
-import { SessionTracker } from './realtime/sessions';
+import { SessionTracker, watchOpenSubscriptions } from './realtime/sessions';
 import { ReplyLifecycle } from './replies/lifecycle';
 import { ReplyMetrics } from './replies/metrics';
 import { CreditSettler } from './replies/settlements';
@@ -44,7 +44,7 @@ export async function createMessagesSubgraph(config: Config, signer: ServiceSign
   const peers = createPeerClients(config.subgraphUrls, PEERS, signer);
   // Events, jobs, presence and rate limits are shared by every instance through Redis, or live in this process.
   const backplane = await createBackplane(config, 'messages', { refusals: telemetry.metrics.rateLimitRefusals, roles: BACKPLANE_ROLES });
-  const bus = createEventBus(backplane, tracer);
+  const bus = createEventBus(backplane, tracer, config.chat.replay);
   const metrics = new ReplyMetrics(telemetry.metrics.registry);
   // What ended replies owe is written with their end and settled by the drain, retried until the users subgraph takes it.
   const settler = new CreditSettler({ store, users: peers.users, log, metrics });
@@ -81,6 +81,7 @@ export async function createMessagesSubgraph(config: Config, signer: ServiceSign
   });
   const schema = buildSubgraphSchema({ typeDefs, resolvers: resolvers as never });
   const writes = new KeyedSerializer();
+  watchOpenSubscriptions(telemetry.metrics.registry, sessions);
   const shared = { store, peers, bus, replies, settler, generator, catalogue, writes, sessions, rateLimiter: backplane.rateLimiter, config, log };
   return {
     name: 'messages',

@@ -32,7 +32,7 @@ export const resolvers: Resolvers = {
   },
   Subscription: {
     conversationEvents: {
-      subscribe: (_root, { conversationId }, ctx) => conversationEvents(ctx, conversationId) as never,
+      subscribe: (_root, { conversationId, after }, ctx) => conversationEvents(ctx, conversationId, after) as never,
       resolve: (event: unknown) => event as never,
     },
   },

@@ -37,7 +37,7 @@ describe('GraphiQL over HTTP', () => {
     const html = await (await fetch(t.gatewayUrl, { headers: { accept: CHROME_ACCEPT } })).text();
     const urls = [...html.matchAll(/(?:src|href)="(graphiql\/assets\/[^"]+)"/g)].map((m) => new URL(m[1], t.gatewayUrl).href);
     expect(urls.map((u) => u.split('/').at(-1))).toEqual([
-      'graphiql.min.css', 'page.css', 'react.production.min.js', 'react-dom.production.min.js', 'graphql-ws.min.js', 'graphiql.min.js', 'setup.js',
+      'graphiql.min.css', 'page.css', 'react.production.min.js', 'react-dom.production.min.js', 'graphql-ws.min.js', 'graphql-sse.min.js', 'graphiql.min.js', 'setup.js',
     ]);
     for (const url of urls) {
       const res = await fetch(url);

@@ -311,4 +311,44 @@ describe('GraphiQL in Chromium', () => {
     expect(await responseText(w.page)).toContain('Put { \\"Authorization\\": \\"Bearer <accessToken>\\" } in Headers');
     await context.close();
   }, 60_000);
+
+  it('streams a reply over Server-Sent Events when the Sign in panel picks them, and explains a refused stream', async () => {
+    const ada = await chatter('Mary');
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const w = await openGraphiql(context, t.gatewayUrl);
+    const { page } = w;
+    const panel = page.locator('.chat-panel');
+    await panel.waitFor();
+    await panel.locator('select[name="transport"]').selectOption('sse');
+
+    // Without a token first: the refusal, in words.
+    await openTab(page, 'ConversationEvents');
+    await showTool(page, 'variables');
+    await typeInto(page, VISIBLE_TOOL, JSON.stringify({ conversationId: ada.conversationId }, null, 2));
+    await page.click('.graphiql-execute-button');
+    await page.waitForFunction(() => (document.querySelector('.graphiql-response .CodeMirror') as any).CodeMirror.getValue().includes('401'), undefined, { timeout: 20_000 });
+    expect(await responseText(page)).toContain('Put { \\"Authorization\\": \\"Bearer <accessToken>\\" } in Headers');
+
+    // With the token in Headers: an event stream at /graphql/stream, no WebSocket.
+    await showTool(page, 'headers');
+    await typeInto(page, VISIBLE_TOOL, `{ "Authorization": "Bearer ${ada.token}" }`);
+    const streamed = page.waitForResponse((response) => new URL(response.url()).pathname === '/graphql/stream' && response.status() === 200);
+    await page.click('.graphiql-execute-button');
+    await streamed;
+    // A first reply proves the subscription is live; the second is watched from its very start.
+    await waitForResponse(page, ended((await send(ada.token, ada.conversationId, 'Ahoy?')).replyId));
+    const { replyId } = await send(ada.token, ada.conversationId, 'Is the creature alive?');
+    const completed = await waitForResponse(page, ended(replyId));
+    const final = await storedContent(ada.token, replyId);
+    expect(completed.data.conversationEvents.message).toMatchObject({ id: replyId, content: final, conversation: { title: 'Under the sea' } });
+    expect(streamedReply(await w.responses(), replyId).text).toBe(final);
+    await page.screenshot({ path: new URL('graphiql-sse.png', RESULTS).pathname });
+    await page.click('.graphiql-execute-button');
+
+    expect(w.problems.filter((p) => !p.includes('401'))).toEqual([]);
+    expect([...w.hosts]).toEqual([new URL(t.gatewayUrl).origin]);
+    // The choice is kept in this browser.
+    expect(await page.evaluate(() => window.localStorage.getItem('chat:subscriptionTransport'))).toBe('sse');
+    await context.close();
+  }, 120_000);
 });

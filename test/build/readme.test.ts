@@ -49,7 +49,7 @@ const RUN_ELSEWHERE: Array<{ command: RegExp; by: string; starts: string }> = [
 /** Commands that need a Docker engine (none on the machines this runs on): their files are checked by test/build/deployment.test.ts. */
 const NEEDS_DOCKER = /^docker (compose up|run )/;
 /** Run by this file. */
-const RUN_HERE = [/^G=/, /^TOKEN=\S+ +#/, /^curl -s \$G /, /^TOKEN=\.\.\. CONV=\.\.\. node --input-type=module -e /, /^curl -s localhost:4000\/health$/, /^echo "JWT_PRIVATE_JWK=/, /^npm run -s service-keys >> \.env$/, /^echo "IMAGE_URL_SECRET=/, /^echo "SECRETS_KEY=/];
+const RUN_HERE = [/^curl -N \$G\/stream /, /^G=/, /^TOKEN=\S+ +#/, /^curl -s \$G /, /^TOKEN=\.\.\. CONV=\.\.\. node --input-type=module -e /, /^curl -s localhost:4000\/health$/, /^echo "JWT_PRIVATE_JWK=/, /^npm run -s service-keys >> \.env$/, /^echo "IMAGE_URL_SECRET=/, /^echo "SECRETS_KEY=/];
 
 describe('README commands', () => {
   let t: TestSystem;
@@ -105,6 +105,26 @@ describe('README commands', () => {
     const stored = (await json(conversation.replace('7945dc99-...', started.id))).data.conversation;
     expect(stored.messageCount).toBe(3);
     expect(stored.messages.edges.map((e: any) => e.node.status)).toEqual(['COMPLETED', 'COMPLETED', 'COMPLETED']);
+
+    // curl -N on the SSE endpoint prints the next reply's events as they come, each with its cursor as id.
+    const watch = readmeCommands().find((c) => c.startsWith('curl -N $G/stream '))!;
+    const curl = spawn('bash', ['-c', watch.replace('7945dc99-...', started.id)], { cwd: ROOT, env: { ...process.env, ...env } });
+    let streamed = '';
+    curl.stdout.on('data', (chunk: Buffer) => (streamed += chunk.toString()));
+    try {
+      await waitUntil(() => streamed.startsWith(':'), 20_000, 'the event stream to open');
+      await waitUntil(async () => (await fetch(`${new URL(t.gatewayUrl).origin}/metrics`).then((r) => r.text())).match(/chat_stream_subscriptions\{[^}]*transport="sse"[^}]*\} [1-9]/) !== null, 20_000, 'the subscription');
+      const again = (await json(sendMessage.replace('7945dc99-...', started.id))).data.sendMessage;
+      await waitUntil(() => streamed.includes('"kind":"REPLY_COMPLETED"'), 20_000, `curl's output: ${streamed}`);
+      const events = streamed.split('\n\n').filter((m) => m.includes('event: next'));
+      expect(events.every((m) => /^id: \d+-\d+\nevent: next\ndata: /.test(m.trim()))).toBe(true);
+      const kinds = events.map((m) => JSON.parse(m.slice(m.indexOf('data: ') + 6)).data.conversationEvents);
+      expect(kinds.filter((e) => e.kind === 'REPLY_DELTA').map((e) => e.delta).join('')).toBe(kinds.at(-1).message.content);
+      expect(kinds.at(-1).message.content).toContain('You said: "Where are we headed, Captain?"');
+      expect(again.reply.status).toBe('PENDING');
+    } finally {
+      curl.kill();
+    }
   });
 
   it('runs the health check', async () => {

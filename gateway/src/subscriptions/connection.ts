@@ -1,8 +1,8 @@
 /**
- * Per-connection state of the graphql-ws server, from `connection_init` to the socket's close:
- * authentication, the per-user socket quota, the token-expiry timer, the revoked-session check,
- * the connection and subscription gauges, the per-socket subscription quota and the connection's
- * upstream pool.
+ * Per-connection state of every subscription transport (a graphql-ws socket, an SSE event stream,
+ * a multipart response), from authentication to the close: the per-user connection quota, the
+ * token-expiry timer, the revoked-session check, the connection and subscription gauges, the
+ * per-connection subscription quota and the connection's upstream pool.
  */
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
@@ -44,6 +44,26 @@ export interface SocketLimits {
   maxMessageBytes: number;
 }
 
+/** The transports a connection may come over (the label of its gauges). */
+export type TransportName = 'ws' | 'sse' | 'multipart';
+
+/** The transport side of one connection: where it comes from, whether it is still open, how to end it. */
+export interface Peer {
+  readonly transport: TransportName;
+  /** The request that opened it (the upgrade, the event stream's or the multipart POST's). */
+  readonly request: IncomingMessage;
+  /** False once the client went away (e.g. while `authenticate` ran). */
+  isOpen(): boolean;
+  /** Ends the connection for `reason` (token expired, session revoked, quota); `code` is graphql-ws's close code. */
+  close(code: number, reason: string): void;
+}
+
+/** The gauges of one transport. */
+export interface TransportGauges {
+  readonly connections: OpenCount;
+  readonly subscriptions: OpenCount;
+}
+
 /** How connections are accepted and accounted for. */
 export interface ConnectionOptions {
   /** Checks a connection's `connection_init` payload; throw (or reject) to refuse with 4403. */
@@ -52,8 +72,10 @@ export interface ConnectionOptions {
   readonly clientAddress?: ClientAddressOf;
   /** Socket limits (default: none): open subscriptions per socket, sockets per user, bytes per message. */
   readonly socketLimits?: SocketLimits;
-  /** Counts the open connections and subscriptions (Prometheus gauges). */
-  readonly gauges?: { readonly connections: OpenCount; readonly subscriptions: OpenCount };
+  /** Counts the open connections and subscriptions (Prometheus gauges); graphql-ws's, and every transport's unless `gaugesOf` says. */
+  readonly gauges?: TransportGauges;
+  /** The gauges of a transport other than graphql-ws (default: `gauges`). */
+  readonly gaugesOf?: (transport: TransportName) => TransportGauges | undefined;
   /** Upstream `connection_ack` timeout (ms). */
   readonly upstreamAckTimeoutMs?: number;
   /** The gateway's service token for a subgraph, sent in each upstream `connection_init` (subgraphs refuse sockets without one). */
@@ -73,16 +95,23 @@ export interface ConnectionState {
   readonly subscriptions: Set<string>;
   /** Closes the socket when its credentials expire. */
   readonly expiry?: NodeJS.Timeout;
+  /** The transport side: how to end it. */
+  readonly peer: Peer;
 }
+
+/** Why `accept` refused a connection. */
+export type Refusal = 'unauthenticated' | 'closed' | 'revoked' | 'too-many-connections';
 
 /** The open connections of one graphql-ws server, driven by its callbacks. */
 export interface Connections {
   /** graphql-ws `onConnect`: accepts the connection (true) or refuses it (false: 4403). */
   open(ctx: Context): Promise<boolean>;
-  /** graphql-ws `onClose`: forgets the connection and closes its upstream sockets. */
-  close(ctx: Context): Promise<void>;
+  /** Any transport: authenticates `params` and accepts the connection known by `key`, or says why not. */
+  accept(key: object, params: Readonly<Record<string, unknown>> | undefined, peer: Peer): Promise<ConnectionState | Refusal>;
+  /** graphql-ws `onClose` (or any transport's end): forgets the connection and closes its upstream sockets. */
+  close(key: object): Promise<void>;
   /** The state of an accepted connection. */
-  get(ctx: Context): ConnectionState | undefined;
+  get(key: object): ConnectionState | undefined;
   /** The refusal (RATE_LIMITED) of one more subscription on `connection`, or undefined. */
   subscriptionRefusal(connection: ConnectionState): GraphQLError | undefined;
   /** Subscription `id` is open on `connection`. */
@@ -104,12 +133,20 @@ export function connectionContext(connection: ConnectionState): Record<string, u
   return { authorization: connection.auth.authorization, viewer: connection.auth.viewer, clientAddress: connection.clientAddress };
 }
 
-/** The connection registry of one graphql-ws server. */
+/** A graphql-ws socket as a peer. */
+function socketPeer(ctx: Context): Peer {
+  const { socket, request } = ctx.extra as SocketExtra;
+  return { transport: 'ws', request, isOpen: () => socket.readyState === socket.OPEN, close: (code, reason) => socket.close(code, reason) };
+}
+
+/** The connection registry of the gateway, shared by its transports (so per-user quotas count them all). */
 export function createConnections(options: ConnectionOptions): Connections {
-  const connections = new Map<Context, ConnectionState>();
+  const connections = new Map<object, ConnectionState>();
   const socketsPerUser = new Map<string, number>();
   const addressOf = options.clientAddress ?? clientAddressResolver(false);
-  const { gauges, socketLimits, revocations } = options;
+  const { socketLimits, revocations } = options;
+  const gaugesOf = (transport: TransportName): TransportGauges | undefined =>
+    transport === 'ws' ? options.gauges : (options.gaugesOf?.(transport) ?? options.gauges);
 
   /** Takes one of the user's sockets; false when they hold all they may. */
   const takeUserSocket = (userKey: string | undefined): boolean => {
@@ -129,40 +166,46 @@ export function createConnections(options: ConnectionOptions): Connections {
 
   // A socket whose session is revoked ends, as one whose token expires does, with 4403.
   const stopWatchingRevocations = revocations?.onRevoked((sessionIds) => {
-    for (const [ctx, { auth }] of connections) {
-      if (auth.sessionId !== undefined && sessionIds.has(auth.sessionId)) (ctx.extra as SocketExtra).socket.close(CloseCode.Forbidden, SESSION_REVOKED_REASON);
+    for (const { auth, peer } of connections.values()) {
+      if (auth.sessionId !== undefined && sessionIds.has(auth.sessionId)) peer.close(CloseCode.Forbidden, SESSION_REVOKED_REASON);
     }
   });
 
+  const accept: Connections['accept'] = async (key, params, peer) => {
+    let auth: SubscriptionAuth | undefined;
+    try {
+      auth = await options.authenticate(params);
+    } catch {
+      return 'unauthenticated'; // graphql-ws closes with 4403 Forbidden
+    }
+    if (!auth) return 'unauthenticated';
+    // Closed while `authenticate` ran: graphql-ws has called onClose already, so nothing may be counted or kept.
+    if (!peer.isOpen()) return 'closed';
+    // Revoked while `authenticate` ran: no word of it will come again, so it is refused here.
+    if (revocations?.isRevoked(auth.sessionId)) return 'revoked';
+    if (!takeUserSocket(auth.userKey)) {
+      peer.close(CloseCode.Forbidden, `Forbidden: at most ${socketLimits?.maxConnectionsPerUser} open connections per user`);
+      return 'too-many-connections';
+    }
+    // A token that expires while the connection is open ends it at that moment (4403 on a socket).
+    const expiry = auth.expiresAt === undefined ? undefined : closeAtExpiry(peer, auth.expiresAt);
+    const upstream = createUpstreamPool({ authorization: auth.authorization, serviceToken: options.upstreamServiceToken, ackTimeoutMs: options.upstreamAckTimeoutMs });
+    const state: ConnectionState = { auth, upstream, connectionParams: params, clientAddress: addressOf(peer.request), subscriptions: new Set(), expiry, peer };
+    connections.set(key, state);
+    gaugesOf(peer.transport)?.connections.inc();
+    return state;
+  };
+
   return {
     async open(ctx) {
-      let auth: SubscriptionAuth | undefined;
-      try {
-        auth = await options.authenticate(ctx.connectionParams);
-      } catch {
-        return false; // graphql-ws closes with 4403 Forbidden
-      }
-      if (!auth) return false;
-      const { socket, request } = ctx.extra as SocketExtra;
-      // Closed while `authenticate` ran: graphql-ws has called onClose already, so nothing may be counted or kept.
-      if (socket.readyState !== socket.OPEN) return false;
-      // Revoked while `authenticate` ran: no word of it will come again, so it is refused here.
-      if (revocations?.isRevoked(auth.sessionId)) return false;
-      if (!takeUserSocket(auth.userKey)) {
-        socket.close(CloseCode.Forbidden, `Forbidden: at most ${socketLimits?.maxConnectionsPerUser} open connections per user`);
-        return false;
-      }
-      // A token that expires while the socket is open ends it at that moment, with 4403.
-      const expiry = auth.expiresAt === undefined ? undefined : closeAtExpiry(socket, auth.expiresAt);
-      const upstream = createUpstreamPool({ authorization: auth.authorization, serviceToken: options.upstreamServiceToken, ackTimeoutMs: options.upstreamAckTimeoutMs });
-      connections.set(ctx, { auth, upstream, connectionParams: ctx.connectionParams, clientAddress: addressOf(request), subscriptions: new Set(), expiry });
-      gauges?.connections.inc();
-      return true;
+      return typeof (await accept(ctx, ctx.connectionParams, socketPeer(ctx))) !== 'string';
     },
-    async close(ctx) {
-      const connection = connections.get(ctx);
+    accept,
+    async close(key) {
+      const connection = connections.get(key);
       if (!connection) return;
-      connections.delete(ctx);
+      connections.delete(key);
+      const gauges = gaugesOf(connection.peer.transport);
       gauges?.connections.dec();
       if (connection.subscriptions.size > 0) gauges?.subscriptions.dec(connection.subscriptions.size);
       connection.subscriptions.clear();
@@ -170,7 +213,7 @@ export function createConnections(options: ConnectionOptions): Connections {
       releaseUserSocket(connection.auth.userKey);
       await connection.upstream.dispose();
     },
-    get: (ctx) => connections.get(ctx),
+    get: (key) => connections.get(key),
     subscriptionRefusal(connection) {
       const max = socketLimits?.maxSubscriptionsPerConnection;
       if (max === undefined || connection.subscriptions.size < max) return undefined;
@@ -178,10 +221,10 @@ export function createConnections(options: ConnectionOptions): Connections {
     },
     subscribed(connection, id) {
       connection.subscriptions.add(id);
-      gauges?.subscriptions.inc();
+      gaugesOf(connection.peer.transport)?.subscriptions.inc();
     },
     unsubscribed(connection, id) {
-      if (connection?.subscriptions.delete(id)) gauges?.subscriptions.dec();
+      if (connection?.subscriptions.delete(id)) gaugesOf(connection.peer.transport)?.subscriptions.dec();
     },
     async disposeAll() {
       stopWatchingRevocations?.();

@@ -12,6 +12,7 @@ import type { GatewayErrorFormatter } from '../format-error';
 import { responseSizeError, type QueryLimits } from '../limits';
 import { connectionContext, type SubscriptionAuth } from './connection';
 import { operationNotSupportedError, type PreparedOperation } from './operation';
+import { shareable, type SharedSubscriptions } from './shared';
 import { startGatewaySubscription, SubscriptionTerminatedError } from './subscribe';
 
 /** Query or mutation received over the socket, for the `executeOperation` hook. */
@@ -45,6 +46,8 @@ export interface DispatchOptions {
   readonly tracer?: Tracer;
   /** Formats each error sent (results, events and terminal errors), as the gateway's HTTP answers are; default: as they are. */
   readonly formatError?: GatewayErrorFormatter;
+  /** Identical subscriptions (same credentials, operation and variables) run once for all their clients (shared.ts). */
+  readonly shared?: SharedSubscriptions;
 }
 
 /** graphql-ws's `subscribe` and `execute`, over prepared operations. */
@@ -59,11 +62,11 @@ export function createDispatcher(options: DispatchOptions): Dispatcher {
     subscribe(args) {
       const { connection, supergraph, plan, query, variables } = args.contextValue as PreparedOperation;
       if (!plan) return { errors: [contractError(ErrorCode.INTERNAL_SERVER_ERROR, 'Subscription was not planned')] };
-      const start = () =>
+      const run = (upstream: typeof connection.upstream) =>
         startGatewaySubscription({
           planner: supergraph.planner,
           plan,
-          upstream: connection.upstream,
+          upstream,
           serviceUrl: supergraph.serviceUrl,
           dataSources: supergraph.dataSources,
           query,
@@ -71,6 +74,11 @@ export function createDispatcher(options: DispatchOptions): Dispatcher {
           context: connectionContext(connection),
           entityCacheMaxEntries: options.entityCacheMaxEntries,
         });
+      const { shared } = options;
+      const { authorization } = connection.auth;
+      const start = shared && shareable(args.document)
+        ? () => shared.join(JSON.stringify([authorization, query, args.operationName ?? null, variables]), authorization, run)
+        : () => run(connection.upstream);
       if (!options.tracer) return start();
       // A short span for the start: the upstream subscribe made inside it carries its trace to the subgraph.
       return options.tracer.startActiveSpan(`subscription ${args.operationName ?? '(anonymous)'}`, { kind: SpanKind.SERVER }, (span) => {

@@ -1,7 +1,12 @@
-/** Federated subscriptions for a stock @apollo/gateway: graphql-ws in front, subgraph WebSockets behind. */
+/** Federated subscriptions for a stock @apollo/gateway: graphql-ws, SSE and multipart HTTP in front, subgraph WebSockets behind. */
 export { attachSubscriptionServer, CLIENT_CLOSE_GRACE_MS } from './server';
 export type { AttachSubscriptionServerOptions, SubscriptionServer } from './server';
-export type { OpenCount, SocketLimits, SubscriptionAuth } from './connection';
+export type { OpenCount, Peer, SocketLimits, SubscriptionAuth, TransportGauges, TransportName } from './connection';
+export { createOperationRunner } from './runner';
+export type { OperationRunner, OperationRunnerOptions } from './runner';
+export { acceptsMultipartSubscription, MULTIPART_CONTENT_TYPE, MULTIPART_HEARTBEAT_MS } from './transports/multipart';
+export { EVENT_STREAM_TYPE, LAST_EVENT_ID_HEADER } from './transports/sse';
+export { withResumeCursor } from './resume';
 export type { SocketOperationRequest } from './dispatch';
 export { createSupergraphPlanner } from './planner';
 export type { OperationContext, SubgraphInfo, SubscriptionPlan, SupergraphPlanner, SupergraphPlannerOptions } from './planner';

@@ -80,7 +80,8 @@ export function createOperationPreparer(options: SupergraphOptions, servesQuerie
     }
     const schema = supergraph.planner.apiSchema;
     const validationErrors = validate(schema, document);
-    if (validationErrors.length > 0) return validationErrors;
+    // The code Apollo Server gives them over HTTP, on every transport.
+    if (validationErrors.length > 0) return validationErrors.map((e) => withCode(e, VALIDATION_FAILED_CODE));
     if (options.limits) {
       const limitErrors = validate(schema, document, queryLimitRules(options.limits, payload.variables));
       if (limitErrors.length > 0) return limitErrors;
@@ -110,6 +111,15 @@ export function createOperationPreparer(options: SupergraphOptions, servesQuerie
     const contextValue: PreparedOperation = { connection, supergraph, query: payload.query, rawVariables, variables: coerced.coerced, plan };
     return { schema, document, operationName, variableValues: rawVariables, contextValue };
   };
+}
+
+/** Apollo Server's code of an operation that does not validate against the schema. */
+export const VALIDATION_FAILED_CODE = 'GRAPHQL_VALIDATION_FAILED';
+
+/** `error` with `code` in its extensions, unless it has one. */
+function withCode(error: GraphQLError, code: string): GraphQLError {
+  if (error.extensions.code !== undefined) return error;
+  return new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: error.originalError, extensions: { ...error.extensions, code } });
 }
 
 /** The state of the current supergraph SDL, rebuilt when the SDL changes; throws until one is loaded. */

@@ -54,3 +54,6 @@ export const SubscriptionErrorCode = {
 
 /** Union of the `extensions.code` values above. */
 export type SubscriptionErrorCode = (typeof SubscriptionErrorCode)[keyof typeof SubscriptionErrorCode];
+
+/** Default HTTP path of the Server-Sent Events endpoint (graphql-sse protocol). */
+export const DEFAULT_STREAM_PATH = '/graphql/stream';

@@ -81,6 +81,8 @@ export interface Config {
     claimIdleMs: number;
     /** A chat session closes this long after its last subscriber left (ms). */
     sessionGraceMs: number;
+    /** Each conversation's events are kept for replay by cursor while they are this recent OR among this many last ones. */
+    replay: { keepMs: number; keepEvents: number };
   };
   initialCredits: number;
   /** The scheduled refill (as LibreChat's auto-refill): `refillAmount` credits to every user once per interval, across every users instance; 0 is off. */
@@ -298,6 +300,8 @@ export function loadConfig(env: Env = process.env): Config {
       generationConcurrency: int(env, 'GENERATION_CONCURRENCY', 16, 1),
       claimIdleMs: int(env, 'JOB_CLAIM_IDLE_MS', 15_000, 100),
       sessionGraceMs: int(env, 'SESSION_GRACE_MS', 30_000, 0),
+      // The contract's minimum: the last 10 minutes or the last 1,000 events of a conversation (tests lower both).
+      replay: { keepMs: int(env, 'REPLAY_KEEP_SECONDS', 600, 0) * 1000, keepEvents: int(env, 'REPLAY_KEEP_EVENTS', 1000, 1) },
     },
     initialCredits: int(env, 'INITIAL_CREDITS', 100000),
     credits: {

@@ -56,6 +56,8 @@ export type ConversationMessagesArgs = {
 /** Something that happened in a conversation, as it happened. */
 export type ConversationEvent = {
   __typename?: 'ConversationEvent';
+  /** Its place in the conversation: opaque, ordered; pass it as conversationEvents(after:) to get what came after it. */
+  cursor: Scalars['String']['output'];
   /** REPLY_DELTA: the next piece of the reply's text. */
   delta?: Maybe<Scalars['String']['output']>;
   /** REPLY_FAILED: why. */
@@ -415,12 +417,13 @@ export type SendMessagePayload = {
 
 export type Subscription = {
   __typename?: 'Subscription';
-  /** Owner or admin. */
+  /** Owner or admin. With after (a cursor received), the events kept since come first (CURSOR_EXPIRED when they are no longer kept). */
   conversationEvents: ConversationEvent;
 };
 
 
 export type SubscriptionConversationEventsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
   conversationId: Scalars['ID']['input'];
 };
 
@@ -638,6 +641,7 @@ export type ConversationResolvers<ContextType = Context, ParentType extends Reso
 };
 
 export type ConversationEventResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ConversationEvent'] = ResolversParentTypes['ConversationEvent']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   delta?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   error?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   kind?: Resolver<ResolversTypes['ConversationEventKind'], ParentType, ContextType>;

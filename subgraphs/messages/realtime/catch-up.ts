@@ -5,8 +5,14 @@
  */
 import { TERMINAL_KINDS, type ConversationEvent, type ReplyProgress } from './events';
 
-/** A REPLY_DELTA event. */
-const delta = (messageId: string, text: string, sequence: number): ConversationEvent => ({ kind: 'REPLY_DELTA', messageId, delta: text, sequence });
+/** A REPLY_DELTA event, at `cursor` (that of the last event its text covers). */
+const delta = (messageId: string, text: string, sequence: number, cursor: string | undefined): ConversationEvent => ({
+  kind: 'REPLY_DELTA',
+  messageId,
+  delta: text,
+  sequence,
+  ...(cursor === undefined ? {} : { cursor }),
+});
 
 /** The catch-up of one subscription. */
 export class CatchUp {
@@ -29,7 +35,7 @@ export class CatchUp {
       if (live.some((event) => event.kind === 'MESSAGE_UPDATED')) continue;
       this.caughtUp.set(reply.replyId, reply.sequence);
       if (reply.sequence < 0) this.prefixes.set(reply.replyId, reply.text);
-      else first.push(delta(reply.replyId, reply.text, reply.sequence));
+      else first.push(delta(reply.replyId, reply.text, reply.sequence, reply.cursor));
     }
     return first;
   }
@@ -50,6 +56,6 @@ export class CatchUp {
     this.caughtUp.delete(id);
     this.prefixes.delete(id);
     // Ended before any new piece: the text so far still comes first, as one delta.
-    return prefix !== undefined && TERMINAL_KINDS.has(event.kind) ? [delta(id, prefix, 0), event] : [event];
+    return prefix !== undefined && TERMINAL_KINDS.has(event.kind) ? [delta(id, prefix, 0, event.cursor), event] : [event];
   }
 }

@@ -2,6 +2,7 @@ import type { Backplane } from '@chat/shared/backplane';
 import type { Redis } from '@chat/shared/redis';
 import { contextFrom, SpanKind, type Tracer } from '@chat/shared/tracing';
 import type { MessageRow } from '../store';
+import { createMemoryReplayLog, DEFAULT_REPLAY_RETENTION, REDIS_APPEND, REDIS_READ, REPLAY_IDLE_TTL_MS, replayFromRedis, type Replay, type ReplayRetention } from './replay';
 
 /** The kinds of event a conversation's subscribers receive (the contract's ConversationEventKind). */
 export type ConversationEventKind =
@@ -26,6 +27,8 @@ export interface ConversationEvent {
   error?: string | null;
   /** The publisher's trace context (W3C headers) on events that start or end something; deltas carry none. */
   trace?: Record<string, string>;
+  /** Its place in the conversation (replay.ts), given when it is published. */
+  cursor?: string;
 }
 
 /** The text so far of a reply still streaming, for subscribers joining late. */
@@ -34,6 +37,8 @@ export interface ReplyProgress {
   text: string;
   /** Sequence of the last piece of `text`. */
   sequence: number;
+  /** Cursor of the event that brought the last piece of `text` (or started it over). */
+  cursor?: string;
   /**
    * The reply ended moments ago. Kept for RECENTLY_ENDED_MS so a subscriber that joined while its
    * last events were in flight still gets the text it missed.
@@ -67,6 +72,8 @@ export interface EventBus {
   listen(conversationId: string, listener: (event: ConversationEvent) => void, onLost?: (error: Error) => void): Promise<() => void>;
   /** Replies of the conversation streaming now, with their text so far. */
   progress(conversationId: string): Promise<ReplyProgress[]>;
+  /** The conversation's events kept after cursor `after` (replay.ts), or why they cannot be trusted. */
+  replay(conversationId: string, after: string): Promise<Replay<ConversationEvent>>;
   /** Asks whichever instance generates the reply to stop it. */
   requestCancel(replyId: string): Promise<void>;
   /** Calls `handler` for every cancel request, from any instance. */
@@ -75,12 +82,15 @@ export interface EventBus {
 }
 
 /** The bus of the backplane's kind: on Redis (subscribing on its `events` connection), or in this process. */
-export function createEventBus(backplane: Backplane<'events'>, tracer: Tracer): EventBus {
-  return backplane.kind === 'redis' ? createRedisEventBus(backplane.redis, backplane.connections.events, backplane.prefix, tracer) : createMemoryEventBus();
+export function createEventBus(backplane: Backplane<'events'>, tracer: Tracer, retention: ReplayRetention = DEFAULT_REPLAY_RETENTION): EventBus {
+  return backplane.kind === 'redis'
+    ? createRedisEventBus(backplane.redis, backplane.connections.events, backplane.prefix, tracer, retention)
+    : createMemoryEventBus(retention);
 }
 
-/** An in-process bus: every subscriber lives in this process (no REDIS_URL). */
-export function createMemoryEventBus(): EventBus {
+/** An in-process bus: every subscriber lives in this process (no REDIS_URL); events kept for replay in a bounded buffer. */
+export function createMemoryEventBus(retention: ReplayRetention = DEFAULT_REPLAY_RETENTION): EventBus {
+  const log = createMemoryReplayLog<ConversationEvent>(retention);
   const listeners = new Map<string, Set<(event: ConversationEvent) => void>>();
   const streaming = new Map<string, Map<string, ReplyProgress>>();
   const cancelHandlers: Array<(replyId: string) => void> = [];
@@ -91,15 +101,16 @@ export function createMemoryEventBus(): EventBus {
     onCancelRequest(handler) {
       cancelHandlers.push(handler);
     },
-    async publish(conversationId, event) {
+    async publish(conversationId, published) {
+      const event = log.append(conversationId, published);
       const replies = streaming.get(conversationId) ?? new Map<string, ReplyProgress>();
       const seed = progressSeed(event);
       if (seed) {
-        replies.set(seed.replyId, seed);
+        replies.set(seed.replyId, { ...seed, cursor: event.cursor });
         streaming.set(conversationId, replies);
       } else if (event.kind === 'REPLY_DELTA') {
         const before = replies.get(event.messageId);
-        replies.set(event.messageId, { replyId: event.messageId, text: (before?.text ?? '') + (event.delta ?? ''), sequence: event.sequence ?? 0 });
+        replies.set(event.messageId, { replyId: event.messageId, text: (before?.text ?? '') + (event.delta ?? ''), sequence: event.sequence ?? 0, cursor: event.cursor });
         streaming.set(conversationId, replies);
       } else if (TERMINAL_KINDS.has(event.kind)) {
         const ended = replies.get(event.messageId);
@@ -126,6 +137,9 @@ export function createMemoryEventBus(): EventBus {
     async progress(conversationId) {
       return [...(streaming.get(conversationId)?.values() ?? [])];
     },
+    async replay(conversationId, after) {
+      return log.read(conversationId, after);
+    },
     async close() {
       listeners.clear();
       streaming.clear();
@@ -136,37 +150,47 @@ export function createMemoryEventBus(): EventBus {
 /** How long a streaming reply's progress outlives its last delta in Redis (s): a crashed writer's leftovers expire. */
 export const PROGRESS_TTL_SECONDS = 600;
 
-// Appends a delta to the reply's progress and publishes the event, atomically: a subscriber
-// reading progress after subscribing sees each delta either in the progress or on the channel.
+// Each script first keeps the event in the conversation's replay stream (REDIS_APPEND: its last two
+// KEYS and last four ARGV), which gives `cursor` and `payload` (the event with its cursor) to publish.
+
 // Marks the reply's progress as ended (kept briefly for late joiners) and publishes the final event.
-const PUBLISH_END = `
+const PUBLISH_END = `${REDIS_APPEND}
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if current then
   local progress = cjson.decode(current)
   progress.ended = true
-  progress.endedAt = tonumber(ARGV[3])
+  progress.endedAt = tonumber(ARGV[2])
   redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(progress))
 end
-return redis.call('PUBLISH', KEYS[2], ARGV[2])`;
+return redis.call('PUBLISH', KEYS[2], payload)`;
 
 // Starts a reply's progress over from its text so far (a continuation) and publishes the event.
-const PUBLISH_SEED = `
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode({ text = ARGV[2], sequence = -1 }))
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-return redis.call('PUBLISH', KEYS[2], ARGV[3])`;
+const PUBLISH_SEED = `${REDIS_APPEND}
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode({ text = ARGV[2], sequence = -1, cursor = cursor }))
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return redis.call('PUBLISH', KEYS[2], payload)`;
 
-const PUBLISH_DELTA = `
+// Appends a delta to the reply's progress and publishes the event, atomically: a subscriber
+// reading progress after subscribing sees each delta either in the progress or on the channel.
+const PUBLISH_DELTA = `${REDIS_APPEND}
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 local text = ''
 if current then text = cjson.decode(current).text end
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode({ text = text .. ARGV[2], sequence = tonumber(ARGV[3]) }))
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-return redis.call('PUBLISH', KEYS[2], ARGV[4])`;
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode({ text = text .. ARGV[2], sequence = tonumber(ARGV[3]), cursor = cursor }))
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return redis.call('PUBLISH', KEYS[2], payload)`;
+
+// Any other event: kept, then published.
+const PUBLISH_EVENT = `${REDIS_APPEND}
+return redis.call('PUBLISH', KEYS[1], payload)`;
 
 /** A bus on Redis pub/sub: events reach subscribers on every instance. */
-export function createRedisEventBus(publisher: Redis, subscriber: Redis, prefix = 'chat:', tracer?: Tracer): EventBus {
+export function createRedisEventBus(publisher: Redis, subscriber: Redis, prefix = 'chat:', tracer?: Tracer, retention: ReplayRetention = DEFAULT_REPLAY_RETENTION): EventBus {
   const channel = (conversationId: string) => `${prefix}events:${conversationId}`;
   const progressKey = (conversationId: string) => `${prefix}progress:${conversationId}`;
+  // The conversation's replay stream and its trim mark (replay.ts).
+  const logKeys = (conversationId: string) => [`${prefix}replay:${conversationId}`, `${prefix}replay-trimmed:${conversationId}`];
+  const appendArgs = (payload: string) => [payload, retention.keepMs, retention.keepEvents, REPLAY_IDLE_TTL_MS];
   const listeners = new Map<string, Set<(event: ConversationEvent) => void>>();
   const losers = new Map<(event: ConversationEvent) => void, (error: Error) => void>();
   const cancelChannel = `${prefix}cancel-requests`;
@@ -205,14 +229,15 @@ export function createRedisEventBus(publisher: Redis, subscriber: Redis, prefix 
     async publish(conversationId, event) {
       const payload = JSON.stringify(event);
       const seed = progressSeed(event);
+      const keys = [progressKey(conversationId), channel(conversationId), ...logKeys(conversationId)];
       if (seed) {
-        await publisher.eval(PUBLISH_SEED, 2, progressKey(conversationId), channel(conversationId), seed.replyId, seed.text, payload, PROGRESS_TTL_SECONDS);
+        await publisher.eval(PUBLISH_SEED, 4, ...keys, seed.replyId, seed.text, PROGRESS_TTL_SECONDS, ...appendArgs(payload));
       } else if (event.kind === 'REPLY_DELTA') {
-        await publisher.eval(PUBLISH_DELTA, 2, progressKey(conversationId), channel(conversationId), event.messageId, event.delta ?? '', event.sequence ?? 0, payload, PROGRESS_TTL_SECONDS);
+        await publisher.eval(PUBLISH_DELTA, 4, ...keys, event.messageId, event.delta ?? '', event.sequence ?? 0, PROGRESS_TTL_SECONDS, ...appendArgs(payload));
       } else if (TERMINAL_KINDS.has(event.kind)) {
-        await publisher.eval(PUBLISH_END, 2, progressKey(conversationId), channel(conversationId), event.messageId, payload, Date.now());
+        await publisher.eval(PUBLISH_END, 4, ...keys, event.messageId, Date.now(), ...appendArgs(payload));
       } else {
-        await publisher.publish(channel(conversationId), payload);
+        await publisher.eval(PUBLISH_EVENT, 3, channel(conversationId), ...logKeys(conversationId), ...appendArgs(payload));
       }
     },
     async listen(conversationId, listener, onLost) {
@@ -236,10 +261,14 @@ export function createRedisEventBus(publisher: Redis, subscriber: Redis, prefix 
     },
     async progress(conversationId) {
       const entries = await publisher.hgetall(progressKey(conversationId));
-      const all = Object.entries(entries).map(([replyId, json]) => ({ replyId, ...(JSON.parse(json) as { text: string; sequence: number; ended?: boolean; endedAt?: number }) }));
+      const all = Object.entries(entries).map(([replyId, json]) => ({ replyId, ...(JSON.parse(json) as { text: string; sequence: number; ended?: boolean; endedAt?: number; cursor?: string }) }));
       const stale = all.filter((p) => p.ended && Date.now() - (p.endedAt ?? 0) > RECENTLY_ENDED_MS);
       if (stale.length > 0) await publisher.hdel(progressKey(conversationId), ...stale.map((p) => p.replyId));
-      return all.filter((p) => !stale.includes(p)).map(({ replyId, text, sequence, ended }) => ({ replyId, text, sequence, ended }));
+      return all.filter((p) => !stale.includes(p)).map(({ replyId, text, sequence, ended, cursor }) => ({ replyId, text, sequence, ended, cursor }));
+    },
+    async replay(conversationId, after) {
+      const answer = (await publisher.eval(REDIS_READ, 2, ...logKeys(conversationId), after)) as [string | null, string | null, Array<[string, string[]]>];
+      return replayFromRedis<ConversationEvent>(answer, after);
     },
     async close() {
       listeners.clear();

@@ -1,4 +1,6 @@
+import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from '@chat/shared/log';
+import { METRIC_PREFIX } from '@chat/shared/metrics';
 import type { CallIdentity, PeerClient } from '@chat/shared/peer-client';
 import { RecordSessionDocument } from '../generated/peers/conversations';
 import type { MessagesStore } from '../store';
@@ -56,4 +58,16 @@ export class SessionTracker {
       { actingFor: user },
     );
   }
+}
+
+/** The gauge of conversationEvents subscriptions open on this instance (read from `sessions` at each scrape). */
+export function watchOpenSubscriptions(registry: Registry, sessions: Pick<SessionTracker, 'openSubscriptions'>): void {
+  new Gauge({
+    name: `${METRIC_PREFIX}conversation_subscriptions`,
+    help: 'conversationEvents subscriptions open on this messages instance.',
+    registers: [registry],
+    collect() {
+      this.set(sessions.openSubscriptions());
+    },
+  });
 }
