@@ -95,7 +95,7 @@ export const resolvers: Resolvers = {
       });
       try {
         // The greeting is the messages subgraph's to store; without it the conversation is not started.
-        const start = { conversationId: conversation.id, userId: conversation.user_id, ...expandGreetings(character, user) };
+        const start = { conversationId: conversation.id, userId: conversation.user_id, characterId: character.id, ...expandGreetings(character, user) };
         await ctx.peers.messages.call(RecordConversationStartDocument, start, { actingFor: viewer });
       } catch (error) {
         await ctx.store.remove(conversation.id);

@@ -8,6 +8,7 @@ import { continueReply } from './chat/continue';
 import { editMessage } from './chat/edit';
 import { promptPreview } from './chat/preview';
 import { regenerateReply } from './chat/regenerate';
+import { searchMessages } from './search/search';
 import { sendMessage } from './chat/send';
 import { recordConversationStart } from './chat/start';
 import { conversationEvents } from './chat/subscribe';
@@ -23,6 +24,7 @@ export const resolvers: Resolvers = {
   Query: {
     message: (_root, { id }, ctx) => visibleMessage(ctx, id),
     promptPreview: (_root, { conversationId }, ctx) => promptPreview(ctx, conversationId),
+    searchMessages: (_root, args, ctx) => searchMessages(ctx, args),
     moderationPolicy: (_root, _args, ctx) => moderationPolicy(ctx),
     systemStatus: (_root, _args, ctx) => systemStatus(ctx),
     generationDeadLetters: (_root, { first }, ctx) => generationDeadLetters(ctx, first),

@@ -15,6 +15,8 @@ export interface ConversationStart {
   greeting?: string | null;
   /** The character's alternate greetings, stored as the greeting's alternatives the first time. */
   alternateGreetings?: readonly string[] | null;
+  /** Its character, recorded with its owner (search and usage filter by it). */
+  characterId?: string | null;
 }
 
 /**
@@ -23,10 +25,10 @@ export interface ConversationStart {
  */
 export async function recordConversationStart(ctx: Context, start: ConversationStart): Promise<MessageRow> {
   const viewer = requireViewer(ctx.viewer);
-  const { conversationId, userId, greeting, alternateGreetings } = start;
+  const { conversationId, userId, greeting, alternateGreetings, characterId } = start;
   if (!isUuid(conversationId)) throw notFound('Conversation');
   const records = userId != null && greeting != null && isUuid(userId) && canAccess(viewer, userId);
-  const first = records ? await ctx.store.recordStart(conversationId, userId, greeting, (alternateGreetings ?? []).filter((text) => text !== '')) : await ctx.store.opening(conversationId);
+  const first = records ? await ctx.store.recordStart(conversationId, userId, greeting, (alternateGreetings ?? []).filter((text) => text !== ''), characterId != null && isUuid(characterId) ? characterId : null) : await ctx.store.opening(conversationId);
   // Owners as recorded, not as claimed: a conversation started by someone else stays NOT_FOUND.
   if (!first || !(await mayRead(ctx, conversationId))) throw notFound('Conversation');
   return first;

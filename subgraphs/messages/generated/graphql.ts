@@ -146,6 +146,22 @@ export type MessageRole =
   | 'SYSTEM'
   | 'USER';
 
+export type MessageSearchConnection = {
+  __typename?: 'MessageSearchConnection';
+  edges: Array<MessageSearchEdge>;
+  pageInfo: PageInfo;
+  /** Matches on every page together. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type MessageSearchEdge = {
+  __typename?: 'MessageSearchEdge';
+  cursor: Scalars['String']['output'];
+  /** The matching passage, HTML-escaped, matches wrapped in <mark></mark>. */
+  highlight: Scalars['String']['output'];
+  node: Message;
+};
+
 export type MessageStatus =
   | 'CANCELLED'
   | 'COMPLETED'
@@ -236,6 +252,7 @@ export type MutationForkConversationArgs = {
 
 export type MutationRecordConversationStartArgs = {
   alternateGreetings?: InputMaybe<Array<Scalars['String']['input']>>;
+  characterId?: InputMaybe<Scalars['ID']['input']>;
   conversationId: Scalars['ID']['input'];
   greeting?: InputMaybe<Scalars['String']['input']>;
   userId?: InputMaybe<Scalars['ID']['input']>;
@@ -320,6 +337,13 @@ export type Query = {
   moderationPolicy: ModerationPolicy;
   /** The assembled prompt for the conversation's next reply, with the token count of each part (owner only). */
   promptPreview?: Maybe<PromptPreview>;
+  /**
+   * The caller's own messages (active or not, never deleted ones, never anyone else's, an admin's search included), best
+   * match first (PostgreSQL full-text rank, weighted by recency), then newest. query is web-search syntax: words (all
+   * must match), "a quoted phrase", or (either word), -word (must not match). from is inclusive, to exclusive. Pages
+   * after the first rank the list the first page saw: messages sent meanwhile wait for a new search.
+   */
+  searchMessages: MessageSearchConnection;
   /** Admins only: queue depth, replies in flight, open subscriptions and provider circuit breakers. */
   systemStatus: SystemStatus;
 };
@@ -337,6 +361,18 @@ export type QueryMessageArgs = {
 
 export type QueryPromptPreviewArgs = {
   conversationId: Scalars['ID']['input'];
+};
+
+
+export type QuerySearchMessagesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  characterId?: InputMaybe<Scalars['ID']['input']>;
+  conversationId?: InputMaybe<Scalars['ID']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  from?: InputMaybe<Scalars['DateTime']['input']>;
+  query: Scalars['String']['input'];
+  role?: InputMaybe<MessageRole>;
+  to?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
 export type SendMessageInput = {
@@ -505,6 +541,8 @@ export type ResolversTypes = {
   MessageConnection: ResolverTypeWrapper<Omit<MessageConnection, 'edges'> & { edges: Array<ResolversTypes['MessageEdge']> }>;
   MessageEdge: ResolverTypeWrapper<Omit<MessageEdge, 'node'> & { node: ResolversTypes['Message'] }>;
   MessageRole: MessageRole;
+  MessageSearchConnection: ResolverTypeWrapper<Omit<MessageSearchConnection, 'edges'> & { edges: Array<ResolversTypes['MessageSearchEdge']> }>;
+  MessageSearchEdge: ResolverTypeWrapper<Omit<MessageSearchEdge, 'node'> & { node: ResolversTypes['Message'] }>;
   MessageStatus: MessageStatus;
   ModerationFlag: ModerationFlag;
   ModerationPolicy: ResolverTypeWrapper<ModerationPolicy>;
@@ -536,6 +574,8 @@ export type ResolversParentTypes = {
   Message: MessageRow;
   MessageConnection: Omit<MessageConnection, 'edges'> & { edges: Array<ResolversParentTypes['MessageEdge']> };
   MessageEdge: Omit<MessageEdge, 'node'> & { node: ResolversParentTypes['Message'] };
+  MessageSearchConnection: Omit<MessageSearchConnection, 'edges'> & { edges: Array<ResolversParentTypes['MessageSearchEdge']> };
+  MessageSearchEdge: Omit<MessageSearchEdge, 'node'> & { node: ResolversParentTypes['Message'] };
   ModerationPolicy: ModerationPolicy;
   Mutation: Record<PropertyKey, never>;
   PageInfo: PageInfo;
@@ -620,6 +660,18 @@ export type MessageEdgeResolvers<ContextType = Context, ParentType extends Resol
   node?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
 };
 
+export type MessageSearchConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MessageSearchConnection'] = ResolversParentTypes['MessageSearchConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['MessageSearchEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type MessageSearchEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MessageSearchEdge'] = ResolversParentTypes['MessageSearchEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  highlight?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
+};
+
 export type ModerationPolicyResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ModerationPolicy'] = ResolversParentTypes['ModerationPolicy']> = {
   refuse?: Resolver<Array<ResolversTypes['ModerationFlag']>, ParentType, ContextType>;
 };
@@ -672,6 +724,7 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   message?: Resolver<Maybe<ResolversTypes['Message']>, ParentType, ContextType, RequireFields<QueryMessageArgs, 'id'>>;
   moderationPolicy?: Resolver<ResolversTypes['ModerationPolicy'], ParentType, ContextType>;
   promptPreview?: Resolver<Maybe<ResolversTypes['PromptPreview']>, ParentType, ContextType, RequireFields<QueryPromptPreviewArgs, 'conversationId'>>;
+  searchMessages?: Resolver<ResolversTypes['MessageSearchConnection'], ParentType, ContextType, RequireFields<QuerySearchMessagesArgs, 'query'>>;
   systemStatus?: Resolver<ResolversTypes['SystemStatus'], ParentType, ContextType>;
 };
 
@@ -713,6 +766,8 @@ export type Resolvers<ContextType = Context> = {
   Message?: MessageResolvers<ContextType>;
   MessageConnection?: MessageConnectionResolvers<ContextType>;
   MessageEdge?: MessageEdgeResolvers<ContextType>;
+  MessageSearchConnection?: MessageSearchConnectionResolvers<ContextType>;
+  MessageSearchEdge?: MessageSearchEdgeResolvers<ContextType>;
   ModerationPolicy?: ModerationPolicyResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;

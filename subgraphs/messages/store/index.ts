@@ -12,6 +12,7 @@ import { isUuid } from '@chat/shared/validate';
 import type { ModerationFlag } from '../moderation/moderate';
 import { activate, current, DELETED, isGenerating, pathEnd, PathConflict, pathTo, refuseWhileGenerating, underLock, type Db } from './path';
 import { OPEN_STATUSES, type ConversationOwnerRow, type MessageRow, type MessagesTables, type ReplyHold, type ReplyOutcome, type SettlementRow, type SummaryRow } from './rows';
+import { MessageSearch } from '../search/store';
 import { MessageTree } from './tree';
 
 export { migrations } from './migrations';
@@ -40,9 +41,12 @@ const NOT_LAST = 'Only the last message of the active path can be continued.';
 export class MessagesStore {
   /** Path switches, deletion, forks and the reads of every branch. */
   readonly tree: MessageTree;
+  /** Full-text search (search/store.ts). */
+  readonly search: MessageSearch;
 
   constructor(private readonly database: Database<MessagesTables>) {
     this.tree = new MessageTree(() => this.db);
+    this.search = new MessageSearch(() => this.db);
   }
 
   private get db(): Db {
@@ -103,12 +107,12 @@ export class MessagesStore {
    * character's alternate greetings as its alternatives (inactive), once: a repeated call returns
    * the greeting stored the first time.
    */
-  async recordStart(conversationId: string, ownerId: string, greeting: string, alternateGreetings: readonly string[] = []): Promise<MessageRow> {
+  async recordStart(conversationId: string, ownerId: string, greeting: string, alternateGreetings: readonly string[] = [], characterId: string | null = null): Promise<MessageRow> {
     return this.db.transaction().execute(async (tx) => {
       const now = new Date();
       await tx
         .insertInto('conversation_owners')
-        .values({ conversation_id: conversationId, user_id: ownerId, created_at: now })
+        .values({ conversation_id: conversationId, user_id: ownerId, created_at: now, character_id: characterId })
         .onConflict((oc) => oc.column('conversation_id').doNothing())
         .execute();
       const existing = await firstMessage(tx, conversationId);

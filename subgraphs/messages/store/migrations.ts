@@ -118,4 +118,34 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('conversation_summaries').addColumn('covers_through', 'uuid').execute();
     },
   },
+  '100_search': {
+    async up(db: Kysely<any>) {
+      // Kept by the database from the text (a streaming reply's too); 'simple' folds case without stemming, for any language.
+      await sql`ALTER TABLE messages ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (to_tsvector('simple', content)) STORED`.execute(db);
+      await sql`CREATE INDEX messages_search ON messages USING gin (search_vector)`.execute(db);
+      // Search and usage filter by owner and by character without asking the conversations subgraph.
+      await db.schema.alterTable('conversation_owners').addColumn('character_id', 'uuid').execute();
+      await sql`CREATE INDEX conversation_owners_by_user ON conversation_owners (user_id)`.execute(db);
+      // Usage reports: replies by the time they ended.
+      await sql`CREATE INDEX messages_replies_by_time ON messages (completed_at) WHERE role = 'ASSISTANT' AND completed_at IS NOT NULL`.execute(db);
+      await db.schema
+        .createTable('message_templates')
+        .addColumn('id', 'uuid', (c) => c.primaryKey())
+        .addColumn('user_id', 'uuid', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('content', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .execute();
+      await sql`CREATE INDEX message_templates_by_user ON message_templates (user_id, created_at)`.execute(db);
+      // Chat sessions as they end, for Conversation.stats.
+      await db.schema
+        .createTable('conversation_sessions')
+        .addColumn('conversation_id', 'uuid', (c) => c.notNull())
+        .addColumn('started_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('ended_at', 'timestamptz', (c) => c.notNull())
+        .execute();
+      await sql`CREATE INDEX conversation_sessions_by_conversation ON conversation_sessions (conversation_id)`.execute(db);
+    },
+  },
 };

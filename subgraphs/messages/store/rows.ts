@@ -86,6 +86,8 @@ export interface ConversationOwnerRow {
   conversation_id: string;
   user_id: string;
   created_at: Date;
+  /** Its character, for search and usage by character (null for conversations started before 100_search). */
+  character_id: string | null;
 }
 
 /** References to entities other subgraphs own. */
