@@ -6,6 +6,7 @@ import { LIMITS, numberIn, tags, text } from '@chat/shared/validate';
 import { checkLorebooks, checkPersona } from './attachments';
 import type { Context } from './context';
 import { recordFork } from './fork';
+import { recordImport } from './import';
 import { expandGreetings, userName } from './greeting';
 import type { ConversationSettingsInput, Resolvers } from './generated/graphql';
 import { RecordCharacterUseDocument } from './generated/peers/characters';
@@ -19,6 +20,16 @@ export const SETTINGS_BOUNDS = {
   contextWindowTokens: { min: 512, max: 2_000_000, default: 8_192 },
   modelMax: 200,
 } as const;
+
+/** An imported conversation's settings (startConversation's defaults). */
+export function defaultSettings(ctx: Pick<Context, 'config'>): ConversationSettings {
+  return {
+    model: ctx.config.llm.model,
+    temperature: SETTINGS_BOUNDS.temperature.default,
+    maxTokens: SETTINGS_BOUNDS.maxTokens.default,
+    contextWindowTokens: SETTINGS_BOUNDS.contextWindowTokens.default,
+  };
+}
 
 /** Settings merged over a base and validated; maxTokens must leave room for the prompt. */
 export function mergeSettings(base: ConversationSettings, input: ConversationSettingsInput | null | undefined): ConversationSettings {
@@ -141,6 +152,7 @@ export const resolvers: Resolvers = {
       return true;
     },
     recordFork: (_root, request, ctx) => recordFork(ctx, request),
+    recordImport: (_root, request, ctx) => recordImport(ctx, request, defaultSettings(ctx)),
   },
   Conversation: {
     async __resolveReference(ref, ctx) {

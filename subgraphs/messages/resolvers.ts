@@ -8,6 +8,8 @@ import { continueReply } from './chat/continue';
 import { editMessage } from './chat/edit';
 import { promptPreview } from './chat/preview';
 import { regenerateReply } from './chat/regenerate';
+import { exportConversation } from './export/export';
+import { importConversation } from './export/import';
 import { searchMessages } from './search/search';
 import { sendMessage } from './chat/send';
 import { recordConversationStart } from './chat/start';
@@ -25,6 +27,7 @@ export const resolvers: Resolvers = {
     message: (_root, { id }, ctx) => visibleMessage(ctx, id),
     promptPreview: (_root, { conversationId }, ctx) => promptPreview(ctx, conversationId),
     searchMessages: (_root, args, ctx) => searchMessages(ctx, args),
+    exportConversation: (_root, { id, format }, ctx) => exportConversation(ctx, id, format),
     moderationPolicy: (_root, _args, ctx) => moderationPolicy(ctx),
     systemStatus: (_root, _args, ctx) => systemStatus(ctx),
     generationDeadLetters: (_root, { first }, ctx) => generationDeadLetters(ctx, first),
@@ -42,6 +45,7 @@ export const resolvers: Resolvers = {
       return recordConversationStart(ctx, start);
     },
     setModerationPolicy: (_root, { refuse }, ctx) => setModerationPolicy(ctx, refuse),
+    importConversation: (_root, { input }, ctx) => importConversation(ctx, input),
     sendMessage: (_root, { input }, ctx) => sendMessage(ctx, input),
     cancelReply: (_root, { messageId }, ctx) => cancelReply(ctx, messageId),
     regenerateReply: (_root, { messageId }, ctx) => regenerateReply(ctx, messageId),

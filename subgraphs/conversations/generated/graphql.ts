@@ -103,6 +103,11 @@ export type Mutation = {
    * id the messages subgraph copied its messages to; a repeat returns it. Called by the messages subgraph; hidden from the public graph.
    */
   recordFork: Conversation;
+  /**
+   * Internal: a new conversation of the caller's with a character they may see, under the id the messages subgraph stored an
+   * imported chat's messages with. Called by the messages subgraph (importConversation); hidden from the public graph.
+   */
+  recordImport: Conversation;
   /** Internal: a chat session ended; brings the conversation's statistics up to date. Called by the messages subgraph. */
   recordSession: Scalars['Boolean']['output'];
   startConversation: Conversation;
@@ -128,6 +133,13 @@ export type MutationRecordActivityArgs = {
 export type MutationRecordForkArgs = {
   forkId: Scalars['ID']['input'];
   sourceId: Scalars['ID']['input'];
+  title?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type MutationRecordImportArgs = {
+  characterId: Scalars['ID']['input'];
+  conversationId: Scalars['ID']['input'];
   title?: InputMaybe<Scalars['String']['input']>;
 };
 
@@ -418,6 +430,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   archiveConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationArchiveConversationArgs, 'id'>>;
   recordActivity?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRecordActivityArgs, 'conversationId'>>;
   recordFork?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationRecordForkArgs, 'forkId' | 'sourceId'>>;
+  recordImport?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationRecordImportArgs, 'characterId' | 'conversationId'>>;
   recordSession?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRecordSessionArgs, 'input'>>;
   startConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationStartConversationArgs, 'input'>>;
   unarchiveConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationUnarchiveConversationArgs, 'id'>>;

@@ -78,12 +78,27 @@ export type ConversationEventKind =
   | 'REPLY_DELTA'
   | 'REPLY_FAILED';
 
+export type ConversationExportFormat =
+  /** Every message of the tree with its parent, metadata, usage and times (what importConversation reads back whole). */
+  | 'JSON'
+  /** The active path, readable. */
+  | 'MARKDOWN'
+  /** SillyTavern's chat file: a header line, then a line per message of the active path, alternatives as swipes. */
+  | 'SILLYTAVERN_JSONL';
+
 export type EditMessagePayload = {
   __typename?: 'EditMessagePayload';
   /** The new alternative. */
   message: Message;
   /** Its new reply, when the edited message is the user's; null for an edited reply. */
   reply?: Maybe<Message>;
+};
+
+export type ExportFile = {
+  __typename?: 'ExportFile';
+  content: Scalars['String']['output'];
+  filename: Scalars['String']['output'];
+  mimeType: Scalars['String']['output'];
 };
 
 /** A generation job given up on after failing every delivery. */
@@ -94,6 +109,14 @@ export type GenerationDeadLetter = {
   failedAt: Scalars['DateTime']['output'];
   replyId: Scalars['ID']['output'];
   userId: Scalars['ID']['output'];
+};
+
+export type ImportConversationInput = {
+  /** The character the new conversation is with (one the caller may see). */
+  characterId: Scalars['ID']['input'];
+  content: Scalars['String']['input'];
+  /** JSON or SILLYTAVERN_JSONL. */
+  format: ConversationExportFormat;
 };
 
 /** One message of a conversation: the user's, or the character's reply. */
@@ -200,6 +223,11 @@ export type Mutation = {
   /** A new conversation (same character, settings and persona) whose messages are copies of the path down to this message. */
   forkConversation: Conversation;
   /**
+   * A new conversation of the caller's from a chat file (JSON or SILLYTAVERN_JSONL) with its tree, all of it or nothing:
+   * BAD_USER_INPUT names the line (or message) at fault; more than 10,000 messages are refused.
+   */
+  importConversation: Conversation;
+  /**
    * Internal: stores a new conversation's first message, its character's greeting (with the character's alternate
    * greetings as its inactive alternatives), and remembers its owner.
    * Called by the conversations subgraph on behalf of the caller with what it knows (the owner and the greetings), so
@@ -247,6 +275,11 @@ export type MutationEditMessageArgs = {
 export type MutationForkConversationArgs = {
   messageId: Scalars['ID']['input'];
   title?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type MutationImportConversationArgs = {
+  input: ImportConversationInput;
 };
 
 
@@ -329,6 +362,8 @@ export type ProviderStatus = {
 
 export type Query = {
   __typename?: 'Query';
+  /** A conversation as a file (owner or admin): JSON every message of the tree, MARKDOWN and SILLYTAVERN_JSONL the active path. */
+  exportConversation: ExportFile;
   /** Admins only: the newest generation jobs that failed every delivery (with Redis; none in process). */
   generationDeadLetters: Array<GenerationDeadLetter>;
   /** A message of one of the caller's conversations. */
@@ -346,6 +381,12 @@ export type Query = {
   searchMessages: MessageSearchConnection;
   /** Admins only: queue depth, replies in flight, open subscriptions and provider circuit breakers. */
   systemStatus: SystemStatus;
+};
+
+
+export type QueryExportConversationArgs = {
+  format: ConversationExportFormat;
+  id: Scalars['ID']['input'];
 };
 
 
@@ -534,9 +575,12 @@ export type ResolversTypes = {
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   ConversationEvent: ResolverTypeWrapper<Omit<ConversationEvent, 'message'> & { message?: Maybe<ResolversTypes['Message']> }>;
   ConversationEventKind: ConversationEventKind;
+  ConversationExportFormat: ConversationExportFormat;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   EditMessagePayload: ResolverTypeWrapper<Omit<EditMessagePayload, 'message' | 'reply'> & { message: ResolversTypes['Message'], reply?: Maybe<ResolversTypes['Message']> }>;
+  ExportFile: ResolverTypeWrapper<ExportFile>;
   GenerationDeadLetter: ResolverTypeWrapper<GenerationDeadLetter>;
+  ImportConversationInput: ImportConversationInput;
   Message: ResolverTypeWrapper<MessageRow>;
   MessageConnection: ResolverTypeWrapper<Omit<MessageConnection, 'edges'> & { edges: Array<ResolversTypes['MessageEdge']> }>;
   MessageEdge: ResolverTypeWrapper<Omit<MessageEdge, 'node'> & { node: ResolversTypes['Message'] }>;
@@ -570,7 +614,9 @@ export type ResolversParentTypes = {
   ConversationEvent: Omit<ConversationEvent, 'message'> & { message?: Maybe<ResolversParentTypes['Message']> };
   DateTime: Scalars['DateTime']['output'];
   EditMessagePayload: Omit<EditMessagePayload, 'message' | 'reply'> & { message: ResolversParentTypes['Message'], reply?: Maybe<ResolversParentTypes['Message']> };
+  ExportFile: ExportFile;
   GenerationDeadLetter: GenerationDeadLetter;
+  ImportConversationInput: ImportConversationInput;
   Message: MessageRow;
   MessageConnection: Omit<MessageConnection, 'edges'> & { edges: Array<ResolversParentTypes['MessageEdge']> };
   MessageEdge: Omit<MessageEdge, 'node'> & { node: ResolversParentTypes['Message'] };
@@ -616,6 +662,12 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 export type EditMessagePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['EditMessagePayload'] = ResolversParentTypes['EditMessagePayload']> = {
   message?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
   reply?: Resolver<Maybe<ResolversTypes['Message']>, ParentType, ContextType>;
+};
+
+export type ExportFileResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ExportFile'] = ResolversParentTypes['ExportFile']> = {
+  content?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  filename?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  mimeType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export type GenerationDeadLetterResolvers<ContextType = Context, ParentType extends ResolversParentTypes['GenerationDeadLetter'] = ResolversParentTypes['GenerationDeadLetter']> = {
@@ -682,6 +734,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   deleteMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationDeleteMessageArgs, 'messageId'>>;
   editMessage?: Resolver<ResolversTypes['EditMessagePayload'], ParentType, ContextType, RequireFields<MutationEditMessageArgs, 'content' | 'messageId'>>;
   forkConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationForkConversationArgs, 'messageId'>>;
+  importConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationImportConversationArgs, 'input'>>;
   recordConversationStart?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationRecordConversationStartArgs, 'conversationId'>>;
   regenerateReply?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationRegenerateReplyArgs, 'messageId'>>;
   restoreMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationRestoreMessageArgs, 'messageId'>>;
@@ -720,6 +773,7 @@ export type ProviderStatusResolvers<ContextType = Context, ParentType extends Re
 };
 
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  exportConversation?: Resolver<ResolversTypes['ExportFile'], ParentType, ContextType, RequireFields<QueryExportConversationArgs, 'format' | 'id'>>;
   generationDeadLetters?: Resolver<Array<ResolversTypes['GenerationDeadLetter']>, ParentType, ContextType, Partial<QueryGenerationDeadLettersArgs>>;
   message?: Resolver<Maybe<ResolversTypes['Message']>, ParentType, ContextType, RequireFields<QueryMessageArgs, 'id'>>;
   moderationPolicy?: Resolver<ResolversTypes['ModerationPolicy'], ParentType, ContextType>;
@@ -762,6 +816,7 @@ export type Resolvers<ContextType = Context> = {
   ConversationEvent?: ConversationEventResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   EditMessagePayload?: EditMessagePayloadResolvers<ContextType>;
+  ExportFile?: ExportFileResolvers<ContextType>;
   GenerationDeadLetter?: GenerationDeadLetterResolvers<ContextType>;
   Message?: MessageResolvers<ContextType>;
   MessageConnection?: MessageConnectionResolvers<ContextType>;

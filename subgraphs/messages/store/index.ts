@@ -12,6 +12,7 @@ import { isUuid } from '@chat/shared/validate';
 import type { ModerationFlag } from '../moderation/moderate';
 import { activate, current, DELETED, isGenerating, pathEnd, PathConflict, pathTo, refuseWhileGenerating, underLock, type Db } from './path';
 import { OPEN_STATUSES, type ConversationOwnerRow, type MessageRow, type MessagesTables, type ReplyHold, type ReplyOutcome, type SettlementRow, type SummaryRow } from './rows';
+import { ChatFiles } from '../export/store';
 import { MessageSearch } from '../search/store';
 import { MessageTree } from './tree';
 
@@ -43,10 +44,13 @@ export class MessagesStore {
   readonly tree: MessageTree;
   /** Full-text search (search/store.ts). */
   readonly search: MessageSearch;
+  /** Export and import of whole trees (export/store.ts). */
+  readonly files: ChatFiles;
 
   constructor(private readonly database: Database<MessagesTables>) {
     this.tree = new MessageTree(() => this.db);
     this.search = new MessageSearch(() => this.db);
+    this.files = new ChatFiles(() => this.db);
   }
 
   private get db(): Db {
