@@ -6,6 +6,7 @@ import type { PeerClient } from '@chat/shared/peer-client';
 import type { RateLimiter } from '@chat/shared/rate-limit';
 import { requestContext, type SharedContext } from '@chat/shared/request-context';
 import type { RequestIdentity } from '@chat/shared/subgraph';
+import type { ConversationStats } from './analytics/store';
 import type { KeyedSerializer } from './chat/serial';
 import type { ReplyGenerator } from './generation/generator';
 import type { EventBus } from './realtime/events';
@@ -41,6 +42,8 @@ export interface Context extends RequestIdentity {
     count: DataLoader<string, { conversation_id: string; count: number } | null>;
     /** Every message under a parent (or a conversation's first messages), oldest first. */
     alternatives: DataLoader<SiblingKey, MessageRow[]>;
+    /** Conversation.stats, batched (analytics/store.ts). */
+    stats: DataLoader<string, ConversationStats | null>;
   };
 }
 
@@ -53,5 +56,6 @@ export function createContext(shared: SharedContext<Context>, identity: RequestI
     lastMessage: keyedLoader((ids) => store.lastOf(ids), (row) => row.conversation_id),
     count: keyedLoader((ids) => store.countsOf(ids), (row) => row.conversation_id),
     alternatives: groupedLoader((keys) => store.tree.siblings(keys), siblingKey),
+    stats: keyedLoader((ids) => store.analytics.stats(ids), (row) => row.conversationId),
   });
 }

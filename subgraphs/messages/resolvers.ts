@@ -8,6 +8,7 @@ import { continueReply } from './chat/continue';
 import { editMessage } from './chat/edit';
 import { promptPreview } from './chat/preview';
 import { regenerateReply } from './chat/regenerate';
+import { usageReport, userUsage } from './analytics/usage';
 import { exportConversation } from './export/export';
 import { importConversation } from './export/import';
 import { searchMessages } from './search/search';
@@ -27,6 +28,7 @@ export const resolvers: Resolvers = {
     message: (_root, { id }, ctx) => visibleMessage(ctx, id),
     promptPreview: (_root, { conversationId }, ctx) => promptPreview(ctx, conversationId),
     searchMessages: (_root, args, ctx) => searchMessages(ctx, args),
+    usageReport: (_root, args, ctx) => usageReport(ctx, args),
     exportConversation: (_root, { id, format }, ctx) => exportConversation(ctx, id, format),
     moderationPolicy: (_root, _args, ctx) => moderationPolicy(ctx),
     systemStatus: (_root, _args, ctx) => systemStatus(ctx),
@@ -69,6 +71,11 @@ export const resolvers: Resolvers = {
     lastMessage: (conversation, _args, ctx) => ctx.loaders.lastMessage.load(conversation.id),
     messageCount: async (conversation, _args, ctx) => (await ctx.loaders.count.load(conversation.id))?.count ?? 0,
     messageTree: (conversation, args, ctx) => messageTree(conversation, args, ctx),
+    stats: async (conversation, _args, ctx) => (await ctx.loaders.stats.load(conversation.id))!,
+  },
+  User: {
+    __resolveReference: (ref) => ({ id: ref.id }),
+    usage: (user, args, ctx) => userUsage(ctx, user.id, args),
   },
   Message: {
     __resolveReference: (ref, ctx) => visibleMessage(ctx, ref.id),

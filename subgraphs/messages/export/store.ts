@@ -6,7 +6,7 @@ import type { MessageRow } from '../store/rows';
 const INSERT_CHUNK = 500;
 
 /** A message as an import stores it (seq comes from its place in the list). */
-export type ImportedRow = Omit<MessageRow, 'seq' | 'client_message_id' | 'hold_key' | 'credits_held' | 'credits' | 'continued_from' | 'deleted_at' | 'error'>;
+export type ImportedRow = Omit<MessageRow, 'seq' | 'client_message_id' | 'hold_key' | 'credits_held' | 'credits' | 'continued_from' | 'deleted_at' | 'error' | 'first_token_ms'>;
 
 export class ChatFiles {
   constructor(private readonly db: () => Db) {}

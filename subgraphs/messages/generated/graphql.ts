@@ -35,6 +35,7 @@ export type Conversation = {
   messageTree: MessageConnection;
   /** The active path, oldest first. */
   messages: MessageConnection;
+  stats: ConversationStats;
 };
 
 
@@ -85,6 +86,22 @@ export type ConversationExportFormat =
   | 'MARKDOWN'
   /** SillyTavern's chat file: a header line, then a line per message of the active path, alternatives as swipes. */
   | 'SILLYTAVERN_JSONL';
+
+/** A conversation's counts over its messages that are not deleted, every branch. */
+export type ConversationStats = {
+  __typename?: 'ConversationStats';
+  averageReplyLatencyMs?: Maybe<Scalars['Int']['output']>;
+  firstMessageAt?: Maybe<Scalars['DateTime']['output']>;
+  lastMessageAt?: Maybe<Scalars['DateTime']['output']>;
+  messageCount: Scalars['Int']['output'];
+  /** The character's messages that answer one (greetings are not replies). */
+  replies: Scalars['Int']['output'];
+  /** Chat sessions ended so far (a session ends when its last subscriber has been gone for the grace period). */
+  sessions: Scalars['Int']['output'];
+  totalSessionSeconds: Scalars['Int']['output'];
+  totalTokens: Scalars['Int']['output'];
+  userMessages: Scalars['Int']['output'];
+};
 
 export type EditMessagePayload = {
   __typename?: 'EditMessagePayload';
@@ -381,6 +398,8 @@ export type Query = {
   searchMessages: MessageSearchConnection;
   /** Admins only: queue depth, replies in flight, open subscriptions and provider circuit breakers. */
   systemStatus: SystemStatus;
+  /** Admins only: every user's generated replies that ended in [from, to), grouped. */
+  usageReport: Array<UsageBucket>;
 };
 
 
@@ -413,6 +432,13 @@ export type QuerySearchMessagesArgs = {
   from?: InputMaybe<Scalars['DateTime']['input']>;
   query: Scalars['String']['input'];
   role?: InputMaybe<MessageRole>;
+  to?: InputMaybe<Scalars['DateTime']['input']>;
+};
+
+
+export type QueryUsageReportArgs = {
+  from?: InputMaybe<Scalars['DateTime']['input']>;
+  groupBy: UsageGrouping;
   to?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
@@ -464,9 +490,39 @@ export type TokenUsage = {
   totalTokens: Scalars['Int']['output'];
 };
 
+/** Generated replies of one group: greetings, edits, imported and forked copies are not usage. */
+export type UsageBucket = {
+  __typename?: 'UsageBucket';
+  averageLatencyMs?: Maybe<Scalars['Int']['output']>;
+  averageTimeToFirstTokenMs?: Maybe<Scalars['Int']['output']>;
+  completionTokens: Scalars['Int']['output'];
+  credits: Scalars['Int']['output'];
+  key: Scalars['String']['output'];
+  promptTokens: Scalars['Int']['output'];
+  replies: Scalars['Int']['output'];
+  totalTokens: Scalars['Int']['output'];
+};
+
+export type UsageGrouping =
+  /** The conversation's character id. */
+  | 'CHARACTER'
+  /** The UTC day a reply ended, as YYYY-MM-DD. */
+  | 'DAY'
+  | 'MODEL'
+  | 'PROVIDER';
+
 export type User = {
   __typename?: 'User';
   id: Scalars['ID']['output'];
+  /** Generated replies that ended in [from, to), grouped (the user themself or an admin). */
+  usage: Array<UsageBucket>;
+};
+
+
+export type UserUsageArgs = {
+  from?: InputMaybe<Scalars['DateTime']['input']>;
+  groupBy: UsageGrouping;
+  to?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
 
@@ -551,6 +607,7 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 export type FederationTypes = {
   Conversation: Conversation;
   Message: Message;
+  User: User;
 };
 
 /** Mapping of federation reference types */
@@ -561,6 +618,9 @@ export type FederationReferenceTypes = {
   Message:
     ( { __typename: 'Message' }
     & GraphQLRecursivePick<FederationTypes['Message'], {"id":true}> );
+  User:
+    ( { __typename: 'User' }
+    & GraphQLRecursivePick<FederationTypes['User'], {"id":true}> );
 };
 
 
@@ -576,6 +636,7 @@ export type ResolversTypes = {
   ConversationEvent: ResolverTypeWrapper<Omit<ConversationEvent, 'message'> & { message?: Maybe<ResolversTypes['Message']> }>;
   ConversationEventKind: ConversationEventKind;
   ConversationExportFormat: ConversationExportFormat;
+  ConversationStats: ResolverTypeWrapper<ConversationStats>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   EditMessagePayload: ResolverTypeWrapper<Omit<EditMessagePayload, 'message' | 'reply'> & { message: ResolversTypes['Message'], reply?: Maybe<ResolversTypes['Message']> }>;
   ExportFile: ResolverTypeWrapper<ExportFile>;
@@ -601,6 +662,8 @@ export type ResolversTypes = {
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   SystemStatus: ResolverTypeWrapper<SystemStatus>;
   TokenUsage: ResolverTypeWrapper<TokenUsage>;
+  UsageBucket: ResolverTypeWrapper<UsageBucket>;
+  UsageGrouping: UsageGrouping;
   User: ResolverTypeWrapper<UserRef>;
 };
 
@@ -612,6 +675,7 @@ export type ResolversParentTypes = {
   String: Scalars['String']['output'];
   Boolean: Scalars['Boolean']['output'];
   ConversationEvent: Omit<ConversationEvent, 'message'> & { message?: Maybe<ResolversParentTypes['Message']> };
+  ConversationStats: ConversationStats;
   DateTime: Scalars['DateTime']['output'];
   EditMessagePayload: Omit<EditMessagePayload, 'message' | 'reply'> & { message: ResolversParentTypes['Message'], reply?: Maybe<ResolversParentTypes['Message']> };
   ExportFile: ExportFile;
@@ -634,6 +698,7 @@ export type ResolversParentTypes = {
   Subscription: Record<PropertyKey, never>;
   SystemStatus: SystemStatus;
   TokenUsage: TokenUsage;
+  UsageBucket: UsageBucket;
   User: UserRef;
 };
 
@@ -644,6 +709,7 @@ export type ConversationResolvers<ContextType = Context, ParentType extends Reso
   messageCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   messageTree?: Resolver<ResolversTypes['MessageConnection'], ParentType, ContextType, RequireFields<ConversationMessageTreeArgs, 'includeDeleted'>>;
   messages?: Resolver<ResolversTypes['MessageConnection'], ParentType, ContextType, Partial<ConversationMessagesArgs>>;
+  stats?: Resolver<ResolversTypes['ConversationStats'], ParentType, ContextType>;
 };
 
 export type ConversationEventResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ConversationEvent'] = ResolversParentTypes['ConversationEvent']> = {
@@ -653,6 +719,18 @@ export type ConversationEventResolvers<ContextType = Context, ParentType extends
   message?: Resolver<Maybe<ResolversTypes['Message']>, ParentType, ContextType>;
   messageId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   sequence?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+};
+
+export type ConversationStatsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ConversationStats'] = ResolversParentTypes['ConversationStats']> = {
+  averageReplyLatencyMs?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  firstMessageAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  lastMessageAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  messageCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  replies?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  sessions?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  totalSessionSeconds?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  totalTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  userMessages?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -780,6 +858,7 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   promptPreview?: Resolver<Maybe<ResolversTypes['PromptPreview']>, ParentType, ContextType, RequireFields<QueryPromptPreviewArgs, 'conversationId'>>;
   searchMessages?: Resolver<ResolversTypes['MessageSearchConnection'], ParentType, ContextType, RequireFields<QuerySearchMessagesArgs, 'query'>>;
   systemStatus?: Resolver<ResolversTypes['SystemStatus'], ParentType, ContextType>;
+  usageReport?: Resolver<Array<ResolversTypes['UsageBucket']>, ParentType, ContextType, RequireFields<QueryUsageReportArgs, 'groupBy'>>;
 };
 
 export type SendMessagePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SendMessagePayload'] = ResolversParentTypes['SendMessagePayload']> = {
@@ -807,13 +886,27 @@ export type TokenUsageResolvers<ContextType = Context, ParentType extends Resolv
   totalTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
-export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
+export type UsageBucketResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageBucket'] = ResolversParentTypes['UsageBucket']> = {
+  averageLatencyMs?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  averageTimeToFirstTokenMs?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  completionTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  credits?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  promptTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  replies?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  totalTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = {
+  __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['User']> | FederationReferenceType, FederationReferenceType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  usage?: Resolver<Array<ResolversTypes['UsageBucket']>, ParentType, ContextType, RequireFields<UserUsageArgs, 'groupBy'>>;
 };
 
 export type Resolvers<ContextType = Context> = {
   Conversation?: ConversationResolvers<ContextType>;
   ConversationEvent?: ConversationEventResolvers<ContextType>;
+  ConversationStats?: ConversationStatsResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   EditMessagePayload?: EditMessagePayloadResolvers<ContextType>;
   ExportFile?: ExportFileResolvers<ContextType>;
@@ -834,6 +927,7 @@ export type Resolvers<ContextType = Context> = {
   Subscription?: SubscriptionResolvers<ContextType>;
   SystemStatus?: SystemStatusResolvers<ContextType>;
   TokenUsage?: TokenUsageResolvers<ContextType>;
+  UsageBucket?: UsageBucketResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
 };
 

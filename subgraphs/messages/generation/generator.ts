@@ -189,6 +189,7 @@ export class ReplyGenerator {
         total_tokens: totalTokens,
         finish_reason: streamed.finishReason,
         latency_ms: Date.now() - startedAt,
+        first_token_ms: streamed.firstTokenMs === undefined ? null : Math.round(streamed.firstTokenMs),
       });
       if (done) outcome = 'completed';
     } catch (error) {

@@ -12,6 +12,7 @@ import { isUuid } from '@chat/shared/validate';
 import type { ModerationFlag } from '../moderation/moderate';
 import { activate, current, DELETED, isGenerating, pathEnd, PathConflict, pathTo, refuseWhileGenerating, underLock, type Db } from './path';
 import { OPEN_STATUSES, type ConversationOwnerRow, type MessageRow, type MessagesTables, type ReplyHold, type ReplyOutcome, type SettlementRow, type SummaryRow } from './rows';
+import { UsageAnalytics } from '../analytics/store';
 import { ChatFiles } from '../export/store';
 import { MessageSearch } from '../search/store';
 import { MessageTree } from './tree';
@@ -46,11 +47,14 @@ export class MessagesStore {
   readonly search: MessageSearch;
   /** Export and import of whole trees (export/store.ts). */
   readonly files: ChatFiles;
+  /** Usage and conversation statistics (analytics/store.ts). */
+  readonly analytics: UsageAnalytics;
 
   constructor(private readonly database: Database<MessagesTables>) {
     this.tree = new MessageTree(() => this.db);
     this.search = new MessageSearch(() => this.db);
     this.files = new ChatFiles(() => this.db);
+    this.analytics = new UsageAnalytics(() => this.db);
   }
 
   private get db(): Db {

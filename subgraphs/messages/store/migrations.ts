@@ -148,4 +148,10 @@ export const migrations: Record<string, Migration> = {
       await sql`CREATE INDEX conversation_sessions_by_conversation ON conversation_sessions (conversation_id)`.execute(db);
     },
   },
+  '100_usage': {
+    async up(db: Kysely<any>) {
+      // Time to first token of a generated reply, for usage reports.
+      await db.schema.alterTable('messages').addColumn('first_token_ms', 'integer').execute();
+    },
+  },
 };
