@@ -12,6 +12,7 @@ import { usageReport, userUsage } from './analytics/usage';
 import { exportConversation } from './export/export';
 import { importConversation } from './export/import';
 import { searchMessages } from './search/search';
+import { createMessageTemplate, deleteMessageTemplate, messageTemplates, templateReference, updateMessageTemplate } from './templates/templates';
 import { sendMessage } from './chat/send';
 import { recordConversationStart } from './chat/start';
 import { conversationEvents } from './chat/subscribe';
@@ -48,6 +49,9 @@ export const resolvers: Resolvers = {
     },
     setModerationPolicy: (_root, { refuse }, ctx) => setModerationPolicy(ctx, refuse),
     importConversation: (_root, { input }, ctx) => importConversation(ctx, input),
+    createMessageTemplate: (_root, { name, content }, ctx) => createMessageTemplate(ctx, name, content),
+    updateMessageTemplate: (_root, { id, name, content }, ctx) => updateMessageTemplate(ctx, id, name, content),
+    deleteMessageTemplate: (_root, { id }, ctx) => deleteMessageTemplate(ctx, id),
     sendMessage: (_root, { input }, ctx) => sendMessage(ctx, input),
     cancelReply: (_root, { messageId }, ctx) => cancelReply(ctx, messageId),
     regenerateReply: (_root, { messageId }, ctx) => regenerateReply(ctx, messageId),
@@ -76,6 +80,10 @@ export const resolvers: Resolvers = {
   User: {
     __resolveReference: (ref) => ({ id: ref.id }),
     usage: (user, args, ctx) => userUsage(ctx, user.id, args),
+    messageTemplates: (user, _args, ctx) => messageTemplates(ctx, user.id),
+  },
+  MessageTemplate: {
+    __resolveReference: (ref, ctx) => templateReference(ctx, ref.id),
   },
   Message: {
     __resolveReference: (ref, ctx) => visibleMessage(ctx, ref.id),

@@ -209,6 +209,15 @@ export type MessageStatus =
   | 'PENDING'
   | 'STREAMING';
 
+/** A saved message; {{char}} and {{user}} in it become the character's and the user's names when it is sent. */
+export type MessageTemplate = {
+  __typename?: 'MessageTemplate';
+  content: Scalars['String']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  id: Scalars['ID']['output'];
+  name: Scalars['String']['output'];
+};
+
 /** What a user message can be flagged for. */
 export type ModerationFlag =
   /** Email addresses or phone numbers. */
@@ -230,8 +239,11 @@ export type Mutation = {
   cancelReply: Message;
   /** The active path's last message, a reply: generation resumes after its text, in the same message (only the new tokens are charged). */
   continueReply: Message;
+  /** A message template of the caller's (at most 100). */
+  createMessageTemplate: MessageTemplate;
   /** Soft delete of the message and everything below it; the active path moves to the nearest remaining alternative, or ends at the parent. */
   deleteMessage: Message;
+  deleteMessageTemplate: Scalars['Boolean']['output'];
   /**
    * A new alternative of the message with this content, made active (the message itself never changes). A user message's
    * gets a new reply (payload.reply); a reply's is COMPLETED as written, nothing generated (payload.reply null).
@@ -265,6 +277,8 @@ export type Mutation = {
   sendMessage: SendMessagePayload;
   /** Admins only: which moderation flags refuse a message. */
   setModerationPolicy: ModerationPolicy;
+  /** The caller's own template; what is left out stays. */
+  updateMessageTemplate: MessageTemplate;
 };
 
 
@@ -278,8 +292,19 @@ export type MutationContinueReplyArgs = {
 };
 
 
+export type MutationCreateMessageTemplateArgs = {
+  content: Scalars['String']['input'];
+  name: Scalars['String']['input'];
+};
+
+
 export type MutationDeleteMessageArgs = {
   messageId: Scalars['ID']['input'];
+};
+
+
+export type MutationDeleteMessageTemplateArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -331,6 +356,13 @@ export type MutationSendMessageArgs = {
 
 export type MutationSetModerationPolicyArgs = {
   refuse: Array<ModerationFlag>;
+};
+
+
+export type MutationUpdateMessageTemplateArgs = {
+  content?: InputMaybe<Scalars['String']['input']>;
+  id: Scalars['ID']['input'];
+  name?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type PageInfo = {
@@ -445,8 +477,11 @@ export type QueryUsageReportArgs = {
 export type SendMessageInput = {
   /** Makes sending idempotent: the same id twice in one conversation creates one message. */
   clientMessageId?: InputMaybe<Scalars['String']['input']>;
-  content: Scalars['String']['input'];
+  /** The text; exclusive with templateId (one of the two). */
+  content?: InputMaybe<Scalars['String']['input']>;
   conversationId: Scalars['ID']['input'];
+  /** One of the caller's templates: the text sent is its content with {{char}} and {{user}} expanded. */
+  templateId?: InputMaybe<Scalars['ID']['input']>;
 };
 
 export type SendMessagePayload = {
@@ -514,6 +549,8 @@ export type UsageGrouping =
 export type User = {
   __typename?: 'User';
   id: Scalars['ID']['output'];
+  /** The user's message templates, oldest first (the user themself or an admin). */
+  messageTemplates: Array<MessageTemplate>;
   /** Generated replies that ended in [from, to), grouped (the user themself or an admin). */
   usage: Array<UsageBucket>;
 };
@@ -607,6 +644,7 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 export type FederationTypes = {
   Conversation: Conversation;
   Message: Message;
+  MessageTemplate: MessageTemplate;
   User: User;
 };
 
@@ -618,6 +656,9 @@ export type FederationReferenceTypes = {
   Message:
     ( { __typename: 'Message' }
     & GraphQLRecursivePick<FederationTypes['Message'], {"id":true}> );
+  MessageTemplate:
+    ( { __typename: 'MessageTemplate' }
+    & GraphQLRecursivePick<FederationTypes['MessageTemplate'], {"id":true}> );
   User:
     ( { __typename: 'User' }
     & GraphQLRecursivePick<FederationTypes['User'], {"id":true}> );
@@ -649,6 +690,7 @@ export type ResolversTypes = {
   MessageSearchConnection: ResolverTypeWrapper<Omit<MessageSearchConnection, 'edges'> & { edges: Array<ResolversTypes['MessageSearchEdge']> }>;
   MessageSearchEdge: ResolverTypeWrapper<Omit<MessageSearchEdge, 'node'> & { node: ResolversTypes['Message'] }>;
   MessageStatus: MessageStatus;
+  MessageTemplate: ResolverTypeWrapper<MessageTemplate>;
   ModerationFlag: ModerationFlag;
   ModerationPolicy: ResolverTypeWrapper<ModerationPolicy>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -686,6 +728,7 @@ export type ResolversParentTypes = {
   MessageEdge: Omit<MessageEdge, 'node'> & { node: ResolversParentTypes['Message'] };
   MessageSearchConnection: Omit<MessageSearchConnection, 'edges'> & { edges: Array<ResolversParentTypes['MessageSearchEdge']> };
   MessageSearchEdge: Omit<MessageSearchEdge, 'node'> & { node: ResolversParentTypes['Message'] };
+  MessageTemplate: MessageTemplate | FederationReferenceTypes['MessageTemplate'];
   ModerationPolicy: ModerationPolicy;
   Mutation: Record<PropertyKey, never>;
   PageInfo: PageInfo;
@@ -802,6 +845,14 @@ export type MessageSearchEdgeResolvers<ContextType = Context, ParentType extends
   node?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
 };
 
+export type MessageTemplateResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MessageTemplate'] = ResolversParentTypes['MessageTemplate'], FederationReferenceType extends FederationReferenceTypes['MessageTemplate'] = FederationReferenceTypes['MessageTemplate']> = {
+  __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['MessageTemplate']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  content?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type ModerationPolicyResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ModerationPolicy'] = ResolversParentTypes['ModerationPolicy']> = {
   refuse?: Resolver<Array<ResolversTypes['ModerationFlag']>, ParentType, ContextType>;
 };
@@ -809,7 +860,9 @@ export type ModerationPolicyResolvers<ContextType = Context, ParentType extends 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   cancelReply?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationCancelReplyArgs, 'messageId'>>;
   continueReply?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationContinueReplyArgs, 'messageId'>>;
+  createMessageTemplate?: Resolver<ResolversTypes['MessageTemplate'], ParentType, ContextType, RequireFields<MutationCreateMessageTemplateArgs, 'content' | 'name'>>;
   deleteMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationDeleteMessageArgs, 'messageId'>>;
+  deleteMessageTemplate?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteMessageTemplateArgs, 'id'>>;
   editMessage?: Resolver<ResolversTypes['EditMessagePayload'], ParentType, ContextType, RequireFields<MutationEditMessageArgs, 'content' | 'messageId'>>;
   forkConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationForkConversationArgs, 'messageId'>>;
   importConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationImportConversationArgs, 'input'>>;
@@ -819,6 +872,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   selectAlternative?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationSelectAlternativeArgs, 'messageId'>>;
   sendMessage?: Resolver<ResolversTypes['SendMessagePayload'], ParentType, ContextType, RequireFields<MutationSendMessageArgs, 'input'>>;
   setModerationPolicy?: Resolver<ResolversTypes['ModerationPolicy'], ParentType, ContextType, RequireFields<MutationSetModerationPolicyArgs, 'refuse'>>;
+  updateMessageTemplate?: Resolver<ResolversTypes['MessageTemplate'], ParentType, ContextType, RequireFields<MutationUpdateMessageTemplateArgs, 'id'>>;
 };
 
 export type PageInfoResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
@@ -900,6 +954,7 @@ export type UsageBucketResolvers<ContextType = Context, ParentType extends Resol
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = {
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['User']> | FederationReferenceType, FederationReferenceType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  messageTemplates?: Resolver<Array<ResolversTypes['MessageTemplate']>, ParentType, ContextType>;
   usage?: Resolver<Array<ResolversTypes['UsageBucket']>, ParentType, ContextType, RequireFields<UserUsageArgs, 'groupBy'>>;
 };
 
@@ -916,6 +971,7 @@ export type Resolvers<ContextType = Context> = {
   MessageEdge?: MessageEdgeResolvers<ContextType>;
   MessageSearchConnection?: MessageSearchConnectionResolvers<ContextType>;
   MessageSearchEdge?: MessageSearchEdgeResolvers<ContextType>;
+  MessageTemplate?: MessageTemplateResolvers<ContextType>;
   ModerationPolicy?: ModerationPolicyResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;

@@ -14,6 +14,7 @@ import { activate, current, DELETED, isGenerating, pathEnd, PathConflict, pathTo
 import { OPEN_STATUSES, type ConversationOwnerRow, type MessageRow, type MessagesTables, type ReplyHold, type ReplyOutcome, type SettlementRow, type SummaryRow } from './rows';
 import { UsageAnalytics } from '../analytics/store';
 import { ChatFiles } from '../export/store';
+import { MessageTemplates } from '../templates/store';
 import { MessageSearch } from '../search/store';
 import { MessageTree } from './tree';
 
@@ -49,12 +50,15 @@ export class MessagesStore {
   readonly files: ChatFiles;
   /** Usage and conversation statistics (analytics/store.ts). */
   readonly analytics: UsageAnalytics;
+  /** Users' saved messages (templates/store.ts). */
+  readonly templates: MessageTemplates;
 
   constructor(private readonly database: Database<MessagesTables>) {
     this.tree = new MessageTree(() => this.db);
     this.search = new MessageSearch(() => this.db);
     this.files = new ChatFiles(() => this.db);
     this.analytics = new UsageAnalytics(() => this.db);
+    this.templates = new MessageTemplates(() => this.db);
   }
 
   private get db(): Db {
