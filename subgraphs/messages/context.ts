@@ -1,4 +1,5 @@
-import type DataLoader from 'dataloader';
+import DataLoader from 'dataloader';
+import type { AuditLog } from '@chat/shared/audit';
 import type { Config } from '@chat/shared/config';
 import { groupedLoader, keyedLoader } from '@chat/shared/loaders';
 import type { Logger } from '@chat/shared/log';
@@ -35,6 +36,8 @@ export interface Context extends RequestIdentity {
   rateLimiter: RateLimiter;
   config: Pick<Config, 'rateLimitMessagesPerMinute' | 'llm'>;
   log: Logger;
+  /** Admin actions, logged and counted. */
+  audit: AuditLog;
   loaders: {
     message: DataLoader<string, MessageRow | null>;
     owner: DataLoader<string, ConversationOwnerRow | null>;
@@ -44,6 +47,8 @@ export interface Context extends RequestIdentity {
     alternatives: DataLoader<SiblingKey, MessageRow[]>;
     /** Conversation.stats, batched (analytics/store.ts). */
     stats: DataLoader<string, ConversationStats | null>;
+    /** An admin reading another user's conversation, audited once per conversation per request (access.ts). */
+    adminReads: DataLoader<string, true>;
   };
 }
 
@@ -57,5 +62,11 @@ export function createContext(shared: SharedContext<Context>, identity: RequestI
     count: keyedLoader((ids) => store.countsOf(ids), (row) => row.conversation_id),
     alternatives: groupedLoader((keys) => store.tree.siblings(keys), siblingKey),
     stats: keyedLoader((ids) => store.analytics.stats(ids), (row) => row.conversationId),
+    adminReads: new DataLoader(async (ids: readonly string[]) =>
+      ids.map((id) => {
+        shared.audit.record({ admin: identity.viewer?.id ?? '', action: 'readConversation', target: id });
+        return true as const;
+      }),
+    ),
   });
 }

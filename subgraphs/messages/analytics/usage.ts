@@ -16,13 +16,16 @@ export interface UsageArgs {
 export async function userUsage(ctx: Context, userId: string, args: UsageArgs): Promise<UsageBucket[]> {
   const viewer = requireViewer(ctx.viewer);
   if (viewer.id !== userId && viewer.role !== 'ADMIN') throw forbidden("Only the user themself or an admin may read a user's usage.");
+  if (viewer.id !== userId) ctx.audit.record({ admin: viewer.id, action: 'readUsage', target: userId });
   return ctx.store.analytics.usage({ userId, ...range(args) }, args.groupBy);
 }
 
 /** usageReport: every user's, admins only. */
 export async function usageReport(ctx: Context, args: UsageArgs): Promise<UsageBucket[]> {
   requireAdmin(ctx, 'read the usage report');
-  return ctx.store.analytics.usage({ userId: null, ...range(args) }, args.groupBy);
+  const report = await ctx.store.analytics.usage({ userId: null, ...range(args) }, args.groupBy);
+  ctx.audit.record({ admin: ctx.viewer!.id, action: 'usageReport', target: 'all-users', details: { groupBy: args.groupBy } });
+  return report;
 }
 
 /** [from, to) as instants; BAD_USER_INPUT for a date that is not one, or a range that ends before it starts. */
