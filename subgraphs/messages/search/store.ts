@@ -67,29 +67,40 @@ export class MessageSearch {
 
   /** One page of matches, best first (then newest), `limit` + 1 rows; the highlight computed for those rows only. */
   async page(query: string, filters: SearchFilters, position: SearchPosition, limit: number): Promise<SearchHit[]> {
-    const ageDays = sql`extract(epoch from (${position.anchor}::timestamptz - m.created_at)) / 86400.0`;
-    const score = sql`round((ts_rank(m.search_vector, q.query) / (1 + greatest(${ageDays}, 0) / ${RECENCY_HALF_LIFE_DAYS}))::numeric, ${SCORE_SCALE})`;
-    const after = position.after ? sql`AND (ranked.score, ranked.seq) < (${position.after.score}::numeric, ${position.after.seq}::bigint)` : sql``;
-    // Not in fragments: those drop a passage's last punctuation.
-    const options = `StartSel=${HIGHLIGHT_START}, StopSel=${HIGHLIGHT_STOP}, MaxWords=35, MinWords=12, ShortWord=0`;
-    // Escaped before ts_headline, whose parser would drop markup as tags; the markers removed from the text first, so only matches carry them.
-    const escaped = sql`replace(replace(replace(translate(m.content, ${HIGHLIGHT_START + HIGHLIGHT_STOP}, ''), '&', '&amp;'), '<', '&lt;'), '>', '&gt;')`;
-    const { rows } = await sql<MessageRow & { score: string; highlight: string }>`
-      WITH q AS (SELECT websearch_to_tsquery(${SEARCH_CONFIG}::regconfig, ${query}) AS query),
-      ranked AS (
-        SELECT m.id, m.seq, ${score} AS score
-        FROM messages m JOIN conversation_owners o ON o.conversation_id = m.conversation_id, q
-        WHERE m.search_vector @@ q.query AND ${conditions(filters, position.maxSeq)}
-      ),
-      page AS (SELECT * FROM ranked WHERE true ${after} ORDER BY score DESC, seq DESC LIMIT ${limit + 1})
-      SELECT m.*, page.score::text AS score, ts_headline(${SEARCH_CONFIG}::regconfig, ${escaped}, q.query, ${options}) AS highlight
-      FROM page JOIN messages m ON m.id = page.id, q
-      ORDER BY page.score DESC, page.seq DESC`.execute(this.db());
+    const { rows } = await pageQuery(query, filters, position, limit).execute(this.db());
     return rows.map(({ score, highlight, ...message }) => {
       delete (message as Partial<{ search_vector: unknown }>).search_vector;
       return { message: message as MessageRow, score, highlight };
     });
   }
+
+  /** The plan of page()'s query, as PostgreSQL's EXPLAIN prints it (the benchmark checks the GIN index is used). */
+  async explainPage(query: string, filters: SearchFilters, position: SearchPosition, limit: number): Promise<string> {
+    const { rows } = await sql<{ 'QUERY PLAN': string }>`EXPLAIN ${pageQuery(query, filters, position, limit)}`.execute(this.db());
+    return rows.map((r) => r['QUERY PLAN']).join('\n');
+  }
+}
+
+/** page()'s SQL. */
+function pageQuery(query: string, filters: SearchFilters, position: SearchPosition, limit: number) {
+  const ageDays = sql`extract(epoch from (${position.anchor}::timestamptz - m.created_at)) / 86400.0`;
+  const score = sql`round((ts_rank(m.search_vector, q.query) / (1 + greatest(${ageDays}, 0) / ${RECENCY_HALF_LIFE_DAYS}))::numeric, ${SCORE_SCALE})`;
+  const after = position.after ? sql`AND (ranked.score, ranked.seq) < (${position.after.score}::numeric, ${position.after.seq}::bigint)` : sql``;
+  // Not in fragments: those drop a passage's last punctuation.
+  const options = `StartSel=${HIGHLIGHT_START}, StopSel=${HIGHLIGHT_STOP}, MaxWords=35, MinWords=12, ShortWord=0`;
+  // Escaped before ts_headline, whose parser would drop markup as tags; the markers removed from the text first, so only matches carry them.
+  const escaped = sql`replace(replace(replace(translate(m.content, ${HIGHLIGHT_START + HIGHLIGHT_STOP}, ''), '&', '&amp;'), '<', '&lt;'), '>', '&gt;')`;
+  return sql<MessageRow & { score: string; highlight: string }>`
+    WITH q AS (SELECT websearch_to_tsquery(${SEARCH_CONFIG}::regconfig, ${query}) AS query),
+    ranked AS (
+      SELECT m.id, m.seq, ${score} AS score
+      FROM messages m JOIN conversation_owners o ON o.conversation_id = m.conversation_id, q
+      WHERE m.search_vector @@ q.query AND ${conditions(filters, position.maxSeq)}
+    ),
+    page AS (SELECT * FROM ranked WHERE true ${after} ORDER BY score DESC, seq DESC LIMIT ${limit + 1})
+    SELECT m.*, page.score::text AS score, ts_headline(${SEARCH_CONFIG}::regconfig, ${escaped}, q.query, ${options}) AS highlight
+    FROM page JOIN messages m ON m.id = page.id, q
+    ORDER BY page.score DESC, page.seq DESC`;
 }
 
 /** The filters as SQL on messages m joined with conversation_owners o: the owner's, never deleted, never a reply still being written. */
