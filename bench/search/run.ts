@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { openDatabase, type Database } from '@chat/shared/db';
-import { MessageSearch, type SearchFilters, type SearchPosition } from '../../subgraphs/messages/search/store';
+import { MessageSearch, type SearchFilters, type SearchLanguages, type SearchPosition } from '../../subgraphs/messages/search/store';
 import { migrations, type MessagesTables } from '../../subgraphs/messages/store';
 import { fmt, nearestRank } from '../stats';
 
@@ -25,6 +25,8 @@ const ITERATIONS = QUICK ? 30 : 200;
 const USERS = 20;
 const CONVERSATIONS_PER_USER = 10;
 const PAGE_SIZE = 20;
+/** Every seeded conversation keeps the default language. */
+const LANGUAGES: SearchLanguages = ['simple'];
 const INSERT_CHUNK = 1_000;
 const DATABASE_URL = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -89,7 +91,7 @@ interface EngineResult {
 
 async function seed(db: Database<MessagesTables>['db']): Promise<{ userId: string; conversationId: string }> {
   const users = Array.from({ length: USERS }, () => randomUUID());
-  const conversations = users.flatMap((user) => Array.from({ length: CONVERSATIONS_PER_USER }, () => ({ conversation_id: randomUUID(), user_id: user, character_id: randomUUID(), created_at: new Date() })));
+  const conversations = users.flatMap((user) => Array.from({ length: CONVERSATIONS_PER_USER }, () => ({ conversation_id: randomUUID(), user_id: user, character_id: randomUUID(), created_at: new Date(), search_config: 'simple' })));
   await db.insertInto('conversation_owners').values(conversations).execute();
   const start = Date.now() - 90 * 86_400_000;
   // The same text on every engine.
@@ -129,7 +131,7 @@ async function measure(engine: string, config: Parameters<typeof openDatabase>[0
       const filters: SearchFilters = { userId: seeded.userId, ...(q.conversation ? { conversationId: seeded.conversationId } : {}), ...(q.role ? { role: q.role } : {}) };
       let position: SearchPosition = { anchor: new Date(), maxSeq, after: null };
       if (q.secondPage) {
-        const first = await search.page(q.query, filters, position, PAGE_SIZE);
+        const first = await search.page(q.query, LANGUAGES, filters, position, PAGE_SIZE);
         const last = first[PAGE_SIZE - 1];
         if (last) position = { ...position, after: { score: last.score, seq: Number(last.message.seq) } };
       }
@@ -137,12 +139,12 @@ async function measure(engine: string, config: Parameters<typeof openDatabase>[0
       let matches = 0;
       for (let i = 0; i < ITERATIONS; i += 1) {
         const began = performance.now();
-        const [, count] = await Promise.all([search.page(q.query, filters, position, PAGE_SIZE), search.count(q.query, filters, maxSeq)]);
+        const [, count] = await Promise.all([search.page(q.query, LANGUAGES, filters, position, PAGE_SIZE), search.count(q.query, LANGUAGES, filters, maxSeq)]);
         times.push(performance.now() - began);
         matches = count;
       }
       times.sort((a, b) => a - b);
-      const explained = await search.explainPage(q.query, filters, position, PAGE_SIZE);
+      const explained = await search.explainPage(q.query, LANGUAGES, filters, position, PAGE_SIZE);
       if (!plan) plan = explained;
       const indexes = [...new Set([...explained.matchAll(/Index (?:Only )?Scan (?:using|on) (messages_\w+)/g)].map((m) => m[1]))];
       const ok = q.gin === false || indexes.includes('messages_search');

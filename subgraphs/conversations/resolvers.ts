@@ -7,6 +7,7 @@ import { checkLorebooks, checkPersona } from './attachments';
 import type { Context } from './context';
 import { recordFork } from './fork';
 import { recordImport } from './import';
+import { languageOf, mergeLanguage, syncLanguage } from './search-language';
 import { expandGreetings, userName } from './greeting';
 import type { ConversationSettingsInput, Resolvers } from './generated/graphql';
 import { RecordCharacterUseDocument } from './generated/peers/characters';
@@ -48,6 +49,7 @@ export function mergeSettings(base: ConversationSettings, input: ConversationSet
     merged.contextWindowTokens = numberIn('settings.contextWindowTokens', input.contextWindowTokens, min, max);
   }
   if (merged.maxTokens >= merged.contextWindowTokens) throw badInput('settings.maxTokens', 'must be less than contextWindowTokens');
+  merged.language = mergeLanguage(base, input);
   return merged;
 }
 
@@ -106,7 +108,7 @@ export const resolvers: Resolvers = {
       });
       try {
         // The greeting is the messages subgraph's to store; without it the conversation is not started.
-        const start = { conversationId: conversation.id, userId: conversation.user_id, characterId: character.id, ...expandGreetings(character, user) };
+        const start = { conversationId: conversation.id, userId: conversation.user_id, characterId: character.id, language: languageOf(settings), ...expandGreetings(character, user) };
         await ctx.peers.messages.call(RecordConversationStartDocument, start, { actingFor: viewer });
       } catch (error) {
         await ctx.store.remove(conversation.id);
@@ -122,10 +124,12 @@ export const resolvers: Resolvers = {
         args.personaId !== undefined ? checkPersona(ctx, viewer, current.user_id, args.personaId) : undefined,
         args.lorebookIds != null ? checkLorebooks(ctx, viewer, current.user_id, args.lorebookIds) : undefined,
       ]);
+      const settings = args.settings != null ? mergeSettings(current.settings, args.settings) : undefined;
+      if (settings) await syncLanguage(ctx, viewer, args.id, current.settings, settings);
       return change(ctx, args.id, {
         ...(args.title != null ? { title: text('title', args.title, { min: 1, max: LIMITS.titleMax }).trim() } : {}),
         ...(args.tags != null ? { tags: tags('tags', args.tags) } : {}),
-        ...(args.settings != null ? { settings: mergeSettings(current.settings, args.settings) } : {}),
+        ...(settings ? { settings } : {}),
         ...(personaId !== undefined ? { persona_id: personaId } : {}),
         ...(lorebookIds !== undefined ? { lorebook_ids: lorebookIds } : {}),
       });
@@ -173,6 +177,9 @@ export const resolvers: Resolvers = {
       totalSessionSeconds: c.total_session_seconds,
       lastSessionEndedAt: c.last_session_ended_at,
     }),
+  },
+  ConversationSettings: {
+    language: (settings) => languageOf(settings),
   },
   User: {
     __resolveReference: (ref) => ({ id: ref.id }),

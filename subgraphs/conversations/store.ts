@@ -11,6 +11,8 @@ export interface ConversationSettings {
   temperature: number;
   maxTokens: number;
   contextWindowTokens: number;
+  /** The language messages are searched in; absent: DEFAULT_SEARCH_LANGUAGE (search-language.ts). */
+  language?: string;
 }
 
 /** A conversation as stored. */

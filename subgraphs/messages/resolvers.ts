@@ -11,6 +11,7 @@ import { regenerateReply } from './chat/regenerate';
 import { usageReport, userUsage } from './analytics/usage';
 import { exportConversation } from './export/export';
 import { importConversation } from './export/import';
+import { setConversationLanguage } from './search/language';
 import { searchMessages } from './search/search';
 import { createMessageTemplate, deleteMessageTemplate, messageTemplates, templateReference, updateMessageTemplate } from './templates/templates';
 import { sendMessage } from './chat/send';
@@ -47,6 +48,7 @@ export const resolvers: Resolvers = {
       requireService(ctx, 'conversations');
       return recordConversationStart(ctx, start);
     },
+    setConversationLanguage: (_root, { conversationId, language }, ctx) => setConversationLanguage(ctx, conversationId, language),
     setModerationPolicy: (_root, { refuse }, ctx) => setModerationPolicy(ctx, refuse),
     importConversation: (_root, { input }, ctx) => importConversation(ctx, input),
     createMessageTemplate: (_root, { name, content }, ctx) => createMessageTemplate(ctx, name, content),

@@ -112,6 +112,35 @@ describe.each(ENGINES)('searchMessages (%s)', (engine) => {
     expect(codeOf(await t.gql(SEARCH, { q: 'lighthouse' }))).toBe('UNAUTHENTICATED');
   });
 
+  it("searches each conversation in its language: stems and stop words of english, none by default", async () => {
+    const token = harbour.user.token;
+    const START = /* GraphQL */ `mutation($c: ID!, $l: String) { startConversation(input: { characterId: $c, settings: { language: $l } }) { id settings { language } } }`;
+    const english = await ok(t, START, { c: harbour.characterId, l: 'English' }, token);
+    expect(english.settings.language).toBe('english');
+    const plain = await ok(t, START, { c: harbour.characterId }, token);
+    expect(plain.settings.language).toBe('simple');
+    const englishChat = { ...harbour, conversationId: english.id };
+    const plainChat = { ...harbour, conversationId: plain.id };
+    const stemmed = await exchange(t, llm, englishChat, 'The gulls were circling the wrecks.', 'Fine.');
+    const literal = await exchange(t, llm, plainChat, 'The gulls were circling the wrecks.', 'Fine.');
+    // English finds "circling" and "wrecks" from "circle wreck"; simple needs the words as written.
+    expect(await found(token, 'circle wreck')).toEqual([stemmed.message.id]);
+    expect(new Set(await found(token, 'circling wrecks'))).toEqual(new Set([stemmed.message.id, literal.message.id]));
+    const highlighted = (await search(token, 'circle', { conversationId: english.id })).edges[0].highlight;
+    expect(highlighted).toBe('The gulls were <mark>circling</mark> the wrecks.');
+
+    // Changing the language re-indexes the conversation's messages, and later ones follow it.
+    const UPDATE = /* GraphQL */ `mutation($id: ID!, $l: String) { updateConversation(id: $id, settings: { language: $l }) { settings { language } } }`;
+    expect((await ok(t, UPDATE, { id: plain.id, l: 'english' }, token)).settings.language).toBe('english');
+    expect(new Set(await found(token, 'circle wreck'))).toEqual(new Set([stemmed.message.id, literal.message.id]));
+    const later = await exchange(t, llm, plainChat, 'More wrecks ahead.', 'Fine.');
+    expect(await found(token, 'wreck', { conversationId: plain.id, role: 'USER' })).toEqual([later.message.id, literal.message.id]);
+    const refused = await t.gql(UPDATE, { id: plain.id, l: 'klingon' }, token);
+    expect(codeOf(refused)).toBe('BAD_USER_INPUT');
+    expect(refused.errors![0].message).toMatch(/settings\.language/);
+    expect((await ok(t, `query($id: ID!) { conversation(id: $id) { settings { language } } }`, { id: plain.id }, token)).settings.language).toBe('english');
+  });
+
   it('pages exactly once through every match while new matching messages arrive, and never finds deleted ones', async () => {
     const chat = await startChat(t, { user: harbour.user, character: { name: 'Tidewatcher', greeting: 'Hello.' } });
     for (let i = 0; i < 3; i += 1) await exchange(t, llm, chat, `The tide rises, number ${i}.`, `A tide answer ${i}.`);

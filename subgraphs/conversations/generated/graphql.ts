@@ -59,6 +59,8 @@ export type ConversationEdge = {
 export type ConversationSettings = {
   __typename?: 'ConversationSettings';
   contextWindowTokens: Scalars['Int']['output'];
+  /** The language the conversation's messages are searched in: simple (the default: no stemming, any language) or a PostgreSQL text search language (english, spanish...). */
+  language: Scalars['String']['output'];
   maxTokens: Scalars['Int']['output'];
   model: Scalars['String']['output'];
   temperature: Scalars['Float']['output'];
@@ -66,6 +68,7 @@ export type ConversationSettings = {
 
 export type ConversationSettingsInput = {
   contextWindowTokens?: InputMaybe<Scalars['Int']['input']>;
+  language?: InputMaybe<Scalars['String']['input']>;
   maxTokens?: InputMaybe<Scalars['Int']['input']>;
   model?: InputMaybe<Scalars['String']['input']>;
   temperature?: InputMaybe<Scalars['Float']['input']>;
@@ -405,6 +408,7 @@ export type ConversationEdgeResolvers<ContextType = Context, ParentType extends 
 
 export type ConversationSettingsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ConversationSettings'] = ResolversParentTypes['ConversationSettings']> = {
   contextWindowTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  language?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   maxTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   model?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   temperature?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;

@@ -1,4 +1,5 @@
 /** Reads a conversation's whole tree for export, and stores an imported one in a single transaction. */
+import { DEFAULT_SEARCH_LANGUAGE } from '@chat/shared/search-languages';
 import type { Db } from '../store/path';
 import type { MessageRow } from '../store/rows';
 
@@ -24,7 +25,7 @@ export class ChatFiles {
     await this.db()
       .transaction()
       .execute(async (tx) => {
-        await tx.insertInto('conversation_owners').values({ conversation_id: conversationId, user_id: ownerId, created_at: new Date(), character_id: characterId }).execute();
+        await tx.insertInto('conversation_owners').values({ conversation_id: conversationId, user_id: ownerId, created_at: new Date(), character_id: characterId, search_config: DEFAULT_SEARCH_LANGUAGE }).execute();
         for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
           // In list order, one statement a chunk: a parent's seq is below its children's.
           await tx.insertInto('messages').values(rows.slice(i, i + INSERT_CHUNK) as never).execute();

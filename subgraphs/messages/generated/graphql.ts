@@ -275,6 +275,11 @@ export type Mutation = {
   selectAlternative: Conversation;
   /** Returns at once; reply is PENDING or STREAMING. */
   sendMessage: SendMessagePayload;
+  /**
+   * Internal: the conversation's messages are searched in this language (a PostgreSQL text search configuration) from
+   * now on. Called by the conversations subgraph when its settings change, for the owner or an admin; hidden.
+   */
+  setConversationLanguage: Scalars['Boolean']['output'];
   /** Admins only: which moderation flags refuse a message. */
   setModerationPolicy: ModerationPolicy;
   /** The caller's own template; what is left out stays. */
@@ -330,6 +335,7 @@ export type MutationRecordConversationStartArgs = {
   characterId?: InputMaybe<Scalars['ID']['input']>;
   conversationId: Scalars['ID']['input'];
   greeting?: InputMaybe<Scalars['String']['input']>;
+  language?: InputMaybe<Scalars['String']['input']>;
   userId?: InputMaybe<Scalars['ID']['input']>;
 };
 
@@ -351,6 +357,12 @@ export type MutationSelectAlternativeArgs = {
 
 export type MutationSendMessageArgs = {
   input: SendMessageInput;
+};
+
+
+export type MutationSetConversationLanguageArgs = {
+  conversationId: Scalars['ID']['input'];
+  language: Scalars['String']['input'];
 };
 
 
@@ -871,6 +883,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   restoreMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationRestoreMessageArgs, 'messageId'>>;
   selectAlternative?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationSelectAlternativeArgs, 'messageId'>>;
   sendMessage?: Resolver<ResolversTypes['SendMessagePayload'], ParentType, ContextType, RequireFields<MutationSendMessageArgs, 'input'>>;
+  setConversationLanguage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationSetConversationLanguageArgs, 'conversationId' | 'language'>>;
   setModerationPolicy?: Resolver<ResolversTypes['ModerationPolicy'], ParentType, ContextType, RequireFields<MutationSetModerationPolicyArgs, 'refuse'>>;
   updateMessageTemplate?: Resolver<ResolversTypes['MessageTemplate'], ParentType, ContextType, RequireFields<MutationUpdateMessageTemplateArgs, 'id'>>;
 };

@@ -49,7 +49,10 @@ export async function searchMessages(ctx: Context, args: SearchArgs): Promise<Se
   };
   const search = ctx.store.search;
   const position: SearchPosition = args.after != null ? positionAfter(args.after) : { anchor: new Date(), maxSeq: await search.lastSeq(), after: null };
-  const [hits, totalCount] = await Promise.all([search.page(query, filters, position, window.limit), search.count(query, filters, position.maxSeq)]);
+  const [first, ...more] = await search.languages(filters);
+  if (first === undefined) return { edges: [], pageInfo: { hasNextPage: false, hasPreviousPage: position.after !== null, startCursor: null, endCursor: null }, totalCount: 0 };
+  const languages = [first, ...more] as const;
+  const [hits, totalCount] = await Promise.all([search.page(query, languages, filters, position, window.limit), search.count(query, languages, filters, position.maxSeq)]);
   const page = hits.slice(0, window.limit);
   for (const hit of page) ctx.loaders.message.prime(hit.message.id, hit.message);
   const edges = page.map((hit) => ({ cursor: searchCursor(position, { score: hit.score, seq: hit.message.seq }), node: hit.message, highlight: markHighlight(hit.highlight) }));

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Database } from '@chat/shared/db';
 import type { PageWindow } from '@chat/shared/pagination';
+import { DEFAULT_SEARCH_LANGUAGE } from '@chat/shared/search-languages';
 import { isUuid } from '@chat/shared/validate';
 import type { ModerationFlag } from '../moderation/moderate';
 import { activate, current, DELETED, isGenerating, pathEnd, PathConflict, pathTo, refuseWhileGenerating, underLock, type Db } from './path';
@@ -119,12 +120,18 @@ export class MessagesStore {
    * character's alternate greetings as its alternatives (inactive), once: a repeated call returns
    * the greeting stored the first time.
    */
-  async recordStart(conversationId: string, ownerId: string, greeting: string, alternateGreetings: readonly string[] = [], characterId: string | null = null): Promise<MessageRow> {
+  async recordStart(
+    conversationId: string,
+    ownerId: string,
+    greeting: string,
+    alternateGreetings: readonly string[] = [],
+    about: { characterId?: string | null; language?: string } = {},
+  ): Promise<MessageRow> {
     return this.db.transaction().execute(async (tx) => {
       const now = new Date();
       await tx
         .insertInto('conversation_owners')
-        .values({ conversation_id: conversationId, user_id: ownerId, created_at: now, character_id: characterId })
+        .values({ conversation_id: conversationId, user_id: ownerId, created_at: now, character_id: about.characterId ?? null, search_config: about.language ?? DEFAULT_SEARCH_LANGUAGE })
         .onConflict((oc) => oc.column('conversation_id').doNothing())
         .execute();
       const existing = await firstMessage(tx, conversationId);

@@ -120,11 +120,22 @@ export const migrations: Record<string, Migration> = {
   },
   '100_search': {
     async up(db: Kysely<any>) {
-      // Kept by the database from the text (a streaming reply's too); 'simple' folds case without stemming, for any language.
-      await sql`ALTER TABLE messages ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (to_tsvector('simple', content)) STORED`.execute(db);
-      await sql`CREATE INDEX messages_search ON messages USING gin (search_vector)`.execute(db);
-      // Search and usage filter by owner and by character without asking the conversations subgraph.
+      // Search and usage filter by owner and by character without asking the conversations subgraph; each
+      // conversation's messages are indexed in its language (a text search configuration; 'simple' folds case only).
       await db.schema.alterTable('conversation_owners').addColumn('character_id', 'uuid').execute();
+      await sql`ALTER TABLE conversation_owners ADD COLUMN search_config regconfig NOT NULL DEFAULT 'simple'`.execute(db);
+      await sql`ALTER TABLE messages ADD COLUMN search_config regconfig NOT NULL DEFAULT 'simple'`.execute(db);
+      // A new message takes its conversation's language, whichever write stores it (generated columns follow BEFORE triggers).
+      await sql`
+        CREATE FUNCTION messages_search_config() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          NEW.search_config := coalesce((SELECT o.search_config FROM conversation_owners o WHERE o.conversation_id = NEW.conversation_id), NEW.search_config);
+          RETURN NEW;
+        END $$`.execute(db);
+      await sql`CREATE TRIGGER messages_search_config BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION messages_search_config()`.execute(db);
+      // Kept by the database from the text (a streaming reply's too).
+      await sql`ALTER TABLE messages ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (to_tsvector(search_config, content)) STORED`.execute(db);
+      await sql`CREATE INDEX messages_search ON messages USING gin (search_vector)`.execute(db);
       await sql`CREATE INDEX conversation_owners_by_user ON conversation_owners (user_id)`.execute(db);
       // Usage reports: replies by the time they ended.
       await sql`CREATE INDEX messages_replies_by_time ON messages (completed_at) WHERE role = 'ASSISTANT' AND completed_at IS NOT NULL`.execute(db);

@@ -90,6 +90,8 @@ export interface ConversationOwnerRow {
   created_at: Date;
   /** Its character, for search and usage by character (null for conversations started before 100_search). */
   character_id: string | null;
+  /** The text search configuration its messages are indexed with (its language; 'simple' by default). */
+  search_config: string;
 }
 
 /** References to entities other subgraphs own. */
