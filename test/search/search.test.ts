@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { START_TIMEOUT_MS, startChat, type Chat } from '../chat/helpers';
 import { startFakeLlm, type FakeLlmServer } from '../support/fake-llm';
+import type { SubgraphName } from '@chat/shared/config';
 import { ENGINES, startTestSystem, type TestSystem } from '../support/system';
 import { codeOf, exchange, ok } from './helpers';
 
@@ -139,6 +140,25 @@ describe.each(ENGINES)('searchMessages (%s)', (engine) => {
     expect(codeOf(refused)).toBe('BAD_USER_INPUT');
     expect(refused.errors![0].message).toMatch(/settings\.language/);
     expect((await ok(t, `query($id: ID!) { conversation(id: $id) { settings { language } } }`, { id: plain.id }, token)).settings.language).toBe('english');
+  });
+
+  it('costs the messages and conversations databases the same queries for a page of 3 as for a page of 12', async () => {
+    const lamp = await ok(t, `mutation { createCharacter(input: { name: "Lamplighter", greeting: "The lamps of Baker Street are lit." }) { id } }`, {}, harbour.user.token);
+    for (let i = 0; i < 12; i += 1) await ok(t, `mutation($c: ID!) { startConversation(input: { characterId: $c }) { id } }`, { c: lamp.id }, harbour.user.token);
+    const PAGE = /* GraphQL */ `
+      query($first: Int) { searchMessages(query: "lamps lit", first: $first) { totalCount edges { highlight node { id content author { id } conversation { id title stats { messageCount } } } } } }`;
+    const queries = async (first: number) => {
+      // The two subgraphs the page reads (the others' background work, such as expired holds, would only add noise).
+      const involved: SubgraphName[] = ['messages', 'conversations'];
+      const count = () => involved.map((name) => t.system.subgraphs[name].service.stats.queries);
+      const before = count();
+      const page = await ok(t, PAGE, { first }, harbour.user.token);
+      expect(page.edges).toHaveLength(first);
+      for (const edge of page.edges) expect(edge.node.conversation).toMatchObject({ title: 'Chat with Lamplighter', stats: { messageCount: 1 } });
+      const after = count();
+      return Object.fromEntries(involved.map((name, i) => [name, after[i] - before[i]]));
+    };
+    expect(await queries(12)).toEqual(await queries(3));
   });
 
   it('pages exactly once through every match while new matching messages arrive, and never finds deleted ones', async () => {
