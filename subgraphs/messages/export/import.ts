@@ -1,8 +1,8 @@
 /**
  * importConversation: a chat file (JSON or SillyTavern JSONL) becomes a new conversation of the caller's with its tree.
  * Read and checked whole first (a malformed line refuses the file, naming the line); the messages are then stored in
- * one transaction under a new id and the conversations subgraph records the conversation under it. When that fails,
- * the messages are dropped: nobody ever sees half an import.
+ * one transaction under a new id, hidden, and the conversations subgraph records the conversation under it; then they
+ * are shown. When recording fails, they are dropped: nobody ever sees half an import.
  */
 import { randomUUID } from 'node:crypto';
 import { requireViewer } from '@chat/shared/auth';
@@ -37,6 +37,7 @@ export async function importConversation(ctx: Context, input: ImportInput): Prom
     await ctx.store.tree.dropCopy(conversationId);
     throw error;
   }
+  await ctx.store.files.imported(conversationId);
   return { id: conversationId };
 }
 

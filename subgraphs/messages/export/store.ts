@@ -20,16 +20,21 @@ export class ChatFiles {
     return rows;
   }
 
-  /** The new conversation's owner and its messages, in the order given, all or none. */
+  /** The new conversation's owner and its messages, in the order given, all or none; hidden (importing) until {@link imported}. */
   async storeImport(conversationId: string, ownerId: string, characterId: string, rows: readonly ImportedRow[]): Promise<void> {
     await this.db()
       .transaction()
       .execute(async (tx) => {
-        await tx.insertInto('conversation_owners').values({ conversation_id: conversationId, user_id: ownerId, created_at: new Date(), character_id: characterId, search_config: DEFAULT_SEARCH_LANGUAGE }).execute();
+        await tx.insertInto('conversation_owners').values({ conversation_id: conversationId, user_id: ownerId, created_at: new Date(), character_id: characterId, search_config: DEFAULT_SEARCH_LANGUAGE, importing: true }).execute();
         for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
           // In list order, one statement a chunk: a parent's seq is below its children's.
           await tx.insertInto('messages').values(rows.slice(i, i + INSERT_CHUNK) as never).execute();
         }
       });
+  }
+
+  /** The conversations subgraph recorded the imported conversation: it is seen from now on. */
+  async imported(conversationId: string): Promise<void> {
+    await this.db().updateTable('conversation_owners').set({ importing: false }).where('conversation_id', '=', conversationId).execute();
   }
 }

@@ -137,6 +137,7 @@ function pageQuery(query: string, languages: SearchLanguages, filters: SearchFil
 function conditions(filters: SearchFilters, maxSeq: number) {
   const parts = [
     sql`o.user_id = ${filters.userId}`,
+    sql`NOT o.importing`,
     sql`m.deleted_at IS NULL`,
     // A reply still streaming changes its text (and its score) between pages: it is found once it has ended.
     sql`m.status NOT IN ('PENDING', 'STREAMING')`,

@@ -165,4 +165,10 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('messages').addColumn('first_token_ms', 'integer').execute();
     },
   },
+  '100_import': {
+    async up(db: Kysely<any>) {
+      // An import's messages are stored before the conversations subgraph records the conversation: hidden until then.
+      await db.schema.alterTable('conversation_owners').addColumn('importing', 'boolean', (c) => c.notNull().defaultTo(false)).execute();
+    },
+  },
 };

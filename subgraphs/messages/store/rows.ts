@@ -92,6 +92,8 @@ export interface ConversationOwnerRow {
   character_id: string | null;
   /** The text search configuration its messages are indexed with (its language; 'simple' by default). */
   search_config: string;
+  /** An import not yet recorded by the conversations subgraph: nobody sees it (false when left out). */
+  importing?: boolean;
 }
 
 /** References to entities other subgraphs own. */
