@@ -158,7 +158,12 @@ describe.each(ENGINES)('searchMessages (%s)', (engine) => {
       const after = count();
       return Object.fromEntries(involved.map((name, i) => [name, after[i] - before[i]]));
     };
-    expect(await queries(12)).toEqual(await queries(3));
+    // The fewest of three reads: background work (the settlement drain, the job queue) may add a query to one of them.
+    const fewest = async (first: number) => {
+      const runs = [await queries(first), await queries(first), await queries(first)];
+      return Object.fromEntries(Object.keys(runs[0]).map((name) => [name, Math.min(...runs.map((run) => run[name]))]));
+    };
+    expect(await fewest(12)).toEqual(await fewest(3));
   });
 
   it('pages exactly once through every match while new matching messages arrive, and never finds deleted ones', async () => {
