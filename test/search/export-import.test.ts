@@ -4,6 +4,7 @@
  * malformed line (the line named, nothing half-imported), the 10,000-message limit, and who may export and import what.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
 import { START_TIMEOUT_MS, startChat, type Chat } from '../chat/helpers';
 import { myConversationIds } from '../e2e/helpers';
 import { startFakeLlm, type FakeLlmServer } from '../support/fake-llm';
@@ -207,6 +208,42 @@ describe.each(ENGINES)('export and import (%s)', (engine) => {
     expect(within.errors).toBeUndefined();
     expect(within.data.importConversation.messageCount).toBe(10_000);
   }, 120_000);
+
+  it('answers every damaged file with an import or BAD_USER_INPUT, and keeps only what it imported', async () => {
+    const user = await t.signUp('Fuzzer');
+    const character = await ok(t, `mutation { createCharacter(input: { name: "Fuzzed", greeting: "Hi." }) { id } }`, {}, user.token);
+    const files = { JSON: (await exportAs('JSON')).content as string, SILLYTAVERN_JSONL: (await exportAs('SILLYTAVERN_JSONL')).content as string };
+    let imported = 0;
+    let refused = 0;
+    const damaged = fc.record({
+      format: fc.constantFrom<'JSON' | 'SILLYTAVERN_JSONL'>('JSON', 'SILLYTAVERN_JSONL'),
+      cut: fc.nat(),
+      at: fc.nat(),
+      insert: fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('"', '{', '}', '\n', ',', 'null', '[]', '\\')),
+      kind: fc.constantFrom('cut', 'insert', 'both'),
+    });
+    await fc.assert(
+      fc.asyncProperty(damaged, async ({ format, cut, at, insert, kind }) => {
+        let content = files[format];
+        if (kind !== 'insert') content = content.slice(0, cut % content.length);
+        if (kind !== 'cut') {
+          const i = at % (content.length + 1);
+          content = content.slice(0, i) + insert + content.slice(i);
+        }
+        const res = await importAs(format, content, character.id, user.token);
+        expect(res.status).toBeLessThan(500);
+        if (res.errors) {
+          expect(res.errors.map((e: any) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+          refused += 1;
+        } else imported += 1;
+      }),
+      { seed: 18, numRuns: 60 },
+    );
+    // Both outcomes happened (a damage inside a text keeps the file valid), and only the imports were kept.
+    expect(imported).toBeGreaterThan(0);
+    expect(refused).toBeGreaterThan(0);
+    expect(await myConversationIds(t, user.token)).toHaveLength(imported);
+  }, 180_000);
 
   it("exports to the owner or an admin only, and imports only with a character the caller may see", async () => {
     const stranger = await t.signUp('Stranger');
