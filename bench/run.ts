@@ -1,8 +1,8 @@
 /**
  * `npm run bench [-- --quick]`: the gateway throughput benchmark, what each of the gateway's
- * levers buys (full run only), then the chat path benchmark, each as its own process
- * (tsx bench/<part>/run.ts), `--quick` passed through. Exits non-zero when a part failed.
- * Results: bench/results/gateway.json, gateway-levers.json and chat.json (see BENCHMARKS.md).
+ * levers buys (full run only), the chat path benchmark, then message search, each as its own
+ * process (tsx bench/<part>/run.ts), `--quick` passed through. Exits non-zero when a part failed.
+ * Results: bench/results/gateway.json, gateway-levers.json, chat.json and search.json (see BENCHMARKS.md).
  * First installs the benchmarks' own tools (bench/tools) when they are not there yet.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -16,6 +16,7 @@ const PARTS: Array<{ name: string; file: string; args: string[] }> = [
   { name: 'gateway', file: 'bench/gateway/run.ts', args: QUICK ? ['--quick'] : [] },
   ...(QUICK ? [] : [{ name: 'gateway levers', file: 'bench/gateway/run.ts', args: ['--levers'] }]),
   { name: 'chat', file: 'bench/chat/run.ts', args: QUICK ? ['--quick'] : [] },
+  { name: 'search', file: 'bench/search/run.ts', args: QUICK ? ['--quick'] : [] },
 ];
 
 let current: ChildProcess | undefined;

@@ -192,6 +192,23 @@ you are in a conversation (StartConversationAsPersona uses one, with your lorebo
       'DeletePersona',
     ],
   },
+  {
+    intro: `Search, files, usage and templates. SearchMessages finds your own messages (web-search syntax); ExportConversation
+gives a conversation as JSON, Markdown or SillyTavern's JSONL, and ImportConversation reads JSON or JSONL back as a
+new conversation; MyUsage and UsageReport (admins) sum tokens and credits; templates are messages you send again
+with sendMessage(input: { conversationId, templateId }).`,
+    operations: [
+      'SearchMessages',
+      'ExportConversation',
+      'ImportConversation',
+      'MyUsage',
+      'UsageReport',
+      'CreateMessageTemplate',
+      'UpdateMessageTemplate',
+      'MessageTemplates',
+      'DeleteMessageTemplate',
+    ],
+  },
 ];
 
 /** The tabs GraphiQL opens with, from the examples (the first value of a variable wins within a tab). */

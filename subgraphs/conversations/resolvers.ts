@@ -6,6 +6,8 @@ import { LIMITS, tags, text } from '@chat/shared/validate';
 import { checkLorebooks, checkPersona } from './attachments';
 import type { Context } from './context';
 import { recordFork } from './fork';
+import { recordImport } from './import';
+import { languageOf, syncLanguage } from './search-language';
 import { expandGreetings, userName } from './greeting';
 import type { Resolvers } from './generated/graphql';
 import { RecordCharacterUseDocument } from './generated/peers/characters';
@@ -62,7 +64,7 @@ export const resolvers: Resolvers = {
       });
       try {
         // The greeting is the messages subgraph's to store; without it the conversation is not started.
-        const start = { conversationId: conversation.id, userId: conversation.user_id, ...expandGreetings(character, user) };
+        const start = { conversationId: conversation.id, userId: conversation.user_id, characterId: character.id, language: languageOf(settings), ...expandGreetings(character, user) };
         await ctx.peers.messages.call(RecordConversationStartDocument, start, { actingFor: viewer });
       } catch (error) {
         await ctx.store.remove(conversation.id);
@@ -78,10 +80,12 @@ export const resolvers: Resolvers = {
         args.personaId !== undefined ? checkPersona(ctx, viewer, current.user_id, args.personaId) : undefined,
         args.lorebookIds != null ? checkLorebooks(ctx, viewer, current.user_id, args.lorebookIds) : undefined,
       ]);
+      const settings = args.settings != null ? await mergeSettings(ctx, viewer, current.settings, args.settings) : undefined;
+      if (settings) await syncLanguage(ctx, viewer, args.id, current.settings, settings);
       return change(ctx, args.id, {
         ...(args.title != null ? { title: text('title', args.title, { min: 1, max: LIMITS.titleMax }).trim() } : {}),
         ...(args.tags != null ? { tags: tags('tags', args.tags) } : {}),
-        ...(args.settings != null ? { settings: await mergeSettings(ctx, viewer, current.settings, args.settings) } : {}),
+        ...(settings ? { settings } : {}),
         ...(personaId !== undefined ? { persona_id: personaId } : {}),
         ...(lorebookIds !== undefined ? { lorebook_ids: lorebookIds } : {}),
       });
@@ -108,9 +112,11 @@ export const resolvers: Resolvers = {
       return true;
     },
     recordFork: (_root, request, ctx) => recordFork(ctx, request),
+    recordImport: (_root, request, ctx) => recordImport(ctx, request, (viewer) => startSettings(ctx, viewer, null)),
   },
   ConversationSettings: {
     provider: (settings, _args, ctx) => providerOf(ctx, settings),
+    language: (settings) => languageOf(settings),
   },
   Conversation: {
     async __resolveReference(ref, ctx) {

@@ -8,6 +8,7 @@ import { numberIn, text } from '@chat/shared/validate';
 import type { Context } from './context';
 import type { ConversationSettingsInput } from './generated/graphql';
 import { ModelCatalogueDocument } from './generated/peers/messages';
+import { mergeLanguage } from './search-language';
 import type { ConversationSettings } from './store';
 
 /** Bounds of the model settings a conversation may ask for. */
@@ -73,6 +74,7 @@ export async function mergeSettings(
     }
   }
   if (merged.maxTokens >= merged.contextWindowTokens) throw badInput('settings.maxTokens', 'must be less than contextWindowTokens');
+  merged.language = mergeLanguage(base, input);
   return merged;
 }
 

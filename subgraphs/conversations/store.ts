@@ -13,6 +13,8 @@ export interface ConversationSettings {
   temperature: number;
   maxTokens: number;
   contextWindowTokens: number;
+  /** The language messages are searched in; absent: DEFAULT_SEARCH_LANGUAGE (search-language.ts). */
+  language?: string;
 }
 
 /** A conversation as stored. */
@@ -153,7 +155,7 @@ export class ConversationsStore {
   }
 
   /** A new conversation; without a persona (the user's default) and lorebooks unless given. */
-  create(input: Pick<ConversationRow, 'user_id' | 'character_id' | 'title' | 'tags' | 'settings'> & Partial<Pick<ConversationRow, 'persona_id' | 'lorebook_ids'>>): Promise<ConversationRow> {
+  create(input: Pick<ConversationRow, 'user_id' | 'character_id' | 'title' | 'tags' | 'settings'> & Partial<Pick<ConversationRow, 'id' | 'persona_id' | 'lorebook_ids'>>): Promise<ConversationRow> {
     const now = new Date();
     return this.db
       .insertInto('conversations')

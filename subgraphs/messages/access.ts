@@ -7,7 +7,10 @@ import type { MessageRow } from './store';
 /** True when the viewer may read the conversation's messages (its owner, or an admin). */
 export async function mayRead(ctx: Context, conversationId: string): Promise<boolean> {
   const owner = await ctx.loaders.owner.load(conversationId);
-  return owner !== null && canAccess(ctx.viewer, owner.user_id);
+  if (owner === null || owner.importing || !canAccess(ctx.viewer, owner.user_id)) return false;
+  // An admin reading someone else's conversation is an admin action.
+  if (ctx.viewer && ctx.viewer.id !== owner.user_id) await ctx.loaders.adminReads.load(conversationId);
+  return true;
 }
 
 /** The message, when the viewer may read its conversation and it is not deleted (then only messageTree shows it); null otherwise. */

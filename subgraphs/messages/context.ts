@@ -1,4 +1,5 @@
-import type DataLoader from 'dataloader';
+import DataLoader from 'dataloader';
+import type { AuditLog } from '@chat/shared/audit';
 import type { Config } from '@chat/shared/config';
 import { groupedLoader, keyedLoader } from '@chat/shared/loaders';
 import type { Logger } from '@chat/shared/log';
@@ -6,6 +7,7 @@ import type { PeerClient } from '@chat/shared/peer-client';
 import type { RateLimiter } from '@chat/shared/rate-limit';
 import { requestContext, type SharedContext } from '@chat/shared/request-context';
 import type { RequestIdentity } from '@chat/shared/subgraph';
+import type { ConversationStats } from './analytics/store';
 import type { KeyedSerializer } from './chat/serial';
 import type { ReplyGenerator } from './generation/generator';
 import type { LlmCatalogue } from './llm/catalogue';
@@ -37,6 +39,8 @@ export interface Context extends RequestIdentity {
   rateLimiter: RateLimiter;
   config: Pick<Config, 'rateLimitMessagesPerMinute' | 'llm'>;
   log: Logger;
+  /** Admin actions, logged and counted. */
+  audit: AuditLog;
   loaders: {
     message: DataLoader<string, MessageRow | null>;
     owner: DataLoader<string, ConversationOwnerRow | null>;
@@ -44,6 +48,10 @@ export interface Context extends RequestIdentity {
     count: DataLoader<string, { conversation_id: string; count: number } | null>;
     /** Every message under a parent (or a conversation's first messages), oldest first. */
     alternatives: DataLoader<SiblingKey, MessageRow[]>;
+    /** Conversation.stats, batched (analytics/store.ts). */
+    stats: DataLoader<string, ConversationStats | null>;
+    /** An admin reading another user's conversation, audited once per conversation per request (access.ts). */
+    adminReads: DataLoader<string, true>;
   };
 }
 
@@ -56,5 +64,12 @@ export function createContext(shared: SharedContext<Context>, identity: RequestI
     lastMessage: keyedLoader((ids) => store.lastOf(ids), (row) => row.conversation_id),
     count: keyedLoader((ids) => store.countsOf(ids), (row) => row.conversation_id),
     alternatives: groupedLoader((keys) => store.tree.siblings(keys), siblingKey),
+    stats: keyedLoader((ids) => store.analytics.stats(ids), (row) => row.conversationId),
+    adminReads: new DataLoader(async (ids: readonly string[]) =>
+      ids.map((id) => {
+        shared.audit.record({ admin: identity.viewer?.id ?? '', action: 'readConversation', target: id });
+        return true as const;
+      }),
+    ),
   });
 }

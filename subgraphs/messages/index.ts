@@ -8,6 +8,7 @@ import { createPeerClients } from '@chat/shared/peer-client';
 import type { ServiceSigner } from '@chat/shared/service-auth';
 import type { SubgraphService } from '@chat/shared/subgraph';
 import { createTelemetry } from '@chat/shared/telemetry';
+import { AuditLog } from '@chat/shared/audit';
 import { KeyedSerializer } from './chat/serial';
 import { createContext, PEERS, type Context } from './context';
 import { ProviderKeyDocument } from './generated/peers/users';
@@ -82,7 +83,8 @@ export async function createMessagesSubgraph(config: Config, signer: ServiceSign
   const schema = buildSubgraphSchema({ typeDefs, resolvers: resolvers as never });
   const writes = new KeyedSerializer();
   watchOpenSubscriptions(telemetry.metrics.registry, sessions);
-  const shared = { store, peers, bus, replies, settler, generator, catalogue, writes, sessions, rateLimiter: backplane.rateLimiter, config, log };
+  const audit = new AuditLog(log, telemetry.metrics.registry);
+  const shared = { store, peers, bus, replies, settler, generator, catalogue, writes, sessions, rateLimiter: backplane.rateLimiter, config, log, audit };
   return {
     name: 'messages',
     schema,

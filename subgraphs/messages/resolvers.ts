@@ -8,6 +8,12 @@ import { continueReply } from './chat/continue';
 import { editMessage } from './chat/edit';
 import { promptPreview } from './chat/preview';
 import { regenerateReply } from './chat/regenerate';
+import { usageReport, userUsage } from './analytics/usage';
+import { exportConversation } from './export/export';
+import { importConversation } from './export/import';
+import { setConversationLanguage } from './search/language';
+import { searchMessages } from './search/search';
+import { createMessageTemplate, deleteMessageTemplate, messageTemplates, templateReference, updateMessageTemplate } from './templates/templates';
 import { sendMessage } from './chat/send';
 import { recordConversationStart } from './chat/start';
 import { conversationEvents } from './chat/subscribe';
@@ -25,6 +31,9 @@ export const resolvers: Resolvers = {
   Query: {
     message: (_root, { id }, ctx) => visibleMessage(ctx, id),
     promptPreview: (_root, { conversationId }, ctx) => promptPreview(ctx, conversationId),
+    searchMessages: (_root, args, ctx) => searchMessages(ctx, args),
+    usageReport: (_root, args, ctx) => usageReport(ctx, args),
+    exportConversation: (_root, { id, format }, ctx) => exportConversation(ctx, id, format),
     moderationPolicy: (_root, _args, ctx) => moderationPolicy(ctx),
     systemStatus: (_root, _args, ctx) => systemStatus(ctx),
     generationDeadLetters: (_root, { first }, ctx) => generationDeadLetters(ctx, first),
@@ -42,7 +51,12 @@ export const resolvers: Resolvers = {
       requireService(ctx, 'conversations');
       return recordConversationStart(ctx, start);
     },
+    setConversationLanguage: (_root, { conversationId, language }, ctx) => setConversationLanguage(ctx, conversationId, language),
     setModerationPolicy: (_root, { refuse }, ctx) => setModerationPolicy(ctx, refuse),
+    importConversation: (_root, { input }, ctx) => importConversation(ctx, input),
+    createMessageTemplate: (_root, { name, content }, ctx) => createMessageTemplate(ctx, name, content),
+    updateMessageTemplate: (_root, { id, name, content }, ctx) => updateMessageTemplate(ctx, id, name, content),
+    deleteMessageTemplate: (_root, { id }, ctx) => deleteMessageTemplate(ctx, id),
     sendMessage: (_root, { input }, ctx) => sendMessage(ctx, input),
     cancelReply: (_root, { messageId }, ctx) => cancelReply(ctx, messageId),
     regenerateReply: (_root, { messageId }, ctx) => regenerateReply(ctx, messageId),
@@ -68,6 +82,15 @@ export const resolvers: Resolvers = {
     lastMessage: (conversation, _args, ctx) => ctx.loaders.lastMessage.load(conversation.id),
     messageCount: async (conversation, _args, ctx) => (await ctx.loaders.count.load(conversation.id))?.count ?? 0,
     messageTree: (conversation, args, ctx) => messageTree(conversation, args, ctx),
+    stats: async (conversation, _args, ctx) => (await ctx.loaders.stats.load(conversation.id))!,
+  },
+  User: {
+    __resolveReference: (ref) => ({ id: ref.id }),
+    usage: (user, args, ctx) => userUsage(ctx, user.id, args),
+    messageTemplates: (user, _args, ctx) => messageTemplates(ctx, user.id),
+  },
+  MessageTemplate: {
+    __resolveReference: (ref, ctx) => templateReference(ctx, ref.id),
   },
   Message: {
     __resolveReference: (ref, ctx) => visibleMessage(ctx, ref.id),

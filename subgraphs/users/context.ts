@@ -1,4 +1,5 @@
 import type DataLoader from 'dataloader';
+import type { AuditLog } from '@chat/shared/audit';
 import type { Config } from '@chat/shared/config';
 import { keyedLoader } from '@chat/shared/loaders';
 import type { RateLimiter } from '@chat/shared/rate-limit';
@@ -19,6 +20,8 @@ export interface Context extends RequestIdentity {
   providerKeys: ProviderKeyStore;
   keys: SigningKeys;
   log: Logger;
+  /** Admin actions, logged and counted. */
+  audit: AuditLog;
   config: Pick<Config, 'auth' | 'initialCredits' | 'throttle' | 'llm'>;
   rateLimiter: RateLimiter;
   /** A hash checked when the email is unknown, so a wrong email costs what a wrong password does. */

@@ -62,7 +62,7 @@ export async function grantCredits(ctx: Context, args: { userId: string; amount:
   if (!isUuid(args.userId) || !(await ctx.loaders.user.load(args.userId))) throw notFound('User');
   const entry = await ctx.ledger.grant({ userId: args.userId, amount, reason, key: `grant:${randomUUID()}`, kind: 'GRANT' });
   if (!entry) throw badInput('amount', `would take the balance past ${MAX_BALANCE}`);
-  ctx.log.info({ audit: 'grantCredits', adminId: ctx.viewer!.id, userId: args.userId, amount }, 'admin action');
+  ctx.audit.record({ admin: ctx.viewer!.id, action: 'grantCredits', target: args.userId, details: { amount } });
   ctx.loaders.user.clear(args.userId);
   return (await ctx.loaders.user.load(args.userId))!;
 }

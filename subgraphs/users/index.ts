@@ -9,6 +9,7 @@ import { sendJson } from '@chat/shared/http';
 import type { SubgraphService } from '@chat/shared/subgraph';
 import { loadSecretsKey } from '@chat/shared/secrets';
 import { createTelemetry } from '@chat/shared/telemetry';
+import { AuditLog } from '@chat/shared/audit';
 import { loadSigningKeys, type SigningKeys } from './keys';
 import { CreditLedger } from './ledger';
 import { decoyHash } from './passwords';
@@ -42,6 +43,7 @@ export async function createUsersSubgraph(config: Config): Promise<UsersService>
   const decoy = decoyHash();
   // Sign-in throttles are shared through Redis when there is one, so every users instance counts alike.
   const backplane = await createBackplane(config, 'users', { refusals: telemetry.metrics.rateLimitRefusals });
+  const audit = new AuditLog(telemetry.log, telemetry.metrics.registry);
   // Holds whose reply was never stored (a crash between the two) go back to their users.
   const releasingHolds = setInterval(
     () => void ledger.releaseExpired().catch((err) => telemetry.log.warn({ err }, 'releasing expired credit holds failed')),
@@ -57,7 +59,7 @@ export async function createUsersSubgraph(config: Config): Promise<UsersService>
     telemetry,
     checks: { database: database.ping, ...backplane.checks },
     routes: { [JWKS_PATH]: (_req, res) => sendJson(res, 200, keys.jwks) },
-    createContext: (identity) => createContext({ store, ledger, providerKeys, keys, config, log: telemetry.log, decoyHash: decoy, rateLimiter: backplane.rateLimiter }, identity),
+    createContext: (identity) => createContext({ store, ledger, providerKeys, keys, config, log: telemetry.log, audit, decoyHash: decoy, rateLimiter: backplane.rateLimiter }, identity),
     close: async () => {
       clearInterval(releasingHolds);
       await refills?.stop();

@@ -59,6 +59,8 @@ export type ConversationEdge = {
 export type ConversationSettings = {
   __typename?: 'ConversationSettings';
   contextWindowTokens: Scalars['Int']['output'];
+  /** The language the conversation's messages are searched in: simple (the default: no stemming, any language) or a PostgreSQL text search language (english, spanish...). */
+  language: Scalars['String']['output'];
   maxTokens: Scalars['Int']['output'];
   /** One of that provider's models. */
   model: Scalars['String']['output'];
@@ -69,6 +71,7 @@ export type ConversationSettings = {
 
 export type ConversationSettingsInput = {
   contextWindowTokens?: InputMaybe<Scalars['Int']['input']>;
+  language?: InputMaybe<Scalars['String']['input']>;
   maxTokens?: InputMaybe<Scalars['Int']['input']>;
   model?: InputMaybe<Scalars['String']['input']>;
   /** An LlmProvider id (llmProviders); a new provider without a model gets that provider's default model. */
@@ -108,6 +111,11 @@ export type Mutation = {
    * id the messages subgraph copied its messages to; a repeat returns it. Called by the messages subgraph; hidden from the public graph.
    */
   recordFork: Conversation;
+  /**
+   * Internal: a new conversation of the caller's with a character they may see, under the id the messages subgraph stored an
+   * imported chat's messages with. Called by the messages subgraph (importConversation); hidden from the public graph.
+   */
+  recordImport: Conversation;
   /** Internal: a chat session ended; brings the conversation's statistics up to date. Called by the messages subgraph. */
   recordSession: Scalars['Boolean']['output'];
   startConversation: Conversation;
@@ -133,6 +141,13 @@ export type MutationRecordActivityArgs = {
 export type MutationRecordForkArgs = {
   forkId: Scalars['ID']['input'];
   sourceId: Scalars['ID']['input'];
+  title?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type MutationRecordImportArgs = {
+  characterId: Scalars['ID']['input'];
+  conversationId: Scalars['ID']['input'];
   title?: InputMaybe<Scalars['String']['input']>;
 };
 
@@ -398,6 +413,7 @@ export type ConversationEdgeResolvers<ContextType = Context, ParentType extends 
 
 export type ConversationSettingsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ConversationSettings'] = ResolversParentTypes['ConversationSettings']> = {
   contextWindowTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  language?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   maxTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   model?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   provider?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -424,6 +440,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   archiveConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationArchiveConversationArgs, 'id'>>;
   recordActivity?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRecordActivityArgs, 'conversationId'>>;
   recordFork?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationRecordForkArgs, 'forkId' | 'sourceId'>>;
+  recordImport?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationRecordImportArgs, 'characterId' | 'conversationId'>>;
   recordSession?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRecordSessionArgs, 'input'>>;
   startConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationStartConversationArgs, 'input'>>;
   unarchiveConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationUnarchiveConversationArgs, 'id'>>;

@@ -4,6 +4,7 @@ import { LIMITS, text } from '@chat/shared/validate';
 import type { Context } from '../context';
 import { RecordActivityDocument } from '../generated/peers/conversations';
 import { screen } from '../moderation/policy';
+import { messageContent } from '../templates/templates';
 import type { Exchange } from '../store';
 import { chatTarget, checkRateLimit, refuseWhenFull, refuseWhileGenerating } from './checks';
 import { holdReplyCredits, releaseHold, writeHeld } from './credits';
@@ -15,7 +16,9 @@ const CLIENT_MESSAGE_ID_MAX = 200;
 /** What sendMessage asks for. */
 export interface SendMessageInput {
   conversationId: string;
-  content: string;
+  /** The text; or, exclusively, templateId: one of the caller's templates, its macros expanded. */
+  content?: string | null;
+  templateId?: string | null;
   clientMessageId?: string | null;
 }
 
@@ -31,7 +34,8 @@ export async function sendMessage(ctx: Context, input: SendMessageInput): Promis
   const clientMessageId = input.clientMessageId == null ? null : text('clientMessageId', input.clientMessageId, { min: 1, max: CLIENT_MESSAGE_ID_MAX });
   const earlier = clientMessageId ? await ctx.store.exchangeByClientId(conversationId, clientMessageId) : undefined;
   if (earlier) return earlier;
-  const content = text('content', input.content, { min: 1, max: LIMITS.messageMax });
+  const written = await messageContent(ctx, input, () => ({ char: target.character.name, user: target.character.persona?.name ?? '' }));
+  const content = text('content', written, { min: 1, max: LIMITS.messageMax });
   const moderationFlags = await screen(ctx.store, conversationId, viewer.id, content);
   return ctx.writes.run(conversationId, async () => {
     // A repeat that waited for the first send: the first one's exchange.

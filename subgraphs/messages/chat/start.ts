@@ -1,6 +1,7 @@
 /** recordConversationStart: a new conversation's first message, its character's greeting, and its owner. */
 import { canAccess, requireViewer } from '@chat/shared/auth';
 import { notFound } from '@chat/shared/errors';
+import { DEFAULT_SEARCH_LANGUAGE, searchLanguage } from '@chat/shared/search-languages';
 import { isUuid } from '@chat/shared/validate';
 import { mayRead } from '../access';
 import type { Context } from '../context';
@@ -15,6 +16,10 @@ export interface ConversationStart {
   greeting?: string | null;
   /** The character's alternate greetings, stored as the greeting's alternatives the first time. */
   alternateGreetings?: readonly string[] | null;
+  /** Its character, recorded with its owner (search and usage filter by it). */
+  characterId?: string | null;
+  /** The language its messages are searched in (ConversationSettings.language). */
+  language?: string | null;
 }
 
 /**
@@ -23,10 +28,13 @@ export interface ConversationStart {
  */
 export async function recordConversationStart(ctx: Context, start: ConversationStart): Promise<MessageRow> {
   const viewer = requireViewer(ctx.viewer);
-  const { conversationId, userId, greeting, alternateGreetings } = start;
+  const { conversationId, userId, greeting, alternateGreetings, characterId, language } = start;
   if (!isUuid(conversationId)) throw notFound('Conversation');
   const records = userId != null && greeting != null && isUuid(userId) && canAccess(viewer, userId);
-  const first = records ? await ctx.store.recordStart(conversationId, userId, greeting, (alternateGreetings ?? []).filter((text) => text !== '')) : await ctx.store.opening(conversationId);
+  const first = records ? await ctx.store.recordStart(conversationId, userId, greeting, (alternateGreetings ?? []).filter((text) => text !== ''), {
+        characterId: characterId != null && isUuid(characterId) ? characterId : null,
+        language: searchLanguage('language', language ?? DEFAULT_SEARCH_LANGUAGE),
+      }) : await ctx.store.opening(conversationId);
   // Owners as recorded, not as claimed: a conversation started by someone else stays NOT_FOUND.
   if (!first || !(await mayRead(ctx, conversationId))) throw notFound('Conversation');
   return first;

@@ -36,6 +36,7 @@ export type Conversation = {
   messageTree: MessageConnection;
   /** The active path, oldest first. */
   messages: MessageConnection;
+  stats: ConversationStats;
 };
 
 
@@ -81,13 +82,39 @@ export type ConversationEventKind =
   | 'REPLY_DELTA'
   | 'REPLY_FAILED';
 
+export type ConversationExportFormat =
+  /** Every message of the tree with its parent, metadata, usage and times (what importConversation reads back whole). */
+  | 'JSON'
+  /** The active path, readable. */
+  | 'MARKDOWN'
+  /** SillyTavern's chat file: a header line, then a line per message of the active path, alternatives as swipes. */
+  | 'SILLYTAVERN_JSONL';
+
 /** The model settings to check, as a conversation would ask for them (omitted: the conversation defaults). */
 export type ConversationSettingsInput = {
   contextWindowTokens?: InputMaybe<Scalars['Int']['input']>;
+  /** The search language (not used by validateLlmSettings). */
+  language?: InputMaybe<Scalars['String']['input']>;
   maxTokens?: InputMaybe<Scalars['Int']['input']>;
   model?: InputMaybe<Scalars['String']['input']>;
   provider?: InputMaybe<Scalars['String']['input']>;
   temperature?: InputMaybe<Scalars['Float']['input']>;
+};
+
+/** A conversation's counts over its messages that are not deleted, every branch. */
+export type ConversationStats = {
+  __typename?: 'ConversationStats';
+  averageReplyLatencyMs?: Maybe<Scalars['Int']['output']>;
+  firstMessageAt?: Maybe<Scalars['DateTime']['output']>;
+  lastMessageAt?: Maybe<Scalars['DateTime']['output']>;
+  messageCount: Scalars['Int']['output'];
+  /** The character's messages that answer one (greetings are not replies). */
+  replies: Scalars['Int']['output'];
+  /** Chat sessions ended so far (a session ends when its last subscriber has been gone for the grace period). */
+  sessions: Scalars['Int']['output'];
+  totalSessionSeconds: Scalars['Int']['output'];
+  totalTokens: Scalars['Int']['output'];
+  userMessages: Scalars['Int']['output'];
 };
 
 export type EditMessagePayload = {
@@ -98,6 +125,13 @@ export type EditMessagePayload = {
   reply?: Maybe<Message>;
 };
 
+export type ExportFile = {
+  __typename?: 'ExportFile';
+  content: Scalars['String']['output'];
+  filename: Scalars['String']['output'];
+  mimeType: Scalars['String']['output'];
+};
+
 /** A generation job given up on after failing every delivery. */
 export type GenerationDeadLetter = {
   __typename?: 'GenerationDeadLetter';
@@ -106,6 +140,14 @@ export type GenerationDeadLetter = {
   failedAt: Scalars['DateTime']['output'];
   replyId: Scalars['ID']['output'];
   userId: Scalars['ID']['output'];
+};
+
+export type ImportConversationInput = {
+  /** The character the new conversation is with (one the caller may see). */
+  characterId: Scalars['ID']['input'];
+  content: Scalars['String']['input'];
+  /** JSON or SILLYTAVERN_JSONL. */
+  format: ConversationExportFormat;
 };
 
 /** A model on offer and what a token of it costs. */
@@ -200,12 +242,37 @@ export type MessageRole =
   | 'SYSTEM'
   | 'USER';
 
+export type MessageSearchConnection = {
+  __typename?: 'MessageSearchConnection';
+  edges: Array<MessageSearchEdge>;
+  pageInfo: PageInfo;
+  /** Matches on every page together. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type MessageSearchEdge = {
+  __typename?: 'MessageSearchEdge';
+  cursor: Scalars['String']['output'];
+  /** The matching passage, HTML-escaped, matches wrapped in <mark></mark>. */
+  highlight: Scalars['String']['output'];
+  node: Message;
+};
+
 export type MessageStatus =
   | 'CANCELLED'
   | 'COMPLETED'
   | 'FAILED'
   | 'PENDING'
   | 'STREAMING';
+
+/** A saved message; {{char}} and {{user}} in it become the character's and the user's names when it is sent. */
+export type MessageTemplate = {
+  __typename?: 'MessageTemplate';
+  content: Scalars['String']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  id: Scalars['ID']['output'];
+  name: Scalars['String']['output'];
+};
 
 /** What a user message can be flagged for. */
 export type ModerationFlag =
@@ -228,8 +295,11 @@ export type Mutation = {
   cancelReply: Message;
   /** The active path's last message, a reply: generation resumes after its text, in the same message (only the new tokens are charged). */
   continueReply: Message;
+  /** A message template of the caller's (at most 100). */
+  createMessageTemplate: MessageTemplate;
   /** Soft delete of the message and everything below it; the active path moves to the nearest remaining alternative, or ends at the parent. */
   deleteMessage: Message;
+  deleteMessageTemplate: Scalars['Boolean']['output'];
   /**
    * A new alternative of the message with this content, made active (the message itself never changes). A user message's
    * gets a new reply (payload.reply); a reply's is COMPLETED as written, nothing generated (payload.reply null).
@@ -237,6 +307,11 @@ export type Mutation = {
   editMessage: EditMessagePayload;
   /** A new conversation (same character, settings and persona) whose messages are copies of the path down to this message. */
   forkConversation: Conversation;
+  /**
+   * A new conversation of the caller's from a chat file (JSON or SILLYTAVERN_JSONL) with its tree, all of it or nothing:
+   * BAD_USER_INPUT names the line (or message) at fault; more than 10,000 messages are refused.
+   */
+  importConversation: Conversation;
   /**
    * Internal: stores a new conversation's first message, its character's greeting (with the character's alternate
    * greetings as its inactive alternatives), and remembers its owner.
@@ -256,8 +331,15 @@ export type Mutation = {
   selectAlternative: Conversation;
   /** Returns at once; reply is PENDING or STREAMING. */
   sendMessage: SendMessagePayload;
+  /**
+   * Internal: the conversation's messages are searched in this language (a PostgreSQL text search configuration) from
+   * now on. Called by the conversations subgraph when its settings change, for the owner or an admin; hidden.
+   */
+  setConversationLanguage: Scalars['Boolean']['output'];
   /** Admins only: which moderation flags refuse a message. */
   setModerationPolicy: ModerationPolicy;
+  /** The caller's own template; what is left out stays. */
+  updateMessageTemplate: MessageTemplate;
   /** One tiny real call to the provider and model of these settings (with the caller's own key when they set one): latency, or the provider's error. */
   validateLlmSettings: LlmValidation;
 };
@@ -273,8 +355,19 @@ export type MutationContinueReplyArgs = {
 };
 
 
+export type MutationCreateMessageTemplateArgs = {
+  content: Scalars['String']['input'];
+  name: Scalars['String']['input'];
+};
+
+
 export type MutationDeleteMessageArgs = {
   messageId: Scalars['ID']['input'];
+};
+
+
+export type MutationDeleteMessageTemplateArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -290,10 +383,17 @@ export type MutationForkConversationArgs = {
 };
 
 
+export type MutationImportConversationArgs = {
+  input: ImportConversationInput;
+};
+
+
 export type MutationRecordConversationStartArgs = {
   alternateGreetings?: InputMaybe<Array<Scalars['String']['input']>>;
+  characterId?: InputMaybe<Scalars['ID']['input']>;
   conversationId: Scalars['ID']['input'];
   greeting?: InputMaybe<Scalars['String']['input']>;
+  language?: InputMaybe<Scalars['String']['input']>;
   userId?: InputMaybe<Scalars['ID']['input']>;
 };
 
@@ -318,8 +418,21 @@ export type MutationSendMessageArgs = {
 };
 
 
+export type MutationSetConversationLanguageArgs = {
+  conversationId: Scalars['ID']['input'];
+  language: Scalars['String']['input'];
+};
+
+
 export type MutationSetModerationPolicyArgs = {
   refuse: Array<ModerationFlag>;
+};
+
+
+export type MutationUpdateMessageTemplateArgs = {
+  content?: InputMaybe<Scalars['String']['input']>;
+  id: Scalars['ID']['input'];
+  name?: InputMaybe<Scalars['String']['input']>;
 };
 
 
@@ -373,6 +486,8 @@ export type ProviderStatus = {
 
 export type Query = {
   __typename?: 'Query';
+  /** A conversation as a file (owner or admin): JSON every message of the tree, MARKDOWN and SILLYTAVERN_JSONL the active path. */
+  exportConversation: ExportFile;
   /** Admins only: the newest generation jobs that failed every delivery (with Redis; none in process). */
   generationDeadLetters: Array<GenerationDeadLetter>;
   /** Every configured provider with its models and prices (signed-in users). */
@@ -383,8 +498,23 @@ export type Query = {
   moderationPolicy: ModerationPolicy;
   /** The assembled prompt for the conversation's next reply, with the token count of each part (owner only). */
   promptPreview?: Maybe<PromptPreview>;
+  /**
+   * The caller's own messages (active or not, never deleted ones, never anyone else's, an admin's search included), best
+   * match first (PostgreSQL full-text rank, weighted by recency), then newest. query is web-search syntax: words (all
+   * must match), "a quoted phrase", or (either word), -word (must not match). from is inclusive, to exclusive. Pages
+   * after the first rank the list the first page saw: messages sent meanwhile wait for a new search.
+   */
+  searchMessages: MessageSearchConnection;
   /** Admins only: queue depth, replies in flight, open subscriptions and provider circuit breakers. */
   systemStatus: SystemStatus;
+  /** Admins only: every user's generated replies that ended in [from, to), grouped. */
+  usageReport: Array<UsageBucket>;
+};
+
+
+export type QueryExportConversationArgs = {
+  format: ConversationExportFormat;
+  id: Scalars['ID']['input'];
 };
 
 
@@ -402,11 +532,33 @@ export type QueryPromptPreviewArgs = {
   conversationId: Scalars['ID']['input'];
 };
 
+
+export type QuerySearchMessagesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  characterId?: InputMaybe<Scalars['ID']['input']>;
+  conversationId?: InputMaybe<Scalars['ID']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  from?: InputMaybe<Scalars['DateTime']['input']>;
+  query: Scalars['String']['input'];
+  role?: InputMaybe<MessageRole>;
+  to?: InputMaybe<Scalars['DateTime']['input']>;
+};
+
+
+export type QueryUsageReportArgs = {
+  from?: InputMaybe<Scalars['DateTime']['input']>;
+  groupBy: UsageGrouping;
+  to?: InputMaybe<Scalars['DateTime']['input']>;
+};
+
 export type SendMessageInput = {
   /** Makes sending idempotent: the same id twice in one conversation creates one message. */
   clientMessageId?: InputMaybe<Scalars['String']['input']>;
-  content: Scalars['String']['input'];
+  /** The text; exclusive with templateId (one of the two). */
+  content?: InputMaybe<Scalars['String']['input']>;
   conversationId: Scalars['ID']['input'];
+  /** One of the caller's templates: the text sent is its content with {{char}} and {{user}} expanded. */
+  templateId?: InputMaybe<Scalars['ID']['input']>;
 };
 
 export type SendMessagePayload = {
@@ -451,9 +603,41 @@ export type TokenUsage = {
   totalTokens: Scalars['Int']['output'];
 };
 
+/** Generated replies of one group: greetings, edits, imported and forked copies are not usage. */
+export type UsageBucket = {
+  __typename?: 'UsageBucket';
+  averageLatencyMs?: Maybe<Scalars['Int']['output']>;
+  averageTimeToFirstTokenMs?: Maybe<Scalars['Int']['output']>;
+  completionTokens: Scalars['Int']['output'];
+  credits: Scalars['Int']['output'];
+  key: Scalars['String']['output'];
+  promptTokens: Scalars['Int']['output'];
+  replies: Scalars['Int']['output'];
+  totalTokens: Scalars['Int']['output'];
+};
+
+export type UsageGrouping =
+  /** The conversation's character id. */
+  | 'CHARACTER'
+  /** The UTC day a reply ended, as YYYY-MM-DD. */
+  | 'DAY'
+  | 'MODEL'
+  | 'PROVIDER';
+
 export type User = {
   __typename?: 'User';
   id: Scalars['ID']['output'];
+  /** The user's message templates, oldest first (the user themself or an admin). */
+  messageTemplates: Array<MessageTemplate>;
+  /** Generated replies that ended in [from, to), grouped (the user themself or an admin). */
+  usage: Array<UsageBucket>;
+};
+
+
+export type UserUsageArgs = {
+  from?: InputMaybe<Scalars['DateTime']['input']>;
+  groupBy: UsageGrouping;
+  to?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
 
@@ -539,6 +723,8 @@ export type FederationTypes = {
   Conversation: Conversation;
   LlmProvider: LlmProvider;
   Message: Message;
+  MessageTemplate: MessageTemplate;
+  User: User;
 };
 
 /** Mapping of federation reference types */
@@ -552,6 +738,12 @@ export type FederationReferenceTypes = {
   Message:
     ( { __typename: 'Message' }
     & GraphQLRecursivePick<FederationTypes['Message'], {"id":true}> );
+  MessageTemplate:
+    ( { __typename: 'MessageTemplate' }
+    & GraphQLRecursivePick<FederationTypes['MessageTemplate'], {"id":true}> );
+  User:
+    ( { __typename: 'User' }
+    & GraphQLRecursivePick<FederationTypes['User'], {"id":true}> );
 };
 
 
@@ -566,11 +758,15 @@ export type ResolversTypes = {
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   ConversationEvent: ResolverTypeWrapper<Omit<ConversationEvent, 'message'> & { message?: Maybe<ResolversTypes['Message']> }>;
   ConversationEventKind: ConversationEventKind;
+  ConversationExportFormat: ConversationExportFormat;
   ConversationSettingsInput: ConversationSettingsInput;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
+  ConversationStats: ResolverTypeWrapper<ConversationStats>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   EditMessagePayload: ResolverTypeWrapper<Omit<EditMessagePayload, 'message' | 'reply'> & { message: ResolversTypes['Message'], reply?: Maybe<ResolversTypes['Message']> }>;
+  ExportFile: ResolverTypeWrapper<ExportFile>;
   GenerationDeadLetter: ResolverTypeWrapper<GenerationDeadLetter>;
+  ImportConversationInput: ImportConversationInput;
   LlmModel: ResolverTypeWrapper<CatalogueModel>;
   LlmProvider: ResolverTypeWrapper<CatalogueProvider>;
   LlmProviderKind: LlmProviderKind;
@@ -580,7 +776,10 @@ export type ResolversTypes = {
   MessageConnection: ResolverTypeWrapper<Omit<MessageConnection, 'edges'> & { edges: Array<ResolversTypes['MessageEdge']> }>;
   MessageEdge: ResolverTypeWrapper<Omit<MessageEdge, 'node'> & { node: ResolversTypes['Message'] }>;
   MessageRole: MessageRole;
+  MessageSearchConnection: ResolverTypeWrapper<Omit<MessageSearchConnection, 'edges'> & { edges: Array<ResolversTypes['MessageSearchEdge']> }>;
+  MessageSearchEdge: ResolverTypeWrapper<Omit<MessageSearchEdge, 'node'> & { node: ResolversTypes['Message'] }>;
   MessageStatus: MessageStatus;
+  MessageTemplate: ResolverTypeWrapper<MessageTemplate>;
   ModerationFlag: ModerationFlag;
   ModerationPolicy: ResolverTypeWrapper<ModerationPolicy>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -594,6 +793,8 @@ export type ResolversTypes = {
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   SystemStatus: ResolverTypeWrapper<SystemStatus>;
   TokenUsage: ResolverTypeWrapper<TokenUsage>;
+  UsageBucket: ResolverTypeWrapper<UsageBucket>;
+  UsageGrouping: UsageGrouping;
   User: ResolverTypeWrapper<UserRef>;
 };
 
@@ -607,15 +808,21 @@ export type ResolversParentTypes = {
   ConversationEvent: Omit<ConversationEvent, 'message'> & { message?: Maybe<ResolversParentTypes['Message']> };
   ConversationSettingsInput: ConversationSettingsInput;
   Float: Scalars['Float']['output'];
+  ConversationStats: ConversationStats;
   DateTime: Scalars['DateTime']['output'];
   EditMessagePayload: Omit<EditMessagePayload, 'message' | 'reply'> & { message: ResolversParentTypes['Message'], reply?: Maybe<ResolversParentTypes['Message']> };
+  ExportFile: ExportFile;
   GenerationDeadLetter: GenerationDeadLetter;
+  ImportConversationInput: ImportConversationInput;
   LlmModel: CatalogueModel;
   LlmProvider: CatalogueProvider;
   LlmValidation: LlmValidation;
   Message: MessageRow;
   MessageConnection: Omit<MessageConnection, 'edges'> & { edges: Array<ResolversParentTypes['MessageEdge']> };
   MessageEdge: Omit<MessageEdge, 'node'> & { node: ResolversParentTypes['Message'] };
+  MessageSearchConnection: Omit<MessageSearchConnection, 'edges'> & { edges: Array<ResolversParentTypes['MessageSearchEdge']> };
+  MessageSearchEdge: Omit<MessageSearchEdge, 'node'> & { node: ResolversParentTypes['Message'] };
+  MessageTemplate: MessageTemplate | FederationReferenceTypes['MessageTemplate'];
   ModerationPolicy: ModerationPolicy;
   Mutation: Record<PropertyKey, never>;
   PageInfo: PageInfo;
@@ -628,6 +835,7 @@ export type ResolversParentTypes = {
   Subscription: Record<PropertyKey, never>;
   SystemStatus: SystemStatus;
   TokenUsage: TokenUsage;
+  UsageBucket: UsageBucket;
   User: UserRef;
 };
 
@@ -638,6 +846,7 @@ export type ConversationResolvers<ContextType = Context, ParentType extends Reso
   messageCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   messageTree?: Resolver<ResolversTypes['MessageConnection'], ParentType, ContextType, RequireFields<ConversationMessageTreeArgs, 'includeDeleted'>>;
   messages?: Resolver<ResolversTypes['MessageConnection'], ParentType, ContextType, Partial<ConversationMessagesArgs>>;
+  stats?: Resolver<ResolversTypes['ConversationStats'], ParentType, ContextType>;
 };
 
 export type ConversationEventResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ConversationEvent'] = ResolversParentTypes['ConversationEvent']> = {
@@ -650,6 +859,18 @@ export type ConversationEventResolvers<ContextType = Context, ParentType extends
   sequence?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
 };
 
+export type ConversationStatsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ConversationStats'] = ResolversParentTypes['ConversationStats']> = {
+  averageReplyLatencyMs?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  firstMessageAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  lastMessageAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  messageCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  replies?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  sessions?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  totalSessionSeconds?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  totalTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  userMessages?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
@@ -657,6 +878,12 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 export type EditMessagePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['EditMessagePayload'] = ResolversParentTypes['EditMessagePayload']> = {
   message?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
   reply?: Resolver<Maybe<ResolversTypes['Message']>, ParentType, ContextType>;
+};
+
+export type ExportFileResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ExportFile'] = ResolversParentTypes['ExportFile']> = {
+  content?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  filename?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  mimeType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export type GenerationDeadLetterResolvers<ContextType = Context, ParentType extends ResolversParentTypes['GenerationDeadLetter'] = ResolversParentTypes['GenerationDeadLetter']> = {
@@ -724,6 +951,26 @@ export type MessageEdgeResolvers<ContextType = Context, ParentType extends Resol
   node?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
 };
 
+export type MessageSearchConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MessageSearchConnection'] = ResolversParentTypes['MessageSearchConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['MessageSearchEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type MessageSearchEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MessageSearchEdge'] = ResolversParentTypes['MessageSearchEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  highlight?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
+};
+
+export type MessageTemplateResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MessageTemplate'] = ResolversParentTypes['MessageTemplate'], FederationReferenceType extends FederationReferenceTypes['MessageTemplate'] = FederationReferenceTypes['MessageTemplate']> = {
+  __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['MessageTemplate']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  content?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type ModerationPolicyResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ModerationPolicy'] = ResolversParentTypes['ModerationPolicy']> = {
   refuse?: Resolver<Array<ResolversTypes['ModerationFlag']>, ParentType, ContextType>;
 };
@@ -731,15 +978,20 @@ export type ModerationPolicyResolvers<ContextType = Context, ParentType extends 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   cancelReply?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationCancelReplyArgs, 'messageId'>>;
   continueReply?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationContinueReplyArgs, 'messageId'>>;
+  createMessageTemplate?: Resolver<ResolversTypes['MessageTemplate'], ParentType, ContextType, RequireFields<MutationCreateMessageTemplateArgs, 'content' | 'name'>>;
   deleteMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationDeleteMessageArgs, 'messageId'>>;
+  deleteMessageTemplate?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteMessageTemplateArgs, 'id'>>;
   editMessage?: Resolver<ResolversTypes['EditMessagePayload'], ParentType, ContextType, RequireFields<MutationEditMessageArgs, 'content' | 'messageId'>>;
   forkConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationForkConversationArgs, 'messageId'>>;
+  importConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationImportConversationArgs, 'input'>>;
   recordConversationStart?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationRecordConversationStartArgs, 'conversationId'>>;
   regenerateReply?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationRegenerateReplyArgs, 'messageId'>>;
   restoreMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationRestoreMessageArgs, 'messageId'>>;
   selectAlternative?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationSelectAlternativeArgs, 'messageId'>>;
   sendMessage?: Resolver<ResolversTypes['SendMessagePayload'], ParentType, ContextType, RequireFields<MutationSendMessageArgs, 'input'>>;
+  setConversationLanguage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationSetConversationLanguageArgs, 'conversationId' | 'language'>>;
   setModerationPolicy?: Resolver<ResolversTypes['ModerationPolicy'], ParentType, ContextType, RequireFields<MutationSetModerationPolicyArgs, 'refuse'>>;
+  updateMessageTemplate?: Resolver<ResolversTypes['MessageTemplate'], ParentType, ContextType, RequireFields<MutationUpdateMessageTemplateArgs, 'id'>>;
   validateLlmSettings?: Resolver<ResolversTypes['LlmValidation'], ParentType, ContextType, RequireFields<MutationValidateLlmSettingsArgs, 'settings'>>;
 };
 
@@ -773,12 +1025,15 @@ export type ProviderStatusResolvers<ContextType = Context, ParentType extends Re
 };
 
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  exportConversation?: Resolver<ResolversTypes['ExportFile'], ParentType, ContextType, RequireFields<QueryExportConversationArgs, 'format' | 'id'>>;
   generationDeadLetters?: Resolver<Array<ResolversTypes['GenerationDeadLetter']>, ParentType, ContextType, Partial<QueryGenerationDeadLettersArgs>>;
   llmProviders?: Resolver<Array<ResolversTypes['LlmProvider']>, ParentType, ContextType>;
   message?: Resolver<Maybe<ResolversTypes['Message']>, ParentType, ContextType, RequireFields<QueryMessageArgs, 'id'>>;
   moderationPolicy?: Resolver<ResolversTypes['ModerationPolicy'], ParentType, ContextType>;
   promptPreview?: Resolver<Maybe<ResolversTypes['PromptPreview']>, ParentType, ContextType, RequireFields<QueryPromptPreviewArgs, 'conversationId'>>;
+  searchMessages?: Resolver<ResolversTypes['MessageSearchConnection'], ParentType, ContextType, RequireFields<QuerySearchMessagesArgs, 'query'>>;
   systemStatus?: Resolver<ResolversTypes['SystemStatus'], ParentType, ContextType>;
+  usageReport?: Resolver<Array<ResolversTypes['UsageBucket']>, ParentType, ContextType, RequireFields<QueryUsageReportArgs, 'groupBy'>>;
 };
 
 export type SendMessagePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SendMessagePayload'] = ResolversParentTypes['SendMessagePayload']> = {
@@ -806,15 +1061,31 @@ export type TokenUsageResolvers<ContextType = Context, ParentType extends Resolv
   totalTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
-export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
+export type UsageBucketResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageBucket'] = ResolversParentTypes['UsageBucket']> = {
+  averageLatencyMs?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  averageTimeToFirstTokenMs?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  completionTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  credits?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  promptTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  replies?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  totalTokens?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = {
+  __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['User']> | FederationReferenceType, FederationReferenceType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  messageTemplates?: Resolver<Array<ResolversTypes['MessageTemplate']>, ParentType, ContextType>;
+  usage?: Resolver<Array<ResolversTypes['UsageBucket']>, ParentType, ContextType, RequireFields<UserUsageArgs, 'groupBy'>>;
 };
 
 export type Resolvers<ContextType = Context> = {
   Conversation?: ConversationResolvers<ContextType>;
   ConversationEvent?: ConversationEventResolvers<ContextType>;
+  ConversationStats?: ConversationStatsResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   EditMessagePayload?: EditMessagePayloadResolvers<ContextType>;
+  ExportFile?: ExportFileResolvers<ContextType>;
   GenerationDeadLetter?: GenerationDeadLetterResolvers<ContextType>;
   LlmModel?: LlmModelResolvers<ContextType>;
   LlmProvider?: LlmProviderResolvers<ContextType>;
@@ -822,6 +1093,9 @@ export type Resolvers<ContextType = Context> = {
   Message?: MessageResolvers<ContextType>;
   MessageConnection?: MessageConnectionResolvers<ContextType>;
   MessageEdge?: MessageEdgeResolvers<ContextType>;
+  MessageSearchConnection?: MessageSearchConnectionResolvers<ContextType>;
+  MessageSearchEdge?: MessageSearchEdgeResolvers<ContextType>;
+  MessageTemplate?: MessageTemplateResolvers<ContextType>;
   ModerationPolicy?: ModerationPolicyResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
@@ -833,6 +1107,7 @@ export type Resolvers<ContextType = Context> = {
   Subscription?: SubscriptionResolvers<ContextType>;
   SystemStatus?: SystemStatusResolvers<ContextType>;
   TokenUsage?: TokenUsageResolvers<ContextType>;
+  UsageBucket?: UsageBucketResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
 };
 

@@ -205,6 +205,7 @@ export class ReplyGenerator {
         total_tokens: totalTokens,
           finish_reason: streamed.finishReason,
           latency_ms: Date.now() - startedAt,
+          first_token_ms: streamed.firstTokenMs === undefined ? null : Math.round(streamed.firstTokenMs),
         },
         route.price,
       );

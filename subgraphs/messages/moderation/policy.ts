@@ -24,5 +24,7 @@ export async function moderationPolicy(ctx: Context) {
 /** setModerationPolicy: which flags refuse a message from now on (admins only). */
 export async function setModerationPolicy(ctx: Context, refuse: readonly ModerationFlag[]) {
   requireAdmin(ctx, 'set the moderation policy');
-  return { refuse: await ctx.store.setModerationPolicy([...new Set(refuse)]) };
+  const stored = await ctx.store.setModerationPolicy([...new Set(refuse)]);
+  ctx.audit.record({ admin: ctx.viewer!.id, action: 'setModerationPolicy', target: 'moderation-policy', details: { refuse: stored } });
+  return { refuse: stored };
 }

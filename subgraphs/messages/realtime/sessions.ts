@@ -52,9 +52,12 @@ export class SessionTracker {
     const startedAt = await this.deps.presence.close(conversationId);
     if (!startedAt) return;
     const totals = await this.deps.store.totals(conversationId);
+    const endedAt = new Date();
+    // Kept here too: Conversation.stats counts sessions without asking the conversations subgraph.
+    await this.deps.store.analytics.recordSession(conversationId, startedAt, endedAt);
     await this.deps.conversations.call(
       RecordSessionDocument,
-      { input: { conversationId, startedAt: startedAt.toISOString(), endedAt: new Date().toISOString(), ...totals } },
+      { input: { conversationId, startedAt: startedAt.toISOString(), endedAt: endedAt.toISOString(), ...totals } },
       { actingFor: user },
     );
   }

@@ -8,10 +8,15 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Database } from '@chat/shared/db';
 import type { PageWindow } from '@chat/shared/pagination';
+import { DEFAULT_SEARCH_LANGUAGE } from '@chat/shared/search-languages';
 import { isUuid } from '@chat/shared/validate';
 import type { ModerationFlag } from '../moderation/moderate';
 import { activate, current, DELETED, isGenerating, pathEnd, PathConflict, pathTo, refuseWhileGenerating, underLock, type Db } from './path';
 import { onOwnKey, OPEN_STATUSES, type ConversationOwnerRow, type MessageRow, type MessagesTables, type ReplyHold, type ReplyOutcome, type SettlementRow, type SummaryRow } from './rows';
+import { UsageAnalytics } from '../analytics/store';
+import { ChatFiles } from '../export/store';
+import { MessageTemplates } from '../templates/store';
+import { MessageSearch } from '../search/store';
 import { MessageTree } from './tree';
 
 export { migrations } from './migrations';
@@ -40,9 +45,21 @@ const NOT_LAST = 'Only the last message of the active path can be continued.';
 export class MessagesStore {
   /** Path switches, deletion, forks and the reads of every branch. */
   readonly tree: MessageTree;
+  /** Full-text search (search/store.ts). */
+  readonly search: MessageSearch;
+  /** Export and import of whole trees (export/store.ts). */
+  readonly files: ChatFiles;
+  /** Usage and conversation statistics (analytics/store.ts). */
+  readonly analytics: UsageAnalytics;
+  /** Users' saved messages (templates/store.ts). */
+  readonly templates: MessageTemplates;
 
   constructor(private readonly database: Database<MessagesTables>) {
     this.tree = new MessageTree(() => this.db);
+    this.search = new MessageSearch(() => this.db);
+    this.files = new ChatFiles(() => this.db);
+    this.analytics = new UsageAnalytics(() => this.db);
+    this.templates = new MessageTemplates(() => this.db);
   }
 
   private get db(): Db {
@@ -103,12 +120,18 @@ export class MessagesStore {
    * character's alternate greetings as its alternatives (inactive), once: a repeated call returns
    * the greeting stored the first time.
    */
-  async recordStart(conversationId: string, ownerId: string, greeting: string, alternateGreetings: readonly string[] = []): Promise<MessageRow> {
+  async recordStart(
+    conversationId: string,
+    ownerId: string,
+    greeting: string,
+    alternateGreetings: readonly string[] = [],
+    about: { characterId?: string | null; language?: string } = {},
+  ): Promise<MessageRow> {
     return this.db.transaction().execute(async (tx) => {
       const now = new Date();
       await tx
         .insertInto('conversation_owners')
-        .values({ conversation_id: conversationId, user_id: ownerId, created_at: now })
+        .values({ conversation_id: conversationId, user_id: ownerId, created_at: now, character_id: about.characterId ?? null, search_config: about.language ?? DEFAULT_SEARCH_LANGUAGE })
         .onConflict((oc) => oc.column('conversation_id').doNothing())
         .execute();
       const existing = await firstMessage(tx, conversationId);

@@ -118,4 +118,57 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('conversation_summaries').addColumn('covers_through', 'uuid').execute();
     },
   },
+  '100_search': {
+    async up(db: Kysely<any>) {
+      // Search and usage filter by owner and by character without asking the conversations subgraph; each
+      // conversation's messages are indexed in its language (a text search configuration; 'simple' folds case only).
+      await db.schema.alterTable('conversation_owners').addColumn('character_id', 'uuid').execute();
+      await sql`ALTER TABLE conversation_owners ADD COLUMN search_config regconfig NOT NULL DEFAULT 'simple'`.execute(db);
+      await sql`ALTER TABLE messages ADD COLUMN search_config regconfig NOT NULL DEFAULT 'simple'`.execute(db);
+      // A new message takes its conversation's language, whichever write stores it (generated columns follow BEFORE triggers).
+      await sql`
+        CREATE FUNCTION messages_search_config() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          NEW.search_config := coalesce((SELECT o.search_config FROM conversation_owners o WHERE o.conversation_id = NEW.conversation_id), NEW.search_config);
+          RETURN NEW;
+        END $$`.execute(db);
+      await sql`CREATE TRIGGER messages_search_config BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION messages_search_config()`.execute(db);
+      // Kept by the database from the text (a streaming reply's too).
+      await sql`ALTER TABLE messages ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (to_tsvector(search_config, content)) STORED`.execute(db);
+      await sql`CREATE INDEX messages_search ON messages USING gin (search_vector)`.execute(db);
+      await sql`CREATE INDEX conversation_owners_by_user ON conversation_owners (user_id)`.execute(db);
+      // Usage reports: replies by the time they ended.
+      await sql`CREATE INDEX messages_replies_by_time ON messages (completed_at) WHERE role = 'ASSISTANT' AND completed_at IS NOT NULL`.execute(db);
+      await db.schema
+        .createTable('message_templates')
+        .addColumn('id', 'uuid', (c) => c.primaryKey())
+        .addColumn('user_id', 'uuid', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('content', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .execute();
+      await sql`CREATE INDEX message_templates_by_user ON message_templates (user_id, created_at)`.execute(db);
+      // Chat sessions as they end, for Conversation.stats.
+      await db.schema
+        .createTable('conversation_sessions')
+        .addColumn('conversation_id', 'uuid', (c) => c.notNull())
+        .addColumn('started_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('ended_at', 'timestamptz', (c) => c.notNull())
+        .execute();
+      await sql`CREATE INDEX conversation_sessions_by_conversation ON conversation_sessions (conversation_id)`.execute(db);
+    },
+  },
+  '100_usage': {
+    async up(db: Kysely<any>) {
+      // Time to first token of a generated reply, for usage reports.
+      await db.schema.alterTable('messages').addColumn('first_token_ms', 'integer').execute();
+    },
+  },
+  '100_import': {
+    async up(db: Kysely<any>) {
+      // An import's messages are stored before the conversations subgraph records the conversation: hidden until then.
+      await db.schema.alterTable('conversation_owners').addColumn('importing', 'boolean', (c) => c.notNull().defaultTo(false)).execute();
+    },
+  },
 };

@@ -49,6 +49,8 @@ export interface MessageRow {
   credits: number | null;
   /** On a continued reply: the length of its text when the latest continuation began (only what follows is charged). */
   continued_from: number | null;
+  /** On a generated reply: how long the provider took to send its first token (its latest generation). */
+  first_token_ms: number | null;
 }
 
 /** What an ended reply owes the users subgraph, kept until the users subgraph has settled it (replies/settlements.ts). */
@@ -87,6 +89,12 @@ export interface ConversationOwnerRow {
   conversation_id: string;
   user_id: string;
   created_at: Date;
+  /** Its character, for search and usage by character (null for conversations started before 100_search). */
+  character_id: string | null;
+  /** The text search configuration its messages are indexed with (its language; 'simple' by default). */
+  search_config: string;
+  /** An import not yet recorded by the conversations subgraph: nobody sees it (false when left out). */
+  importing?: boolean;
 }
 
 /** References to entities other subgraphs own. */
@@ -97,6 +105,23 @@ export interface ConversationRef {
   id: string;
 }
 
+/** A chat session that ended (realtime/sessions.ts), for Conversation.stats. */
+export interface ConversationSessionRow {
+  conversation_id: string;
+  started_at: Date;
+  ended_at: Date;
+}
+
+/** A user's saved message (templates/). */
+export interface MessageTemplateRow {
+  id: string;
+  user_id: string;
+  name: string;
+  content: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
 /** The messages subgraph's tables. */
 export interface MessagesTables {
   messages: MessageRow;
@@ -104,6 +129,8 @@ export interface MessagesTables {
   conversation_summaries: SummaryRow;
   moderation_policy: ModerationPolicyRow;
   credit_settlements: SettlementRow;
+  conversation_sessions: ConversationSessionRow;
+  message_templates: MessageTemplateRow;
 }
 
 /** Credits held for a reply's generation: the key the users subgraph holds them under, and how many (0 on the user's own key). */
@@ -125,7 +152,7 @@ export const isOpen = (message: Pick<MessageRow, 'status'>): boolean => (OPEN_ST
 /** What a finished reply stores. */
 export type ReplyOutcome = Pick<
   MessageRow,
-  'status' | 'content' | 'model' | 'provider' | 'prompt_tokens' | 'completion_tokens' | 'total_tokens' | 'finish_reason' | 'latency_ms' | 'error'
+  'status' | 'content' | 'model' | 'provider' | 'prompt_tokens' | 'completion_tokens' | 'total_tokens' | 'finish_reason' | 'latency_ms' | 'error' | 'first_token_ms'
 >;
 
 /** The cursor key of a message: its place in insertion order. */

@@ -93,7 +93,8 @@ export class MessageTree {
       .execute(async (tx) => {
         const path = await pathTo(tx, messageId);
         if (path.some(isOpen)) throw new PathConflict('That reply is still being written; fork once it has ended.');
-        await tx.insertInto('conversation_owners').values({ conversation_id: forkId, user_id: ownerId, created_at: new Date() }).execute();
+        const source = await tx.selectFrom('conversation_owners').select(['character_id', 'search_config']).where('conversation_id', '=', path[0].conversation_id).executeTakeFirstOrThrow();
+        await tx.insertInto('conversation_owners').values({ conversation_id: forkId, user_id: ownerId, created_at: new Date(), ...source }).execute();
         const ids = path.map(() => randomUUID());
         const parents = ids.map((_, i) => (i === 0 ? null : ids[i - 1]));
         const children = ids.map((_, i) => ids[i + 1] ?? null);
