@@ -170,6 +170,21 @@ export class SessionStore {
     });
   }
 
+  /**
+   * Ends every live session of the user (password change, logoutEverywhere, account deletion); `db`
+   * may be a transaction doing more. Each family's row is held as its revocation is, so a rotation
+   * under way finishes first and its new token goes with the family. Returns how many ended.
+   */
+  async revokeAllOf(userId: string, db: Kysely<any> = this.db): Promise<number> {
+    const result = await (db as Kysely<SessionTables>)
+      .updateTable('refresh_families')
+      .set({ revoked_at: new Date() })
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   /** The families revoked at or after `since`, oldest first. */
   async revokedSince(since: Date): Promise<RevokedFamily[]> {
     const rows = await this.db

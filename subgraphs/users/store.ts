@@ -140,6 +140,23 @@ export class UsersStore {
     });
   }
 
+  /** Changes the user's display name; undefined when there is no such user. */
+  setDisplayName(userId: string, displayName: string): Promise<UserRow | undefined> {
+    return this.db.updateTable('users').set({ display_name: displayName }).where('id', '=', userId).returningAll().executeTakeFirst();
+  }
+
+  /**
+   * Sets a new password hash and ends every session of the user, in one transaction: no session
+   * signed in with the old password outlives the change. Undefined when there is no such user.
+   */
+  async changePassword(userId: string, passwordHash: string): Promise<UserRow | undefined> {
+    return this.db.transaction().execute(async (tx) => {
+      const user = await tx.updateTable('users').set({ password_hash: passwordHash }).where('id', '=', userId).returningAll().executeTakeFirst();
+      if (user) await this.sessions.revokeAllOf(userId, tx);
+      return user;
+    });
+  }
+
   /** Gives the account with this (normalised) email a role, e.g. the make-admin command; undefined when there is none. */
   setRole(email: string, role: UserRow['role']): Promise<UserRow | undefined> {
     return this.db.updateTable('users').set({ role }).where('email', '=', email).returningAll().executeTakeFirst();

@@ -82,6 +82,11 @@ export type LoginInput = {
 
 export type Mutation = {
   __typename?: 'Mutation';
+  /**
+   * Checks the current password, sets the new one, and ends every session of the account (the
+   * caller's too: its access tokens are refused within seconds); answers a fresh session.
+   */
+  changePassword: AuthPayload;
   /** A persona of the caller's (at most 100). */
   createPersona: Persona;
   /** One of the caller's personas; NOT_FOUND for anyone else's. Conversations that name it keep it (see Persona.deletedAt). */
@@ -95,6 +100,8 @@ export type Mutation = {
   holdCredits: CreditHold;
   login: AuthPayload;
   logout: Scalars['Boolean']['output'];
+  /** Ends every session of the caller's account, this one included. */
+  logoutEverywhere: Scalars['Boolean']['output'];
   /** Rotates: the old refresh token stops working. */
   refreshSession: AuthPayload;
   register: AuthPayload;
@@ -105,6 +112,14 @@ export type Mutation = {
   settleCredits: Scalars['Boolean']['output'];
   /** One of the caller's personas; NOT_FOUND for anyone else's. */
   updatePersona: Persona;
+  /** The caller's own profile. */
+  updateProfile: User;
+};
+
+
+export type MutationChangePasswordArgs = {
+  currentPassword: Scalars['String']['input'];
+  newPassword: Scalars['String']['input'];
 };
 
 
@@ -160,6 +175,11 @@ export type MutationSettleCreditsArgs = {
 export type MutationUpdatePersonaArgs = {
   id: Scalars['ID']['input'];
   input: PersonaInput;
+};
+
+
+export type MutationUpdateProfileArgs = {
+  input: UpdateProfileInput;
 };
 
 export type PageInfo = {
@@ -224,6 +244,11 @@ export type RevokedSession = {
 export type Role =
   | 'ADMIN'
   | 'USER';
+
+export type UpdateProfileInput = {
+  /** Left out: unchanged. */
+  displayName?: InputMaybe<Scalars['String']['input']>;
+};
 
 /** A person with an account. */
 export type User = {
@@ -368,6 +393,7 @@ export type ResolversTypes = {
   RegisterInput: RegisterInput;
   RevokedSession: ResolverTypeWrapper<RevokedSession>;
   Role: Role;
+  UpdateProfileInput: UpdateProfileInput;
   User: ResolverTypeWrapper<UserRow>;
 };
 
@@ -392,6 +418,7 @@ export type ResolversParentTypes = {
   Query: Record<PropertyKey, never>;
   RegisterInput: RegisterInput;
   RevokedSession: RevokedSession;
+  UpdateProfileInput: UpdateProfileInput;
   User: UserRow;
 };
 
@@ -432,16 +459,19 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 }
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  changePassword?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationChangePasswordArgs, 'currentPassword' | 'newPassword'>>;
   createPersona?: Resolver<ResolversTypes['Persona'], ParentType, ContextType, RequireFields<MutationCreatePersonaArgs, 'input'>>;
   deletePersona?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeletePersonaArgs, 'id'>>;
   grantCredits?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationGrantCreditsArgs, 'amount' | 'reason' | 'userId'>>;
   holdCredits?: Resolver<ResolversTypes['CreditHold'], ParentType, ContextType, RequireFields<MutationHoldCreditsArgs, 'input'>>;
   login?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationLoginArgs, 'input'>>;
   logout?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationLogoutArgs, 'refreshToken'>>;
+  logoutEverywhere?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   refreshSession?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRefreshSessionArgs, 'refreshToken'>>;
   register?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRegisterArgs, 'input'>>;
   settleCredits?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationSettleCreditsArgs, 'key' | 'reason' | 'used'>>;
   updatePersona?: Resolver<ResolversTypes['Persona'], ParentType, ContextType, RequireFields<MutationUpdatePersonaArgs, 'id' | 'input'>>;
+  updateProfile?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationUpdateProfileArgs, 'input'>>;
 };
 
 export type PageInfoResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
