@@ -6,6 +6,7 @@ import { LIMITS, numberIn, tags, text } from '@chat/shared/validate';
 import { checkLorebooks, checkPersona } from './attachments';
 import type { Context } from './context';
 import { recordFork } from './fork';
+import { lifecycleMutations } from './lifecycle';
 import { expandGreetings, userName } from './greeting';
 import type { ConversationSettingsInput, Resolvers } from './generated/graphql';
 import { RecordCharacterUseDocument } from './generated/peers/characters';
@@ -119,8 +120,7 @@ export const resolvers: Resolvers = {
         ...(lorebookIds !== undefined ? { lorebook_ids: lorebookIds } : {}),
       });
     },
-    archiveConversation: (_root, { id }, ctx) => change(ctx, id, { status: 'ARCHIVED' }),
-    unarchiveConversation: (_root, { id }, ctx) => change(ctx, id, { status: 'ACTIVE' }),
+    ...lifecycleMutations,
     // Internal: the messages service, for the user who sent a message; FORBIDDEN to anyone else.
     async recordActivity(_root, { conversationId }, ctx) {
       requireService(ctx, 'messages');

@@ -12,6 +12,7 @@ import { sendMessage } from './chat/send';
 import { recordConversationStart } from './chat/start';
 import { conversationEvents } from './chat/subscribe';
 import type { Resolvers } from './generated/graphql';
+import { recordConversationState } from './lifecycle/state';
 import { moderationPolicy, setModerationPolicy } from './moderation/policy';
 import { messageCursor } from './store';
 import { deleteMessage, restoreMessage } from './tree/delete';
@@ -35,6 +36,7 @@ export const resolvers: Resolvers = {
   },
   Mutation: {
     // Internal: the conversations service, for the user starting a conversation; FORBIDDEN to anyone else.
+    recordConversationState: (_root, args, ctx) => recordConversationState(ctx, args),
     recordConversationStart: (_root, start, ctx) => {
       requireService(ctx, 'conversations');
       return recordConversationStart(ctx, start);

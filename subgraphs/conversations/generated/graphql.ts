@@ -96,6 +96,8 @@ export type Lorebook = {
 export type Mutation = {
   __typename?: 'Mutation';
   archiveConversation: Conversation;
+  /** Owner or admin. Soft: the conversation and its messages leave every list, query and subscription at once; purged after the retention period. */
+  deleteConversation: Scalars['Boolean']['output'];
   /** Internal: marks new activity (a message sent) so lists order by it. Called by the messages subgraph; hidden from the public graph. */
   recordActivity: Scalars['Boolean']['output'];
   /**
@@ -105,6 +107,8 @@ export type Mutation = {
   recordFork: Conversation;
   /** Internal: a chat session ended; brings the conversation's statistics up to date. Called by the messages subgraph. */
   recordSession: Scalars['Boolean']['output'];
+  /** Owner or admin: a deleted conversation back, as it was, until retention purges it. */
+  restoreConversation: Conversation;
   startConversation: Conversation;
   unarchiveConversation: Conversation;
   /**
@@ -116,6 +120,11 @@ export type Mutation = {
 
 
 export type MutationArchiveConversationArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationDeleteConversationArgs = {
   id: Scalars['ID']['input'];
 };
 
@@ -134,6 +143,11 @@ export type MutationRecordForkArgs = {
 
 export type MutationRecordSessionArgs = {
   input: SessionRecordInput;
+};
+
+
+export type MutationRestoreConversationArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -416,9 +430,11 @@ export type LorebookResolvers<ContextType = Context, ParentType extends Resolver
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   archiveConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationArchiveConversationArgs, 'id'>>;
+  deleteConversation?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteConversationArgs, 'id'>>;
   recordActivity?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRecordActivityArgs, 'conversationId'>>;
   recordFork?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationRecordForkArgs, 'forkId' | 'sourceId'>>;
   recordSession?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRecordSessionArgs, 'input'>>;
+  restoreConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationRestoreConversationArgs, 'id'>>;
   startConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationStartConversationArgs, 'input'>>;
   unarchiveConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationUnarchiveConversationArgs, 'id'>>;
   updateConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationUpdateConversationArgs, 'id'>>;

@@ -5,7 +5,7 @@ import { notFound } from '@chat/shared/errors';
 import { mayRead } from '../access';
 import type { Context } from '../context';
 import { CatchUp } from '../realtime/catch-up';
-import type { ConversationEvent } from '../realtime/events';
+import { CONVERSATION_CLOSED, type ConversationEvent } from '../realtime/events';
 import { unavailable } from './checks';
 
 /**
@@ -28,11 +28,16 @@ export async function conversationEvents(ctx: Context, conversationId: string): 
   let replaying = true;
   const catchUp = new CatchUp();
   const forward = (event: ConversationEvent) => catchUp.pass(event).forEach((passed) => channel.writer.push(passed));
+  // A deleted conversation's subscriptions end at once, with what a new one would get.
+  const close = () => channel.writer.fail(notFound('Conversation'));
   stopListening = await ctx.bus.listen(
     conversationId,
-    (event) => (replaying ? early.push(event) : forward(event)),
+    (event) => (event.kind === CONVERSATION_CLOSED ? close() : replaying ? early.push(event) : forward(event)),
     () => channel.writer.fail(unavailable('Live events were interrupted; subscribe again to catch up.')),
   );
+  // Deleted between the check above and listening: no event will say so, the row does.
+  const [owner] = await ctx.store.ownersOf([conversationId]);
+  if (!owner || owner.deleted_at) close();
   await ctx.sessions.join(conversationId);
   for (const event of catchUp.start(await ctx.bus.progress(conversationId), early)) channel.writer.push(event);
   replaying = false;

@@ -192,6 +192,12 @@ export type Mutation = {
    */
   recordConversationStart: Message;
   /**
+   * Internal: the conversations subgraph (which owns a conversation's state) tells what its messages must follow: deleted
+   * (its messages leave every list and query, its open subscriptions end) or not, and since when it is archived (retention
+   * counts from then). Called by the conversations subgraph only, on behalf of the conversation's owner; hidden from the public graph.
+   */
+  recordConversationState: Scalars['Boolean']['output'];
+  /**
    * A new ASSISTANT reply as an alternative of the given one (any reply on the active path), made active, from the history
    * above it (the active path there); the old one is kept, with what was below it.
    */
@@ -239,6 +245,13 @@ export type MutationRecordConversationStartArgs = {
   conversationId: Scalars['ID']['input'];
   greeting?: InputMaybe<Scalars['String']['input']>;
   userId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+
+export type MutationRecordConversationStateArgs = {
+  archivedAt?: InputMaybe<Scalars['DateTime']['input']>;
+  conversationId: Scalars['ID']['input'];
+  deletedAt?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
 
@@ -631,6 +644,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   editMessage?: Resolver<ResolversTypes['EditMessagePayload'], ParentType, ContextType, RequireFields<MutationEditMessageArgs, 'content' | 'messageId'>>;
   forkConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationForkConversationArgs, 'messageId'>>;
   recordConversationStart?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationRecordConversationStartArgs, 'conversationId'>>;
+  recordConversationState?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRecordConversationStateArgs, 'conversationId'>>;
   regenerateReply?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationRegenerateReplyArgs, 'messageId'>>;
   restoreMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationRestoreMessageArgs, 'messageId'>>;
   selectAlternative?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationSelectAlternativeArgs, 'messageId'>>;

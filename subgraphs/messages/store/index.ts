@@ -13,6 +13,7 @@ import type { ModerationFlag } from '../moderation/moderate';
 import { activate, current, DELETED, isGenerating, pathEnd, PathConflict, pathTo, refuseWhileGenerating, underLock, type Db } from './path';
 import { OPEN_STATUSES, type ConversationOwnerRow, type MessageRow, type MessagesTables, type ReplyHold, type ReplyOutcome, type SettlementRow, type SummaryRow } from './rows';
 import { MessageTree } from './tree';
+import { LifecycleStore } from '../lifecycle/store';
 
 export { migrations } from './migrations';
 export { DELETED, PathConflict, REPLY_IN_PROGRESS } from './path';
@@ -41,8 +42,12 @@ export class MessagesStore {
   /** Path switches, deletion, forks and the reads of every branch. */
   readonly tree: MessageTree;
 
+  /** Conversations' state (deleted, archived), retention and erasure. */
+  readonly lifecycle: LifecycleStore;
+
   constructor(private readonly database: Database<MessagesTables>) {
     this.tree = new MessageTree(() => this.db);
+    this.lifecycle = new LifecycleStore(() => this.db);
   }
 
   private get db(): Db {

@@ -86,6 +86,9 @@ export interface ConversationOwnerRow {
   conversation_id: string;
   user_id: string;
   created_at: Date;
+  /** The conversations subgraph's state, copied here by it (lifecycle/state.ts): deleted hides every message. */
+  deleted_at: Date | null;
+  archived_at: Date | null;
 }
 
 /** References to entities other subgraphs own. */
