@@ -12,6 +12,7 @@ import type { ConversationSettingsInput, Resolvers } from './generated/graphql';
 import { RecordCharacterUseDocument } from './generated/peers/characters';
 import { RecordConversationStartDocument } from './generated/peers/messages';
 import { conversationCursor, type ConversationRow, type ConversationSettings, type ConversationsStore } from './store';
+import { eraseUserData } from './erasure';
 
 /** Bounds of the model settings a conversation may ask for. */
 export const SETTINGS_BOUNDS = {
@@ -64,6 +65,7 @@ export const resolvers: Resolvers = {
     },
   },
   Mutation: {
+    eraseUserData: (_root, { userId }, ctx) => eraseUserData(ctx, userId),
     async startConversation(_root, { input }, ctx) {
       const viewer = requireViewer(ctx.viewer);
       const title = input.title == null ? undefined : text('title', input.title, { min: 1, max: LIMITS.titleMax }).trim();

@@ -148,6 +148,11 @@ export class ConversationsStore {
     return this.database.db;
   }
 
+  /** Runs `work` in one transaction (erasure.ts, retention.ts). */
+  transaction<T>(work: (tx: Kysely<ConversationsTables>) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(work);
+  }
+
   byIds(ids: readonly string[]): Promise<ConversationRow[]> {
     const valid = ids.filter(isUuid);
     if (valid.length === 0) return Promise.resolve([]);

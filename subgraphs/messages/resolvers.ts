@@ -19,6 +19,7 @@ import { deleteMessage, restoreMessage } from './tree/delete';
 import { alternativeIndex, alternatives, messageTree, parent } from './tree/fields';
 import { forkConversation } from './tree/fork';
 import { selectAlternative } from './tree/select';
+import { eraseUserData } from './erasure';
 
 export const resolvers: Resolvers = {
   Query: {
@@ -35,6 +36,7 @@ export const resolvers: Resolvers = {
     },
   },
   Mutation: {
+    eraseUserData: (_root, { userId }, ctx) => eraseUserData(ctx, userId),
     // Internal: the conversations service, for the user starting a conversation; FORBIDDEN to anyone else.
     recordConversationState: (_root, args, ctx) => recordConversationState(ctx, args),
     recordConversationStart: (_root, start, ctx) => {

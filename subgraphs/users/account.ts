@@ -31,7 +31,7 @@ export async function checkOwnPassword(ctx: Context, password: string): Promise<
   return user;
 }
 
-export const accountMutations: Pick<MutationResolvers, 'updateProfile' | 'changePassword' | 'logoutEverywhere'> = {
+export const accountMutations: Pick<MutationResolvers, 'updateProfile' | 'changePassword' | 'logoutEverywhere' | 'deleteAccount'> = {
   async updateProfile(_root, { input }, ctx) {
     const viewer = requireViewer(ctx.viewer);
     const user = input.displayName == null
@@ -54,6 +54,18 @@ export const accountMutations: Pick<MutationResolvers, 'updateProfile' | 'change
   async logoutEverywhere(_root, _args, ctx) {
     const viewer = requireViewer(ctx.viewer);
     await ctx.store.sessions.revokeAllOf(viewer.id);
+    return true;
+  },
+  /**
+   * Records the erasure of the caller's account (saga/store.ts) and returns: from that moment the
+   * account cannot sign in and every session has ended; the worker erases the rest, in every
+   * subgraph, however long a subgraph is away. Asked twice, there is still one erasure.
+   */
+  async deleteAccount(_root, { password }, ctx) {
+    const user = await checkOwnPassword(ctx, password);
+    if (!(await ctx.store.saga.begin(user.id))) throw unauthenticated();
+    ctx.loaders.user.clear(user.id);
+    ctx.erasures.kick();
     return true;
   },
 };

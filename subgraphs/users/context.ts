@@ -6,6 +6,7 @@ import { requestContext, type SharedContext } from '@chat/shared/request-context
 import type { RequestIdentity } from '@chat/shared/subgraph';
 import type { Logger } from '@chat/shared/log';
 import type { SigningKeys } from './keys';
+import type { ErasureWorker } from './saga/worker';
 import type { CreditLedger } from './ledger';
 import type { PersonaRow, UserRow, UsersStore } from './store';
 
@@ -15,6 +16,8 @@ export interface Context extends RequestIdentity {
   /** Every movement of credits goes through it. */
   ledger: CreditLedger;
   keys: SigningKeys;
+  /** Runs deleteAccount's sagas; woken when one is recorded. */
+  erasures: ErasureWorker;
   log: Logger;
   config: Pick<Config, 'auth' | 'initialCredits' | 'throttle'>;
   rateLimiter: RateLimiter;

@@ -7,12 +7,17 @@ import { openDatabase } from '@chat/shared/db';
 import { JWKS_PATH } from '@chat/shared/auth';
 import { sendJson } from '@chat/shared/http';
 import type { SubgraphService } from '@chat/shared/subgraph';
+import { createPeerClients } from '@chat/shared/peer-client';
+import type { ServiceSigner } from '@chat/shared/service-auth';
+import { refusalPeriodMs } from '@chat/shared/session-revocation';
 import { createTelemetry } from '@chat/shared/telemetry';
 import { loadSigningKeys, type SigningKeys } from './keys';
 import { CreditLedger } from './ledger';
 import { decoyHash } from './passwords';
 import { createContext, type Context } from './context';
 import { resolvers } from './resolvers';
+import { REMOTE_STEPS } from './saga/store';
+import { ErasureWorker } from './saga/worker';
 import { migrations, UsersStore, type UsersTables } from './store';
 
 /** The users subgraph's schema document. */
@@ -21,13 +26,15 @@ export const typeDefs = parse(readFileSync(new URL('./schema.graphql', import.me
 /** How often expired credit holds are looked for. */
 const HOLD_SWEEP_INTERVAL_MS = 5 * 60_000;
 
-/** The users subgraph and its signing keys (the JWKS route publishes them). */
+/** The users subgraph, its signing keys (the JWKS route publishes them) and its erasure worker (tests watch it). */
 export interface UsersService extends SubgraphService<Context> {
   keys: SigningKeys;
+  erasures: ErasureWorker;
+  store: UsersStore;
 }
 
 /** Opens the users store, loads the signing keys and builds the subgraph. */
-export async function createUsersSubgraph(config: Config): Promise<UsersService> {
+export async function createUsersSubgraph(config: Config, signer: ServiceSigner): Promise<UsersService> {
   const telemetry = createTelemetry(config, 'users');
   const database = await openDatabase<UsersTables>({ name: 'users', config, migrations, telemetry });
   const store = new UsersStore(database);
@@ -42,17 +49,30 @@ export async function createUsersSubgraph(config: Config): Promise<UsersService>
     HOLD_SWEEP_INTERVAL_MS,
   );
   releasingHolds.unref();
+  // deleteAccount's sagas: each other subgraph's step is a call signed as the users service.
+  const erasures = new ErasureWorker({
+    saga: store.saga,
+    sessions: store.sessions,
+    peers: createPeerClients(config.subgraphUrls, REMOTE_STEPS, signer),
+    rateLimiter: backplane.rateLimiter,
+    log: telemetry.log,
+    refusalPeriodMs: refusalPeriodMs(config.auth.accessTokenTtlSeconds),
+  });
+  erasures.start();
   return {
     name: 'users',
     keys,
+    erasures,
+    store,
     schema: buildSubgraphSchema({ typeDefs, resolvers: resolvers as never }),
     stats: database.stats,
     telemetry,
     checks: { database: database.ping, ...backplane.checks },
     routes: { [JWKS_PATH]: (_req, res) => sendJson(res, 200, keys.jwks) },
-    createContext: (identity) => createContext({ store, ledger, keys, config, log: telemetry.log, decoyHash: decoy, rateLimiter: backplane.rateLimiter }, identity),
+    createContext: (identity) => createContext({ store, ledger, keys, erasures, config, log: telemetry.log, decoyHash: decoy, rateLimiter: backplane.rateLimiter }, identity),
     close: async () => {
       clearInterval(releasingHolds);
+      await erasures.stop();
       await backplane.close();
       await database.close();
     },

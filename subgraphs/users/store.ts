@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 import type { Database } from '@chat/shared/db';
+import { DELETED_USER_ID, DELETED_USER_NAME } from '@chat/shared/erasure';
 import { isUuid } from '@chat/shared/validate';
 import { SessionStore, sessionMigrations, type SessionTables } from './sessions';
 import { ledgerMigrations, type CreditEntryRow } from './ledger';
 import { PersonaStore, personaMigrations, type PersonaRow } from './persona-store';
+import { SagaStore, sagaMigrations, type SagaTables } from './saga/store';
 
 export type { CreditEntryRow, PersonaRow };
 
@@ -21,7 +23,7 @@ export interface UserRow {
 }
 
 /** The users subgraph's tables (sessions keep theirs in sessions.ts). */
-export interface UsersTables extends SessionTables {
+export interface UsersTables extends SessionTables, SagaTables {
   users: UserRow;
   credit_ledger: CreditEntryRow;
   personas: PersonaRow;
@@ -67,7 +69,22 @@ export const migrations: Record<string, Migration> = {
   ...ledgerMigrations,
   ...sessionMigrations,
   ...personaMigrations,
+  ...sagaMigrations,
 };
+
+/**
+ * The owner of what an erased account left for others (a public character they talk with): no
+ * account, no email, no credits; it resolves so that a non-null `owner` still does.
+ */
+const DELETED_USER: Readonly<UserRow> = Object.freeze({
+  id: DELETED_USER_ID,
+  email: '',
+  password_hash: '',
+  display_name: DELETED_USER_NAME,
+  role: 'USER',
+  credits: 0,
+  created_at: new Date(0),
+});
 
 /** The transaction-scoped advisory lock that makes "the first admin" one user, however many sign up at once. */
 const FIRST_ADMIN_LOCK = 0x61646d6e; // "admn"
@@ -80,9 +97,13 @@ export class UsersStore {
   /** Personas (who a user is in a conversation), in the same database. */
   readonly personas: PersonaStore;
 
+  /** deleteAccount's sagas, in the same database. */
+  readonly saga: SagaStore;
+
   constructor(private readonly database: Database<UsersTables>) {
     this.sessions = new SessionStore(database.db);
     this.personas = new PersonaStore(database.db);
+    this.saga = new SagaStore(database.db, this.sessions);
   }
 
   private get db() {
@@ -90,10 +111,11 @@ export class UsersStore {
   }
 
   /** Users by id, in one query. */
-  usersByIds(ids: readonly string[]): Promise<UserRow[]> {
-    const valid = ids.filter(isUuid);
-    if (valid.length === 0) return Promise.resolve([]);
-    return this.db.selectFrom('users').selectAll().where('id', 'in', valid).execute();
+  async usersByIds(ids: readonly string[]): Promise<UserRow[]> {
+    const valid = ids.filter((id) => isUuid(id) && id !== DELETED_USER_ID);
+    const placeholder = ids.includes(DELETED_USER_ID) ? [{ ...DELETED_USER }] : [];
+    if (valid.length === 0) return placeholder;
+    return [...(await this.db.selectFrom('users').selectAll().where('id', 'in', valid).execute()), ...placeholder];
   }
 
   userByEmail(email: string): Promise<UserRow | undefined> {

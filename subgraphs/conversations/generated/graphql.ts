@@ -98,6 +98,11 @@ export type Mutation = {
   archiveConversation: Conversation;
   /** Owner or admin. Soft: the conversation and its messages leave every list, query and subscription at once; purged after the retention period. */
   deleteConversation: Scalars['Boolean']['output'];
+  /**
+   * Internal (the users service, erasing an account it acts for): deletes every row of the user's here; idempotent, so
+   * the saga may repeat it. Hidden from the public graph.
+   */
+  eraseUserData: Scalars['Boolean']['output'];
   /** Internal: marks new activity (a message sent) so lists order by it. Called by the messages subgraph; hidden from the public graph. */
   recordActivity: Scalars['Boolean']['output'];
   /**
@@ -126,6 +131,11 @@ export type MutationArchiveConversationArgs = {
 
 export type MutationDeleteConversationArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type MutationEraseUserDataArgs = {
+  userId: Scalars['ID']['input'];
 };
 
 
@@ -431,6 +441,7 @@ export type LorebookResolvers<ContextType = Context, ParentType extends Resolver
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   archiveConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationArchiveConversationArgs, 'id'>>;
   deleteConversation?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteConversationArgs, 'id'>>;
+  eraseUserData?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationEraseUserDataArgs, 'userId'>>;
   recordActivity?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRecordActivityArgs, 'conversationId'>>;
   recordFork?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationRecordForkArgs, 'forkId' | 'sourceId'>>;
   recordSession?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRecordSessionArgs, 'input'>>;

@@ -181,6 +181,11 @@ export type Mutation = {
    * gets a new reply (payload.reply); a reply's is COMPLETED as written, nothing generated (payload.reply null).
    */
   editMessage: EditMessagePayload;
+  /**
+   * Internal (the users service, erasing an account it acts for): deletes every row of the user's here; idempotent, so
+   * the saga may repeat it. Hidden from the public graph.
+   */
+  eraseUserData: Scalars['Boolean']['output'];
   /** A new conversation (same character, settings and persona) whose messages are copies of the path down to this message. */
   forkConversation: Conversation;
   /**
@@ -231,6 +236,11 @@ export type MutationDeleteMessageArgs = {
 export type MutationEditMessageArgs = {
   content: Scalars['String']['input'];
   messageId: Scalars['ID']['input'];
+};
+
+
+export type MutationEraseUserDataArgs = {
+  userId: Scalars['ID']['input'];
 };
 
 
@@ -642,6 +652,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   continueReply?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationContinueReplyArgs, 'messageId'>>;
   deleteMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationDeleteMessageArgs, 'messageId'>>;
   editMessage?: Resolver<ResolversTypes['EditMessagePayload'], ParentType, ContextType, RequireFields<MutationEditMessageArgs, 'content' | 'messageId'>>;
+  eraseUserData?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationEraseUserDataArgs, 'userId'>>;
   forkConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationForkConversationArgs, 'messageId'>>;
   recordConversationStart?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationRecordConversationStartArgs, 'conversationId'>>;
   recordConversationState?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRecordConversationStateArgs, 'conversationId'>>;

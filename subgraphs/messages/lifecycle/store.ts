@@ -2,6 +2,7 @@
  * The messages subgraph's part of a conversation's life: the copy of its state the conversations
  * subgraph keeps here (deleted, archived), and what retention and erasure remove.
  */
+import { eraseRows, type TableErasure } from '@chat/shared/erasure';
 import type { Db } from '../store/path';
 
 /** A conversation's state as its owner (the conversations subgraph) reports it. */
@@ -22,5 +23,10 @@ export class LifecycleStore {
       .where('conversation_id', '=', conversationId)
       .executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
+  }
+
+  /** Deletes the user's rows from each table in order, in one transaction (erasure.ts lists them). */
+  erase(userId: string, erasures: readonly TableErasure[]): Promise<Record<string, number>> {
+    return this.db().transaction().execute((tx) => eraseRows(tx, userId, erasures));
   }
 }

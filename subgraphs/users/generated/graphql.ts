@@ -89,6 +89,13 @@ export type Mutation = {
   changePassword: AuthPayload;
   /** A persona of the caller's (at most 100). */
   createPersona: Persona;
+  /**
+   * Erases the caller's account and everything they own in every subgraph (conversations, messages, characters,
+   * lorebooks, personas, ledger, sessions); their characters others talk with stay, owned by a "Deleted user". Returns
+   * once the erasure is recorded: the account cannot sign in from then on, and the erasure finishes even if a subgraph
+   * is down meanwhile. The current password must be given.
+   */
+  deleteAccount: Scalars['Boolean']['output'];
   /** One of the caller's personas; NOT_FOUND for anyone else's. Conversations that name it keep it (see Persona.deletedAt). */
   deletePersona: Scalars['Boolean']['output'];
   /** Admins only: adds credits to a user's balance, as a GRANT in their ledger. */
@@ -125,6 +132,11 @@ export type MutationChangePasswordArgs = {
 
 export type MutationCreatePersonaArgs = {
   input: PersonaInput;
+};
+
+
+export type MutationDeleteAccountArgs = {
+  password: Scalars['String']['input'];
 };
 
 
@@ -461,6 +473,7 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   changePassword?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationChangePasswordArgs, 'currentPassword' | 'newPassword'>>;
   createPersona?: Resolver<ResolversTypes['Persona'], ParentType, ContextType, RequireFields<MutationCreatePersonaArgs, 'input'>>;
+  deleteAccount?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteAccountArgs, 'password'>>;
   deletePersona?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeletePersonaArgs, 'id'>>;
   grantCredits?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationGrantCreditsArgs, 'amount' | 'reason' | 'userId'>>;
   holdCredits?: Resolver<ResolversTypes['CreditHold'], ParentType, ContextType, RequireFields<MutationHoldCreditsArgs, 'input'>>;
