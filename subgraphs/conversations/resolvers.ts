@@ -7,6 +7,7 @@ import { checkLorebooks, checkPersona } from './attachments';
 import type { Context } from './context';
 import { recordFork } from './fork';
 import { lifecycleMutations } from './lifecycle';
+import { retentionMutations } from './retention';
 import { expandGreetings, userName } from './greeting';
 import type { ConversationSettingsInput, Resolvers } from './generated/graphql';
 import { RecordCharacterUseDocument } from './generated/peers/characters';
@@ -123,6 +124,7 @@ export const resolvers: Resolvers = {
       });
     },
     ...lifecycleMutations,
+    ...retentionMutations,
     // Internal: the messages service, for the user who sent a message; FORBIDDEN to anyone else.
     async recordActivity(_root, { conversationId }, ctx) {
       requireService(ctx, 'messages');

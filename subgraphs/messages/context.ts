@@ -8,6 +8,7 @@ import { requestContext, type SharedContext } from '@chat/shared/request-context
 import type { RequestIdentity } from '@chat/shared/subgraph';
 import type { KeyedSerializer } from './chat/serial';
 import type { ReplyGenerator } from './generation/generator';
+import type { MessagesRetention } from './lifecycle/retention';
 import type { EventBus } from './realtime/events';
 import type { SessionTracker } from './realtime/sessions';
 import type { ReplyLifecycle } from './replies/lifecycle';
@@ -31,6 +32,8 @@ export interface Context extends RequestIdentity {
   /** One write that holds credits at a time per conversation on this instance (chat/serial.ts). */
   writes: KeyedSerializer;
   sessions: SessionTracker;
+  /** Purges what retention says is due (the daily job's, and runRetention's). */
+  retention: MessagesRetention;
   rateLimiter: RateLimiter;
   config: Pick<Config, 'rateLimitMessagesPerMinute' | 'llm'>;
   log: Logger;

@@ -7,11 +7,13 @@ import { openDatabase } from '@chat/shared/db';
 import { createPeerClients } from '@chat/shared/peer-client';
 import type { ServiceSigner } from '@chat/shared/service-auth';
 import type { SubgraphService } from '@chat/shared/subgraph';
+import { DailyJob } from '@chat/shared/retention';
 import { createTelemetry } from '@chat/shared/telemetry';
 import { KeyedSerializer } from './chat/serial';
 import { createContext, PEERS, type Context } from './context';
 import { abandonReply, ReplyGenerator } from './generation/generator';
 import { createJobQueue } from './generation/queue';
+import { MessagesRetention } from './lifecycle/retention';
 import { createLlmProvider } from './llm';
 import { createEventBus } from './realtime/events';
 import { createPresence } from './realtime/presence';
@@ -73,9 +75,13 @@ export async function createMessagesSubgraph(config: Config, signer: ServiceSign
     log,
     graceMs: config.chat.sessionGraceMs,
   });
+  // Messages past their period go daily, one instance at a time.
+  const retention = new MessagesRetention(database, config.retention);
+  const purging = new DailyJob('messages retention', () => retention.run(new Date(), false), log);
+  purging.start();
   const schema = buildSubgraphSchema({ typeDefs, resolvers: resolvers as never });
   const writes = new KeyedSerializer();
-  const shared = { store, peers, bus, replies, settler, generator, writes, sessions, rateLimiter: backplane.rateLimiter, config, log };
+  const shared = { store, peers, bus, replies, settler, generator, writes, sessions, retention, rateLimiter: backplane.rateLimiter, config, log };
   return {
     name: 'messages',
     schema,
@@ -89,6 +95,7 @@ export async function createMessagesSubgraph(config: Config, signer: ServiceSign
     subscriptions: true,
     async close() {
       sessions.stop();
+      await purging.stop();
       await generator.drain();
       await settler.stop();
       await bus.close();

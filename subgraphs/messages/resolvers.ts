@@ -12,6 +12,7 @@ import { sendMessage } from './chat/send';
 import { recordConversationStart } from './chat/start';
 import { conversationEvents } from './chat/subscribe';
 import type { Resolvers } from './generated/graphql';
+import { runMessageRetention } from './lifecycle/run-retention';
 import { recordConversationState } from './lifecycle/state';
 import { moderationPolicy, setModerationPolicy } from './moderation/policy';
 import { messageCursor } from './store';
@@ -39,6 +40,7 @@ export const resolvers: Resolvers = {
     eraseUserData: (_root, { userId }, ctx) => eraseUserData(ctx, userId),
     // Internal: the conversations service, for the user starting a conversation; FORBIDDEN to anyone else.
     recordConversationState: (_root, args, ctx) => recordConversationState(ctx, args),
+    runMessageRetention: (_root, { dryRun }, ctx) => runMessageRetention(ctx, dryRun),
     recordConversationStart: (_root, start, ctx) => {
       requireService(ctx, 'conversations');
       return recordConversationStart(ctx, start);

@@ -114,6 +114,8 @@ export type Mutation = {
   recordSession: Scalars['Boolean']['output'];
   /** Owner or admin: a deleted conversation back, as it was, until retention purges it. */
   restoreConversation: Conversation;
+  /** Admins only: purges (or, dry, counts) what retention says is due, as the daily job does; CONFLICT while a run is under way. */
+  runRetention: RetentionReport;
   startConversation: Conversation;
   unarchiveConversation: Conversation;
   /**
@@ -161,6 +163,11 @@ export type MutationRestoreConversationArgs = {
 };
 
 
+export type MutationRunRetentionArgs = {
+  dryRun?: InputMaybe<Scalars['Boolean']['input']>;
+};
+
+
 export type MutationStartConversationArgs = {
   input: StartConversationInput;
 };
@@ -202,6 +209,14 @@ export type Query = {
 
 export type QueryConversationArgs = {
   id: Scalars['ID']['input'];
+};
+
+/** What a retention run purged (or, dry, would purge). */
+export type RetentionReport = {
+  __typename?: 'RetentionReport';
+  conversationsPurged: Scalars['Int']['output'];
+  dryRun: Scalars['Boolean']['output'];
+  messagesPurged: Scalars['Int']['output'];
 };
 
 export type SessionRecordInput = {
@@ -354,6 +369,7 @@ export type ResolversTypes = {
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Persona: ResolverTypeWrapper<PersonaRef>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  RetentionReport: ResolverTypeWrapper<RetentionReport>;
   SessionRecordInput: SessionRecordInput;
   StartConversationInput: StartConversationInput;
   User: ResolverTypeWrapper<UserRef>;
@@ -379,6 +395,7 @@ export type ResolversParentTypes = {
   PageInfo: PageInfo;
   Persona: PersonaRef;
   Query: Record<PropertyKey, never>;
+  RetentionReport: RetentionReport;
   SessionRecordInput: SessionRecordInput;
   StartConversationInput: StartConversationInput;
   User: UserRef;
@@ -446,6 +463,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   recordFork?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationRecordForkArgs, 'forkId' | 'sourceId'>>;
   recordSession?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRecordSessionArgs, 'input'>>;
   restoreConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationRestoreConversationArgs, 'id'>>;
+  runRetention?: Resolver<ResolversTypes['RetentionReport'], ParentType, ContextType, RequireFields<MutationRunRetentionArgs, 'dryRun'>>;
   startConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationStartConversationArgs, 'input'>>;
   unarchiveConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationUnarchiveConversationArgs, 'id'>>;
   updateConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationUpdateConversationArgs, 'id'>>;
@@ -464,6 +482,12 @@ export type PersonaResolvers<ContextType = Context, ParentType extends Resolvers
 
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   conversation?: Resolver<Maybe<ResolversTypes['Conversation']>, ParentType, ContextType, RequireFields<QueryConversationArgs, 'id'>>;
+};
+
+export type RetentionReportResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RetentionReport'] = ResolversParentTypes['RetentionReport']> = {
+  conversationsPurged?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  dryRun?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  messagesPurged?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = {
@@ -485,6 +509,7 @@ export type Resolvers<ContextType = Context> = {
   PageInfo?: PageInfoResolvers<ContextType>;
   Persona?: PersonaResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  RetentionReport?: RetentionReportResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
 };
 

@@ -209,6 +209,11 @@ export type Mutation = {
   regenerateReply: Message;
   /** Brings back a deleted message with what was deleted with it, and makes the active path run through it. */
   restoreMessage: Message;
+  /**
+   * Internal (the conversations service, for an admin's runRetention): purges the messages retention says are due (or,
+   * dry, counts them) and answers how many. CONFLICT while another instance runs it. Hidden from the public graph.
+   */
+  runMessageRetention: Scalars['Int']['output'];
   /** The active path now runs through this message and, below it, the path that was last active under it. */
   selectAlternative: Conversation;
   /** Returns at once; reply is PENDING or STREAMING. */
@@ -272,6 +277,11 @@ export type MutationRegenerateReplyArgs = {
 
 export type MutationRestoreMessageArgs = {
   messageId: Scalars['ID']['input'];
+};
+
+
+export type MutationRunMessageRetentionArgs = {
+  dryRun: Scalars['Boolean']['input'];
 };
 
 
@@ -658,6 +668,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   recordConversationState?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRecordConversationStateArgs, 'conversationId'>>;
   regenerateReply?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationRegenerateReplyArgs, 'messageId'>>;
   restoreMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationRestoreMessageArgs, 'messageId'>>;
+  runMessageRetention?: Resolver<ResolversTypes['Int'], ParentType, ContextType, RequireFields<MutationRunMessageRetentionArgs, 'dryRun'>>;
   selectAlternative?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationSelectAlternativeArgs, 'messageId'>>;
   sendMessage?: Resolver<ResolversTypes['SendMessagePayload'], ParentType, ContextType, RequireFields<MutationSendMessageArgs, 'input'>>;
   setModerationPolicy?: Resolver<ResolversTypes['ModerationPolicy'], ParentType, ContextType, RequireFields<MutationSetModerationPolicyArgs, 'refuse'>>;
