@@ -1,7 +1,8 @@
 /**
  * deleteAccount through the gateway (issue 19), on PGlite and on PostgreSQL with Redis: the account
  * cannot sign in from the moment it answers; the erasure is a saga that finishes although the
- * messages subgraph is stopped halfway and started again; the user's public character another user
+ * messages subgraph is stopped halfway and started again (and the users subgraph, whose worker
+ * resumes it from its rows); the user's public character another user
  * talks with stays, owned by "Deleted user"; then no row of any table of any schema, and no Redis
  * key, mentions the user's id or email. Two deleteAccount calls at once, through two gateways, make one erasure.
  */
@@ -39,19 +40,22 @@ describe.each<[Engine, Record<string, string>]>([
   let t: TestSystem;
   let dataDir: string | undefined;
   let restarted: Awaited<ReturnType<typeof startSubgraph>> | undefined;
+  let restartedUsers: Awaited<ReturnType<typeof startSubgraph>> | undefined;
   let secondGateway: RunningGateway | undefined;
   let systemStopped = false;
-  const users = () => t.system.subgraphs.users.service as UsersService;
+  const users = () => (restartedUsers ?? t.system.subgraphs.users).service as UsersService;
 
   beforeAll(async () => {
-    // PGlite keeps its files in a folder, read table by table once the system has stopped.
-    if (engine === 'pglite') dataDir = mkdtempSync(join(tmpdir(), 'erasure-'));
-    t = await startTestSystem(engine, { ...env, ...(dataDir ? { DATA_DIR: dataDir } : {}) });
+    // A folder, not memory: the restarted users subgraph signs with the same key, and PGlite's files
+    // are read table by table once the system has stopped.
+    dataDir = mkdtempSync(join(tmpdir(), 'erasure-'));
+    t = await startTestSystem(engine, { ...env, DATA_DIR: dataDir });
   }, START_TIMEOUT_MS);
 
   afterAll(async () => {
     await secondGateway?.close();
     await restarted?.close();
+    await restartedUsers?.close();
     if (!systemStopped) await t?.stop();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
@@ -93,7 +97,7 @@ describe.each<[Engine, Record<string, string>]>([
   }, 120_000);
 
 
-  it('erases the account everywhere, though the messages subgraph is stopped halfway; only the character others use stays', async () => {
+  it('erases the account everywhere, though the messages subgraph is stopped halfway and the users subgraph restarted; only the character others use stays', async () => {
     const { user, session, keptCharacterId, privateCharacterId, other, othersConversationId } = await populate();
 
     // The messages subgraph goes away before the erasure starts.
@@ -118,9 +122,12 @@ describe.each<[Engine, Record<string, string>]>([
     );
     expect((await users().store.usersByIds([user.id])).length).toBe(1);
 
-    // Back on its port: the saga finishes by itself.
+    // The users subgraph (the saga's worker) stops too; the messages subgraph comes back on its port,
+    // then the users subgraph: its worker resumes the saga from its rows and finishes it.
+    await t.system.subgraphs.users.close();
     restarted = await startSubgraph('messages', t.config, t.keyring);
     expect(restarted.url).toBe(messagesUrl);
+    restartedUsers = await startSubgraph('users', t.config, t.keyring);
     await waitUntil(async () => (await users().store.saga.stepsOf(user.id)).length === 0, SAGA_BOUND_MS, 'the erasure to finish');
     expect(await users().store.usersByIds([user.id])).toEqual([]);
 
@@ -154,6 +161,8 @@ describe.each<[Engine, Record<string, string>]>([
     } else {
       await restarted.close();
       restarted = undefined;
+      await restartedUsers.close();
+      restartedUsers = undefined;
       await t.stop();
       systemStopped = true;
       const rows = await pgliteRowsMentioning(dataDir!, needles);
