@@ -86,4 +86,31 @@ describe('deleteConversation and restoreConversation', () => {
     expectError(await t.gql(RESTORE, { id: conversationId }, stranger.token), ErrorCode.NOT_FOUND);
     expect(await myConversationIds(t, user.token)).not.toContain(conversationId);
   });
+
+  it('keeps the internal mutations to their one caller: eraseUserData (users), recordConversationState and runMessageRetention (conversations)', async () => {
+    const { user, conversationId } = await startChat(t, { name: 'Guarded' });
+    const stranger = await t.signUp('Intruder');
+    const ERASE = /* GraphQL */ `mutation($u: ID!) { eraseUserData(userId: $u) }`;
+    const STATE = /* GraphQL */ `mutation($c: ID!, $d: DateTime) { recordConversationState(conversationId: $c, deletedAt: $d) }`;
+    const RETENTION = /* GraphQL */ `mutation { runMessageRetention(dryRun: false) }`;
+    const asUser = { id: user.id, role: 'USER' as const };
+    for (const subgraph of ['characters', 'conversations', 'messages'] as const) {
+      // The gateway forwards clients' operations: never an internal field's caller.
+      expectError(await t.subgraphGql(subgraph, ERASE, { u: user.id }, { token: user.token }), ErrorCode.FORBIDDEN);
+      expectError(await t.subgraphGql(subgraph, ERASE, { u: user.id }, { as: 'conversations', actingFor: asUser }), ErrorCode.FORBIDDEN);
+      // The users service erases only the user it acts for.
+      expectError(await t.subgraphGql(subgraph, ERASE, { u: user.id }, { as: 'users', actingFor: { id: stranger.id, role: 'USER' } }), ErrorCode.BAD_USER_INPUT);
+    }
+    // Through the gateway the field does not exist.
+    expect((await t.gql(ERASE, { u: user.id }, user.token)).errors?.length).toBeGreaterThan(0);
+    const deletedAt = new Date().toISOString();
+    expectError(await t.subgraphGql('messages', STATE, { c: conversationId, d: deletedAt }, { as: 'users', actingFor: asUser }), ErrorCode.FORBIDDEN);
+    expectError(await t.subgraphGql('messages', STATE, { c: conversationId, d: deletedAt }, { as: 'conversations', actingFor: { id: stranger.id, role: 'USER' } }), ErrorCode.NOT_FOUND);
+    expectError(await t.subgraphGql('messages', STATE, { c: conversationId, d: 'yesterday' }, { as: 'conversations', actingFor: asUser }), ErrorCode.BAD_USER_INPUT);
+    expectError(await t.subgraphGql('messages', RETENTION, {}, { as: 'conversations', actingFor: asUser }), ErrorCode.FORBIDDEN);
+    expectError(await t.subgraphGql('messages', RETENTION, {}, { token: user.token }), ErrorCode.FORBIDDEN);
+    // Nothing changed: the conversation and its messages are all there.
+    expect(await myConversationIds(t, user.token)).toContain(conversationId);
+    expect((await conversation(t, user.token, conversationId)).messageCount).toBeGreaterThan(0);
+  });
 });
