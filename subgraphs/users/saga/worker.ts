@@ -18,7 +18,7 @@ import { type ErasureStepRow, type RemoteStep, type SagaStore } from './store';
 /** How the worker paces itself. */
 export const ERASURE_TIMING = {
   /** How often it looks for steps due (a new erasure also wakes it at once). */
-  pollMs: 2_000,
+  pollMs: 5_000,
   /** The first retry's wait; each later one doubles it, up to maxRetryMs. */
   baseRetryMs: 1_000,
   maxRetryMs: 5 * 60_000,
