@@ -87,4 +87,13 @@ describe('account: profile, password, sessions', () => {
     expect(expectOk(await t.gql(ME, {}, again.accessToken)).me.id).toBe(user.id);
     expectError(await t.gql(LOGOUT_EVERYWHERE, {}), ErrorCode.UNAUTHENTICATED);
   });
+
+  it('deleteAccount refuses a wrong password and the anonymous, erasing nothing', async () => {
+    const user = await t.signUp('Staying');
+    const DELETE_ACCOUNT = /* GraphQL */ `mutation($p: String!) { deleteAccount(password: $p) }`;
+    expectError(await t.gql(DELETE_ACCOUNT, { p: 'not my password' }, user.token), ErrorCode.UNAUTHENTICATED);
+    expectError(await t.gql(DELETE_ACCOUNT, { p: PASSWORD }), ErrorCode.UNAUTHENTICATED);
+    expect(expectOk(await t.gql(ME, {}, user.token)).me.id).toBe(user.id);
+    await signIn(user.email);
+  });
 });
