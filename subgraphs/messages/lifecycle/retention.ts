@@ -35,6 +35,7 @@ export class MessagesRetention {
     return { deleted: retentionCutoff(now, this.periods.deletedDays), archived: retentionCutoff(now, this.periods.archivedDays) };
   }
 
+  /** What purge(now) would delete (deleted messages with something kept under them included: at most that). */
   private async count(now: Date): Promise<MessagesPurge> {
     const { deleted, archived } = this.cutoffs(now);
     const db = this.database.db;
@@ -43,7 +44,7 @@ export class MessagesRetention {
         (SELECT count(*) FROM messages m JOIN conversation_owners o USING (conversation_id)
           WHERE o.deleted_at < ${deleted}
              OR (o.deleted_at IS NULL AND o.archived_at < ${archived})
-             OR (o.deleted_at IS NULL AND m.deleted_at < ${deleted})) AS messages,
+             OR m.deleted_at < ${deleted}) AS messages,
         (SELECT count(*) FROM conversation_owners WHERE deleted_at < ${deleted}) AS conversations`.execute(db);
     return { messagesPurged: Number(rows[0]?.messages ?? 0), conversationsPurged: Number(rows[0]?.conversations ?? 0) };
   }
