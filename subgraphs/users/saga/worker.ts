@@ -4,6 +4,8 @@
  * backoff until it succeeds; once all are done, the users subgraph's own step erases the account.
  * Steps are claimed with a lease in the database, so any number of users instances may run a
  * worker, and one that starts (or restarts) picks up every erasure left pending.
+ * The steps' table is both the record and the queue (not the generation jobs' Redis Stream): an
+ * erasure must be durable without Redis too, and its state is there to read in one place.
  */
 import type { Logger } from '@chat/shared/log';
 import type { PeerClient } from '@chat/shared/peer-client';
