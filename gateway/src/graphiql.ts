@@ -129,13 +129,18 @@ Docs (the book icon) has the whole schema; History (the clock) what you ran.`,
     operations: ['Register', 'Login', 'Me', 'RefreshSession', 'Logout'],
   },
   {
+    intro: `Your account and your data: your profile and password, your sessions, and deleting your account
+(everything you own, in every part of the system). Admins run retention (README, "Your data").`,
+    operations: ['UpdateProfile', 'ChangePassword', 'LogoutEverywhere', 'RunRetention', 'DeleteAccount'],
+  },
+  {
     intro: `Characters: personas the model plays. Create one, then start a conversation with it (next tab).`,
     operations: ['CreateCharacter', 'Characters', 'Character', 'UpdateCharacter', 'DeleteCharacter'],
   },
   {
     intro: `Conversations with a character. StartConversation needs a characterId (CreateCharacter or Characters
 in the previous tab); the conversation's first message is the character's greeting.`,
-    operations: ['StartConversation', 'Conversation', 'MyConversations', 'UpdateConversation', 'PromptPreview', 'ArchiveConversation', 'UnarchiveConversation'],
+    operations: ['StartConversation', 'Conversation', 'MyConversations', 'UpdateConversation', 'PromptPreview', 'ArchiveConversation', 'UnarchiveConversation', 'DeleteConversation', 'RestoreConversation'],
   },
   {
     intro: `Watch a reply stream in

@@ -9,6 +9,7 @@ import { avatarChange, defaultGreeting, newFields, validFields } from './fields'
 import type { Resolvers } from './generated/graphql';
 import { Lorebook, LorebookEntry, lorebookMutations, lorebookQueries } from './lorebooks/resolvers';
 import { characterCursor, type CharacterRow } from './store';
+import { eraseUserData } from './erasure';
 
 /** The fields a prompt is built from (the description, a public summary, is not one). */
 type PromptField = 'personality' | 'scenario' | 'greeting' | 'example_dialogue' | 'system_prompt' | 'post_history_instructions' | 'alternate_greetings';
@@ -40,6 +41,7 @@ export const resolvers: Resolvers = {
     ...lorebookQueries,
   },
   Mutation: {
+    eraseUserData: (_root, { userId }, ctx) => eraseUserData(ctx, userId),
     async createCharacter(_root, { input }, ctx) {
       const viewer = requireViewer(ctx.viewer);
       const fields = newFields(input);

@@ -147,6 +147,11 @@ export class CharactersStore {
     return this.database.db;
   }
 
+  /** Runs `work` in one transaction (erasure.ts: a user's rows go all at once or not at all). */
+  transaction<T>(work: (tx: Kysely<CharactersTables>) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(work);
+  }
+
   /** Characters by id in one query, soft-deleted ones included (old conversations still show them). */
   byIds(ids: readonly string[]): Promise<CharacterRow[]> {
     const valid = ids.filter(isUuid);

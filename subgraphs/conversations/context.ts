@@ -4,6 +4,7 @@ import { keyedLoader } from '@chat/shared/loaders';
 import type { PeerClient } from '@chat/shared/peer-client';
 import { requestContext, type SharedContext } from '@chat/shared/request-context';
 import type { RequestIdentity } from '@chat/shared/subgraph';
+import type { ConversationsRetention } from './retention-job';
 import type { ConversationRow, ConversationsStore } from './store';
 
 /** The subgraphs the conversations subgraph calls (operations in peers/<name>.graphql). */
@@ -12,6 +13,8 @@ export const PEERS = ['characters', 'messages', 'users'] as const;
 /** Per-request context of the conversations subgraph. */
 export interface Context extends RequestIdentity {
   store: ConversationsStore;
+  /** Purges deleted conversations (the daily job's, and runRetention's). */
+  retention: ConversationsRetention;
   config: Pick<Config, 'llm'>;
   /** Clients of the subgraphs in PEERS, called on the caller's behalf. */
   peers: Record<(typeof PEERS)[number], PeerClient>;

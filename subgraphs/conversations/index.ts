@@ -6,9 +6,11 @@ import { openDatabase } from '@chat/shared/db';
 import { createPeerClients } from '@chat/shared/peer-client';
 import type { ServiceSigner } from '@chat/shared/service-auth';
 import type { SubgraphService } from '@chat/shared/subgraph';
+import { DailyJob } from '@chat/shared/retention';
 import { createTelemetry } from '@chat/shared/telemetry';
 import { createContext, PEERS, type Context } from './context';
 import { resolvers } from './resolvers';
+import { ConversationsRetention } from './retention-job';
 import { ConversationsStore, migrations, type ConversationsTables } from './store';
 
 /** The conversations subgraph's schema document. */
@@ -20,13 +22,20 @@ export async function createConversationsSubgraph(config: Config, signer: Servic
   const database = await openDatabase<ConversationsTables>({ name: 'conversations', config, migrations, telemetry });
   const store = new ConversationsStore(database);
   const peers = createPeerClients(config.subgraphUrls, PEERS, signer);
+  // Deleted conversations past their period go daily, one instance at a time.
+  const retention = new ConversationsRetention(database, config.retention);
+  const purging = new DailyJob('conversations retention', () => retention.run(new Date(), false), telemetry.log);
+  purging.start();
   return {
     name: 'conversations',
     schema: buildSubgraphSchema({ typeDefs, resolvers: resolvers as never }),
     stats: database.stats,
     telemetry,
     checks: { database: database.ping },
-    createContext: (identity) => createContext({ store, config, peers }, identity),
-    close: () => database.close(),
+    createContext: (identity) => createContext({ store, retention, config, peers }, identity),
+    close: async () => {
+      await purging.stop();
+      await database.close();
+    },
   };
 }

@@ -8,12 +8,15 @@ import type { Context } from './context';
 import { recordFork } from './fork';
 import { recordImport } from './import';
 import { languageOf, syncLanguage } from './search-language';
+import { lifecycleMutations } from './lifecycle';
+import { retentionMutations } from './retention';
 import { expandGreetings, userName } from './greeting';
 import type { Resolvers } from './generated/graphql';
 import { RecordCharacterUseDocument } from './generated/peers/characters';
 import { RecordConversationStartDocument } from './generated/peers/messages';
 import { mergeSettings, providerOf, startSettings } from './settings';
 import { conversationCursor, type ConversationRow, type ConversationsStore } from './store';
+import { eraseUserData } from './erasure';
 
 /** A conversation the viewer owns (or, as admin, may manage); NOT_FOUND otherwise. */
 async function owned(ctx: Context, id: string): Promise<ConversationRow> {
@@ -38,6 +41,7 @@ export const resolvers: Resolvers = {
     },
   },
   Mutation: {
+    eraseUserData: (_root, { userId }, ctx) => eraseUserData(ctx, userId),
     async startConversation(_root, { input }, ctx) {
       const viewer = requireViewer(ctx.viewer);
       const title = input.title == null ? undefined : text('title', input.title, { min: 1, max: LIMITS.titleMax }).trim();
@@ -90,8 +94,8 @@ export const resolvers: Resolvers = {
         ...(lorebookIds !== undefined ? { lorebook_ids: lorebookIds } : {}),
       });
     },
-    archiveConversation: (_root, { id }, ctx) => change(ctx, id, { status: 'ARCHIVED' }),
-    unarchiveConversation: (_root, { id }, ctx) => change(ctx, id, { status: 'ACTIVE' }),
+    ...lifecycleMutations,
+    ...retentionMutations,
     // Internal: the messages service, for the user who sent a message; FORBIDDEN to anyone else.
     async recordActivity(_root, { conversationId }, ctx) {
       requireService(ctx, 'messages');

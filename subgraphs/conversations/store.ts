@@ -38,6 +38,10 @@ export interface ConversationRow {
   persona_id: string | null;
   /** The user's lorebooks this conversation uses, in order. */
   lorebook_ids: string[];
+  /** When its owner deleted it (soft: gone from every list and query; purged after RETENTION_DELETED_DAYS); null while it lives. */
+  deleted_at: Date | null;
+  /** When it was last archived (its messages are purged RETENTION_ARCHIVED_DAYS later); null while active. */
+  archived_at: Date | null;
 }
 
 /** References to entities other subgraphs own. */
@@ -101,6 +105,15 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Soft deletion and the archive date retention counts from (existing archives count from their last change).
+  '200_deleted_archived_at': {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('conversations').addColumn('deleted_at', 'timestamptz').addColumn('archived_at', 'timestamptz').execute();
+      await sql`UPDATE conversations SET archived_at = updated_at WHERE status = 'ARCHIVED'`.execute(db);
+      // Retention looks for deleted conversations only: the index stays as small as they are.
+      await db.schema.createIndex('conversations_deleted_at').on('conversations').column('deleted_at').where('deleted_at', 'is not', null).execute();
+    },
+  },
 };
 
 /** The columns a fork has of its own (its statistics start from their defaults); it copies every other from its source. */
@@ -116,6 +129,8 @@ const FORK_OWN_COLUMNS: ReadonlySet<string> = new Set([
   'session_count',
   'total_session_seconds',
   'last_session_ended_at',
+  'deleted_at',
+  'archived_at',
 ]);
 
 /** What a chat session that ended tells the conversation. */
@@ -127,7 +142,7 @@ export interface SessionRecord {
 }
 
 /** What may change on a conversation. */
-export type ConversationChanges = Partial<Pick<ConversationRow, 'title' | 'status' | 'tags' | 'settings' | 'persona_id' | 'lorebook_ids'>>;
+export type ConversationChanges = Partial<Pick<ConversationRow, 'title' | 'status' | 'tags' | 'settings' | 'persona_id' | 'lorebook_ids' | 'archived_at'>>;
 
 /** Reads and writes conversations. */
 export class ConversationsStore {
@@ -137,15 +152,37 @@ export class ConversationsStore {
     return this.database.db;
   }
 
+  /** Runs `work` in one transaction (erasure.ts, retention.ts). */
+  transaction<T>(work: (tx: Kysely<ConversationsTables>) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(work);
+  }
+
   byIds(ids: readonly string[]): Promise<ConversationRow[]> {
     const valid = ids.filter(isUuid);
     if (valid.length === 0) return Promise.resolve([]);
-    return this.db.selectFrom('conversations').selectAll().where('id', 'in', valid).execute();
+    return this.db.selectFrom('conversations').selectAll().where('id', 'in', valid).where('deleted_at', 'is', null).execute();
+  }
+
+  /** A deleted conversation (restoreConversation finds it here, and nowhere else does). */
+  deletedById(id: string): Promise<ConversationRow | undefined> {
+    if (!isUuid(id)) return Promise.resolve(undefined);
+    return this.db.selectFrom('conversations').selectAll().where('id', '=', id).where('deleted_at', 'is not', null).executeTakeFirst();
+  }
+
+  /** Marks the conversation deleted at `at`, or live again with null; undefined when it is not in the state to change from. */
+  setDeleted(id: string, at: Date | null): Promise<ConversationRow | undefined> {
+    return this.db
+      .updateTable('conversations')
+      .set({ deleted_at: at, updated_at: new Date() })
+      .where('id', '=', id)
+      .where('deleted_at', at ? 'is' : 'is not', null)
+      .returningAll()
+      .executeTakeFirst();
   }
 
   /** One page of a user's conversations, most recent activity first, limit + 1 rows. */
   listByUser(userId: string, window: PageWindow, status?: ConversationRow['status']): Promise<ConversationRow[]> {
-    let query = this.db.selectFrom('conversations').selectAll().where('user_id', '=', userId);
+    let query = this.db.selectFrom('conversations').selectAll().where('user_id', '=', userId).where('deleted_at', 'is', null);
     if (status) query = query.where('status', '=', status);
     if (window.cursor) {
       const [at, id] = window.cursor as [string, string];
@@ -174,7 +211,7 @@ export class ConversationsStore {
     const now = new Date();
     await this.db
       .insertInto('conversations')
-      .values({ ...copied, settings: JSON.stringify(source.settings), id: forkId, title, status: 'ACTIVE', created_at: now, updated_at: now, last_activity_at: now } as never)
+      .values({ ...copied, settings: JSON.stringify(source.settings), id: forkId, title, status: 'ACTIVE', created_at: now, updated_at: now, last_activity_at: now, deleted_at: null, archived_at: null } as never)
       .onConflict((oc) => oc.column('id').doNothing())
       .execute();
     return this.db.selectFrom('conversations').selectAll().where('id', '=', forkId).executeTakeFirstOrThrow();
@@ -186,6 +223,7 @@ export class ConversationsStore {
       .updateTable('conversations')
       .set({ ...rest, ...(settings ? { settings: JSON.stringify(settings) as never } : {}), updated_at: new Date() })
       .where('id', '=', id)
+      .where('deleted_at', 'is', null)
       .returningAll()
       .executeTakeFirst();
   }

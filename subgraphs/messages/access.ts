@@ -4,10 +4,10 @@ import { badInput, forbidden, notFound } from '@chat/shared/errors';
 import type { Context } from './context';
 import type { MessageRow } from './store';
 
-/** True when the viewer may read the conversation's messages (its owner, or an admin). */
+/** True when the viewer may read the conversation's messages (its owner, or an admin) and it is not deleted. */
 export async function mayRead(ctx: Context, conversationId: string): Promise<boolean> {
   const owner = await ctx.loaders.owner.load(conversationId);
-  if (owner === null || owner.importing || !canAccess(ctx.viewer, owner.user_id)) return false;
+  if (owner === null || owner.importing || owner.deleted_at || !canAccess(ctx.viewer, owner.user_id)) return false;
   // An admin reading someone else's conversation is an admin action.
   if (ctx.viewer && ctx.viewer.id !== owner.user_id) await ctx.loaders.adminReads.load(conversationId);
   return true;
@@ -32,7 +32,7 @@ export async function ownMessage(ctx: Context, messageId: string): Promise<Messa
   const viewer = requireViewer(ctx.viewer);
   const message = await ctx.store.byId(messageId);
   const owner = message && (await ctx.loaders.owner.load(message.conversation_id));
-  if (!message || owner?.user_id !== viewer.id) throw notFound('Message');
+  if (!message || owner?.user_id !== viewer.id || owner.deleted_at) throw notFound('Message');
   return message;
 }
 

@@ -11,6 +11,7 @@ import type { ConversationStats } from './analytics/store';
 import type { KeyedSerializer } from './chat/serial';
 import type { ReplyGenerator } from './generation/generator';
 import type { LlmCatalogue } from './llm/catalogue';
+import type { MessagesRetention } from './lifecycle/retention';
 import type { EventBus } from './realtime/events';
 import type { SessionTracker } from './realtime/sessions';
 import type { ReplyLifecycle } from './replies/lifecycle';
@@ -36,6 +37,8 @@ export interface Context extends RequestIdentity {
   /** One write that holds credits at a time per conversation on this instance (chat/serial.ts). */
   writes: KeyedSerializer;
   sessions: SessionTracker;
+  /** Purges what retention says is due (the daily job's, and runRetention's). */
+  retention: MessagesRetention;
   rateLimiter: RateLimiter;
   config: Pick<Config, 'rateLimitMessagesPerMinute' | 'llm'>;
   log: Logger;

@@ -7,6 +7,7 @@ import { openDatabase } from '@chat/shared/db';
 import { createPeerClients } from '@chat/shared/peer-client';
 import type { ServiceSigner } from '@chat/shared/service-auth';
 import type { SubgraphService } from '@chat/shared/subgraph';
+import { DailyJob } from '@chat/shared/retention';
 import { createTelemetry } from '@chat/shared/telemetry';
 import { AuditLog } from '@chat/shared/audit';
 import { KeyedSerializer } from './chat/serial';
@@ -15,6 +16,7 @@ import { ProviderKeyDocument } from './generated/peers/users';
 import { abandonReply, ReplyGenerator } from './generation/generator';
 import { createJobQueue } from './generation/queue';
 import { LlmCatalogue } from './llm/catalogue';
+import { MessagesRetention } from './lifecycle/retention';
 import { createEventBus } from './realtime/events';
 import { createPresence } from './realtime/presence';
 import { SessionTracker, watchOpenSubscriptions } from './realtime/sessions';
@@ -80,11 +82,15 @@ export async function createMessagesSubgraph(config: Config, signer: ServiceSign
     log,
     graceMs: config.chat.sessionGraceMs,
   });
+  // Messages past their period go daily, one instance at a time.
+  const retention = new MessagesRetention(database, config.retention);
+  const purging = new DailyJob('messages retention', () => retention.run(new Date(), false), log);
+  purging.start();
   const schema = buildSubgraphSchema({ typeDefs, resolvers: resolvers as never });
   const writes = new KeyedSerializer();
   watchOpenSubscriptions(telemetry.metrics.registry, sessions);
   const audit = new AuditLog(log, telemetry.metrics.registry);
-  const shared = { store, peers, bus, replies, settler, generator, catalogue, writes, sessions, rateLimiter: backplane.rateLimiter, config, log, audit };
+  const shared = { store, peers, bus, replies, settler, generator, catalogue, writes, sessions, retention, rateLimiter: backplane.rateLimiter, config, log, audit };
   return {
     name: 'messages',
     schema,
@@ -99,6 +105,7 @@ export async function createMessagesSubgraph(config: Config, signer: ServiceSign
     async close() {
       sessions.stop();
       catalogue.stop();
+      await purging.stop();
       await generator.drain();
       await settler.stop();
       await bus.close();

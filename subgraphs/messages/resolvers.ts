@@ -20,12 +20,15 @@ import { conversationEvents } from './chat/subscribe';
 import type { Resolvers } from './generated/graphql';
 import { catalogueResolvers, llmProviders } from './models/catalogue';
 import { validateLlmSettings } from './models/validate';
+import { runMessageRetention } from './lifecycle/run-retention';
+import { recordConversationState } from './lifecycle/state';
 import { moderationPolicy, setModerationPolicy } from './moderation/policy';
 import { messageCursor } from './store';
 import { deleteMessage, restoreMessage } from './tree/delete';
 import { alternativeIndex, alternatives, messageTree, parent } from './tree/fields';
 import { forkConversation } from './tree/fork';
 import { selectAlternative } from './tree/select';
+import { eraseUserData } from './erasure';
 
 export const resolvers: Resolvers = {
   Query: {
@@ -46,7 +49,10 @@ export const resolvers: Resolvers = {
     },
   },
   Mutation: {
+    eraseUserData: (_root, { userId }, ctx) => eraseUserData(ctx, userId),
     // Internal: the conversations service, for the user starting a conversation; FORBIDDEN to anyone else.
+    recordConversationState: (_root, args, ctx) => recordConversationState(ctx, args),
+    runMessageRetention: (_root, { dryRun }, ctx) => runMessageRetention(ctx, dryRun),
     recordConversationStart: (_root, start, ctx) => {
       requireService(ctx, 'conversations');
       return recordConversationStart(ctx, start);

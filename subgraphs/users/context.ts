@@ -7,6 +7,7 @@ import { requestContext, type SharedContext } from '@chat/shared/request-context
 import type { RequestIdentity } from '@chat/shared/subgraph';
 import type { Logger } from '@chat/shared/log';
 import type { SigningKeys } from './keys';
+import type { ErasureWorker } from './saga/worker';
 import type { CreditLedger } from './ledger';
 import type { ProviderKeyStore } from './provider-key-store';
 import type { PersonaRow, UserRow, UsersStore } from './store';
@@ -19,6 +20,8 @@ export interface Context extends RequestIdentity {
   /** Users' own provider keys, sealed under SECRETS_KEY. */
   providerKeys: ProviderKeyStore;
   keys: SigningKeys;
+  /** Runs deleteAccount's sagas; woken when one is recorded. */
+  erasures: ErasureWorker;
   log: Logger;
   /** Admin actions, logged and counted. */
   audit: AuditLog;

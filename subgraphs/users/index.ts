@@ -8,6 +8,9 @@ import { JWKS_PATH } from '@chat/shared/auth';
 import { sendJson } from '@chat/shared/http';
 import type { SubgraphService } from '@chat/shared/subgraph';
 import { loadSecretsKey } from '@chat/shared/secrets';
+import { createPeerClients } from '@chat/shared/peer-client';
+import type { ServiceSigner } from '@chat/shared/service-auth';
+import { refusalPeriodMs } from '@chat/shared/session-revocation';
 import { createTelemetry } from '@chat/shared/telemetry';
 import { AuditLog } from '@chat/shared/audit';
 import { loadSigningKeys, type SigningKeys } from './keys';
@@ -17,6 +20,8 @@ import { ProviderKeyStore } from './provider-key-store';
 import { startRefillSchedule } from './refill';
 import { createContext, type Context } from './context';
 import { resolvers } from './resolvers';
+import { REMOTE_STEPS } from './saga/store';
+import { ErasureWorker } from './saga/worker';
 import { migrations, UsersStore, type UsersTables } from './store';
 
 /** The users subgraph's schema document. */
@@ -25,13 +30,15 @@ export const typeDefs = parse(readFileSync(new URL('./schema.graphql', import.me
 /** How often expired credit holds are looked for. */
 const HOLD_SWEEP_INTERVAL_MS = 5 * 60_000;
 
-/** The users subgraph and its signing keys (the JWKS route publishes them). */
+/** The users subgraph, its signing keys (the JWKS route publishes them) and its erasure worker (tests watch it). */
 export interface UsersService extends SubgraphService<Context> {
   keys: SigningKeys;
+  erasures: ErasureWorker;
+  store: UsersStore;
 }
 
 /** Opens the users store, loads the signing keys and builds the subgraph. */
-export async function createUsersSubgraph(config: Config): Promise<UsersService> {
+export async function createUsersSubgraph(config: Config, signer: ServiceSigner): Promise<UsersService> {
   const telemetry = createTelemetry(config, 'users');
   // Before anything opens: production refuses to start without SECRETS_KEY.
   const secretsKey = loadSecretsKey(config);
@@ -51,18 +58,31 @@ export async function createUsersSubgraph(config: Config): Promise<UsersService>
   );
   releasingHolds.unref();
   const refills = startRefillSchedule(config, ledger, telemetry.log);
+  // deleteAccount's sagas: each other subgraph's step is a call signed as the users service.
+  const erasures = new ErasureWorker({
+    saga: store.saga,
+    sessions: store.sessions,
+    peers: createPeerClients(config.subgraphUrls, REMOTE_STEPS, signer),
+    rateLimiter: backplane.rateLimiter,
+    log: telemetry.log,
+    refusalPeriodMs: refusalPeriodMs(config.auth.accessTokenTtlSeconds),
+  });
+  erasures.start();
   return {
     name: 'users',
     keys,
+    erasures,
+    store,
     schema: buildSubgraphSchema({ typeDefs, resolvers: resolvers as never }),
     stats: database.stats,
     telemetry,
     checks: { database: database.ping, ...backplane.checks },
     routes: { [JWKS_PATH]: (_req, res) => sendJson(res, 200, keys.jwks) },
-    createContext: (identity) => createContext({ store, ledger, providerKeys, keys, config, log: telemetry.log, audit, decoyHash: decoy, rateLimiter: backplane.rateLimiter }, identity),
+    createContext: (identity) => createContext({ store, ledger, providerKeys, keys, erasures, config, log: telemetry.log, audit, decoyHash: decoy, rateLimiter: backplane.rateLimiter }, identity),
     close: async () => {
       clearInterval(releasingHolds);
       await refills?.stop();
+      await erasures.stop();
       await backplane.close();
       await database.close();
     },

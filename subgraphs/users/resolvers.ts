@@ -1,9 +1,9 @@
-import { canAccess, type Viewer } from '@chat/shared/auth';
+import { canAccess } from '@chat/shared/auth';
 import { conflict, forbidden, unauthenticated } from '@chat/shared/errors';
 import { requireService } from '@chat/shared/identity';
 import { rateLimited, type RateLimit } from '@chat/shared/rate-limit';
 import { email, LIMITS, stripControl, text } from '@chat/shared/validate';
-import type { AuthPayload, Resolvers } from './generated/graphql';
+import type { Resolvers } from './generated/graphql';
 import { verifyPassword, hashPassword } from './passwords';
 import type { Context } from './context';
 import { creditLedger, creditLedgerEntry, grantCredits, holdCredits, settleCredits } from './credits';
@@ -11,10 +11,9 @@ import { Persona, personaMutations, userPersonas } from './personas';
 import { deleteProviderKey, providerKey, setProviderKey, userProviderKeys } from './provider-keys';
 import { setSpendingLimit, userSpendingLimit } from './spending';
 import { revokedSessions } from './revocations';
-import type { SessionTokens } from './sessions';
+import { accountMutations } from './account';
+import { isSessionUser, startSession } from './session-payload';
 import type { UserRow } from './store';
-
-type Session = Omit<AuthPayload, 'user'> & { user: UserRow };
 
 const INVALID_LOGIN = 'Invalid email or password.';
 /** Login attempts are counted over this window; sign-ups over an hour. */
@@ -49,29 +48,10 @@ function signInLimits(ctx: Context, account: string, from: string, knownAddress:
   return limits;
 }
 
-/**
- * The users handed back with a new session (register, login, refresh): the caller just proved
- * to be them, though the request carries no token yet. Copies, so no other path shares them.
- */
-const sessionUsers = new WeakSet<UserRow>();
-
-/**
- * A new access token and the session's refresh token: `session` from a rotation, else a new
- * session family. The access token names the family, so revoking it refuses the token too.
- */
-async function startSession(ctx: Context, user: UserRow, session?: SessionTokens): Promise<Session> {
-  const viewer: Viewer = { id: user.id, role: user.role };
-  const { familyId, refreshToken } = session ?? (await ctx.store.sessions.start(user.id, ctx.config.auth.refreshTokenTtlSeconds));
-  const { token, expiresAt } = await ctx.keys.sign(viewer, familyId);
-  const self = { ...user };
-  sessionUsers.add(self);
-  return { accessToken: token, refreshToken, expiresAt, user: self };
-}
-
 /** email and credits: the user themself (also in their new session's payload) and admins only. */
 function ownOnly<K extends 'email' | 'credits'>(field: K) {
   return (user: UserRow, _args: unknown, ctx: Context): UserRow[K] => {
-    if (!sessionUsers.has(user) && !canAccess(ctx.viewer, user.id)) throw forbidden(`Only the user themself and admins may see ${field}.`);
+    if (!isSessionUser(user) && !canAccess(ctx.viewer, user.id)) throw forbidden(`Only the user themself and admins may see ${field}.`);
     return user[field];
   };
 }
@@ -137,6 +117,7 @@ export const resolvers: Resolvers = {
     setProviderKey: (_root, args, ctx) => setProviderKey(ctx, args),
     deleteProviderKey: (_root, args, ctx) => deleteProviderKey(ctx, args),
     ...personaMutations,
+    ...accountMutations,
   },
   CreditLedgerEntry: creditLedgerEntry,
   Persona,

@@ -38,11 +38,21 @@ export interface SignInAddressRow {
   last_seen_at: Date;
 }
 
+/**
+ * A session of an erased account: its family row went with the account, but its access tokens must
+ * still be refused until they expire. Only the session's random id is kept, nothing of the account.
+ */
+export interface EndedSessionRow {
+  session_id: string;
+  revoked_at: Date;
+}
+
 /** The tables sessions keep in the users subgraph's database. */
 export interface SessionTables {
   refresh_tokens: RefreshTokenRow;
   refresh_families: RefreshFamilyRow;
   sign_in_addresses: SignInAddressRow;
+  ended_sessions: EndedSessionRow;
 }
 
 /** Addresses remembered per account (the most recent ones), and for how long after their last sign-in. */
@@ -86,6 +96,16 @@ export const sessionMigrations: Record<string, Migration> = {
   '005_refresh_families_revoked_at': {
     async up(db: Kysely<any>) {
       await db.schema.createIndex('refresh_families_revoked_at').on('refresh_families').column('revoked_at').where('revoked_at', 'is not', null).execute();
+    },
+  },
+  '200_ended_sessions': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('ended_sessions')
+        .addColumn('session_id', 'uuid', (c) => c.primaryKey())
+        .addColumn('revoked_at', 'timestamptz', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('ended_sessions_revoked_at').on('ended_sessions').column('revoked_at').execute();
     },
   },
 };
@@ -170,15 +190,46 @@ export class SessionStore {
     });
   }
 
+  /**
+   * Ends every live session of the user (password change, logoutEverywhere, account deletion); `db`
+   * may be a transaction doing more. Each family's row is held as its revocation is, so a rotation
+   * under way finishes first and its new token goes with the family. Returns how many ended.
+   */
+  async revokeAllOf(userId: string, db: Kysely<any> = this.db): Promise<number> {
+    const result = await (db as Kysely<SessionTables>)
+      .updateTable('refresh_families')
+      .set({ revoked_at: new Date() })
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   /** The families revoked at or after `since`, oldest first. */
   async revokedSince(since: Date): Promise<RevokedFamily[]> {
     const rows = await this.db
       .selectFrom('refresh_families')
       .select(['id', 'revoked_at'])
       .where('revoked_at', '>=', since)
+      .unionAll(this.db.selectFrom('ended_sessions').select(['session_id as id', 'revoked_at']).where('revoked_at', '>=', since))
       .orderBy('revoked_at')
       .execute();
     return rows.map((row) => ({ familyId: row.id, revokedAt: row.revoked_at! }));
+  }
+
+  /**
+   * Keeps the user's sessions as ended (their ids only) before the account and its families go, so
+   * their access tokens stay refused; `db` is the transaction erasing the account.
+   */
+  async keepEnded(userId: string, db: Kysely<any>): Promise<void> {
+    await sql`INSERT INTO ended_sessions (session_id, revoked_at)
+      SELECT id, coalesce(revoked_at, now()) FROM refresh_families WHERE user_id = ${userId}
+      ON CONFLICT (session_id) DO NOTHING`.execute(db);
+  }
+
+  /** Forgets ended sessions revoked before `before` (by then every access token they had has expired). */
+  async sweepEnded(before: Date): Promise<void> {
+    await this.db.deleteFrom('ended_sessions').where('revoked_at', '<', before).execute();
   }
 
   /** Whether the account signed in from `address` within KNOWN_ADDRESS_TTL_MS. */

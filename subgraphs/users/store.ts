@@ -2,12 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 import type { Database } from '@chat/shared/db';
+import { DELETED_USER_ID, DELETED_USER_NAME } from '@chat/shared/erasure';
 import { isUuid } from '@chat/shared/validate';
 import { SessionStore, sessionMigrations, type SessionTables } from './sessions';
 import { ledgerMigrations, type CreditEntryRow, type CreditRefillRow } from './ledger';
 import { PersonaStore, personaMigrations, type PersonaRow } from './persona-store';
 import { providerKeyMigrations, type ProviderKeyTables } from './provider-key-store';
 import { SpendingLimitStore, spendingMigrations, type SpendingLimitRow } from './spending-store';
+import { SagaStore, sagaMigrations, type SagaTables } from './saga/store';
 
 export type { CreditEntryRow, PersonaRow };
 
@@ -23,7 +25,7 @@ export interface UserRow {
 }
 
 /** The users subgraph's tables (sessions keep theirs in sessions.ts). */
-export interface UsersTables extends SessionTables, ProviderKeyTables {
+export interface UsersTables extends SessionTables, ProviderKeyTables, SagaTables {
   users: UserRow;
   credit_ledger: CreditEntryRow;
   personas: PersonaRow;
@@ -73,7 +75,22 @@ export const migrations: Record<string, Migration> = {
   ...personaMigrations,
   ...spendingMigrations,
   ...providerKeyMigrations,
+  ...sagaMigrations,
 };
+
+/**
+ * The owner of what an erased account left for others (a public character they talk with): no
+ * account, no email, no credits; it resolves so that a non-null `owner` still does.
+ */
+const DELETED_USER: Readonly<UserRow> = Object.freeze({
+  id: DELETED_USER_ID,
+  email: '',
+  password_hash: '',
+  display_name: DELETED_USER_NAME,
+  role: 'USER',
+  credits: 0,
+  created_at: new Date(0),
+});
 
 /** The transaction-scoped advisory lock that makes "the first admin" one user, however many sign up at once. */
 const FIRST_ADMIN_LOCK = 0x61646d6e; // "admn"
@@ -88,11 +105,14 @@ export class UsersStore {
 
   /** Users' spending limits, in the same database (the ledger checks them in each hold). */
   readonly spendingLimits: SpendingLimitStore;
+  /** deleteAccount's sagas, in the same database. */
+  readonly saga: SagaStore;
 
   constructor(private readonly database: Database<UsersTables>) {
     this.sessions = new SessionStore(database.db);
     this.personas = new PersonaStore(database.db);
     this.spendingLimits = new SpendingLimitStore(database.db);
+    this.saga = new SagaStore(database.db, this.sessions);
   }
 
   private get db() {
@@ -100,10 +120,11 @@ export class UsersStore {
   }
 
   /** Users by id, in one query. */
-  usersByIds(ids: readonly string[]): Promise<UserRow[]> {
-    const valid = ids.filter(isUuid);
-    if (valid.length === 0) return Promise.resolve([]);
-    return this.db.selectFrom('users').selectAll().where('id', 'in', valid).execute();
+  async usersByIds(ids: readonly string[]): Promise<UserRow[]> {
+    const valid = ids.filter((id) => isUuid(id) && id !== DELETED_USER_ID);
+    const placeholder = ids.includes(DELETED_USER_ID) ? [{ ...DELETED_USER }] : [];
+    if (valid.length === 0) return placeholder;
+    return [...(await this.db.selectFrom('users').selectAll().where('id', 'in', valid).execute()), ...placeholder];
   }
 
   userByEmail(email: string): Promise<UserRow | undefined> {
@@ -147,6 +168,23 @@ export class UsersStore {
       const admin = await tx.selectFrom('users').select('id').where('role', '=', 'ADMIN').limit(1).executeTakeFirst();
       if (!admin) await tx.updateTable('users').set({ role: 'ADMIN' }).where('id', '=', userId).execute();
       return tx.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirst();
+    });
+  }
+
+  /** Changes the user's display name; undefined when there is no such user. */
+  setDisplayName(userId: string, displayName: string): Promise<UserRow | undefined> {
+    return this.db.updateTable('users').set({ display_name: displayName }).where('id', '=', userId).returningAll().executeTakeFirst();
+  }
+
+  /**
+   * Sets a new password hash and ends every session of the user, in one transaction: no session
+   * signed in with the old password outlives the change. Undefined when there is no such user.
+   */
+  async changePassword(userId: string, passwordHash: string): Promise<UserRow | undefined> {
+    return this.db.transaction().execute(async (tx) => {
+      const user = await tx.updateTable('users').set({ password_hash: passwordHash }).where('id', '=', userId).returningAll().executeTakeFirst();
+      if (user) await this.sessions.revokeAllOf(userId, tx);
+      return user;
     });
   }
 

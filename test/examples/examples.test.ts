@@ -30,10 +30,11 @@ const CAPTURES: Record<string, (data: any) => Record<string, string>> = {
   CreateLorebook: (data) => ({ lorebookId: data.createLorebook.id }),
   CreatePersona: (data) => ({ personaId: data.createPersona.id }),
   CreateMessageTemplate: (data) => ({ templateId: data.createMessageTemplate.id }),
+  ChangePassword: (data) => ({ accessToken: data.changePassword.accessToken, refreshToken: data.changePassword.refreshToken }),
 };
 
 /** Examples only an admin may run: the test runs them as a user named in ADMIN_EMAILS. */
-const AS_ADMIN = new Set(['GenerationDeadLetters', 'ModerationPolicy', 'SetModerationPolicy', 'SystemStatus', 'GrantCredits', 'UsageReport']);
+const AS_ADMIN = new Set(['GenerationDeadLetters', 'ModerationPolicy', 'SetModerationPolicy', 'SystemStatus', 'GrantCredits', 'UsageReport', 'RunRetention', 'DeleteAccount']);
 
 /** Replaces each "<name>" string with state[name]. */
 function resolve(value: unknown, state: Record<string, string>, file: string): unknown {

@@ -70,6 +70,13 @@ export interface Config {
     /** The offline demo provider's pause between words (ms). */
     offlineWordDelayMs: number;
   };
+  /** How long soft-deleted and archived data is kept (seed 003): the retention jobs purge what is older. */
+  retention: {
+    /** Soft-deleted conversations and messages: purged this many days after their deletion. */
+    deletedDays: number;
+    /** Archived conversations' messages: purged this many days after the archiving. */
+    archivedDays: number;
+  };
   chat: {
     /** How often a streaming reply's text is written to the database (ms). */
     flushIntervalMs: number;
@@ -293,6 +300,10 @@ export function loadConfig(env: Env = process.env): Config {
       breakerFailureThreshold: int(env, 'LLM_BREAKER_FAILURES', 5, 1),
       breakerResetMs: int(env, 'LLM_BREAKER_RESET_MS', 30_000, 1),
       offlineWordDelayMs: int(env, 'OFFLINE_WORD_DELAY_MS', 40),
+    },
+    retention: {
+      deletedDays: int(env, 'RETENTION_DELETED_DAYS', 180),
+      archivedDays: int(env, 'RETENTION_ARCHIVED_DAYS', 730),
     },
     chat: {
       flushIntervalMs: int(env, 'REPLY_FLUSH_INTERVAL_MS', 500, 1),

@@ -3,7 +3,8 @@
  * passed; attempts against several limits, and how their refusals are counted.
  */
 import { describe, expect, it } from '@jest/globals';
-import { countingRefusals, createMemoryRateLimiter, MEMORY_LIMITER_SWEEP_MS } from './rate-limit';
+import { Redis } from 'ioredis';
+import { countingRefusals, createMemoryRateLimiter, createRedisRateLimiter, MEMORY_LIMITER_SWEEP_MS, type RateLimiter } from './rate-limit';
 
 const WINDOW_MS = 5 * 60_000;
 
@@ -77,5 +78,31 @@ describe('attempts against several limits', () => {
     expect((await limiter.hit('register:address:z', 1, WINDOW_MS)).allowed).toBe(true);
     expect((await limiter.hit('register:address:z', 1, WINDOW_MS)).allowed).toBe(false);
     expect(counted).toEqual(['login', 'register']);
+  });
+});
+
+describe('forget (an erased account\'s keys)', () => {
+  /** Each limiter forgets the keys its patterns match (`*` any text, the rest literal) and nothing else. */
+  async function forgetsOnly(limiter: RateLimiter, prefix: string) {
+    const keys = [`login:pair:1.2.3.4:${prefix}a.b@x.io`, `login:pair:5.6.7.8:${prefix}a.b@x.io`, `login:account:${prefix}a.b@x.io`, `login:account:${prefix}aXb@x.io`, `messages:${prefix}u1`];
+    for (const key of keys) expect((await limiter.hit(key, 1, WINDOW_MS)).allowed).toBe(true);
+    await limiter.forget([`login:pair:*:${prefix}a.b@x.io`, `login:account:${prefix}a.b@x.io`]);
+    const allowedAgain = await Promise.all(keys.map(async (key) => (await limiter.hit(key, 1, WINDOW_MS)).allowed));
+    // The three keys naming a.b@x.io were forgotten; aXb@x.io (a '.' is literal) and another user's key were not.
+    expect(allowedAgain).toEqual([true, true, true, false, false]);
+  }
+
+  it('in process', () => forgetsOnly(createMemoryRateLimiter(), ''));
+
+  it('on Redis', async () => {
+    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    const prefix = `forget-test-${process.pid}-${Date.now()}:`;
+    try {
+      await forgetsOnly(createRedisRateLimiter(redis, prefix), '');
+    } finally {
+      const left = await redis.keys(`${prefix}*`);
+      if (left.length > 0) await redis.del(...left);
+      await redis.quit();
+    }
   });
 });

@@ -18,6 +18,21 @@ export interface RateLimiter {
    * limit counts it, and it is refused, with the longest wait, when any of them is over.
    */
   attempt(limits: readonly RateLimit[]): Promise<RateDecision>;
+  /**
+   * Drops the counts of the keys matching each pattern (`*` matches any text, everything else is
+   * literal): an erased account's keys name its id or email, and must not outlive it.
+   */
+  forget(patterns: readonly string[]): Promise<void>;
+}
+
+/** A forget pattern as a RegExp over whole keys (`*` any text; all else literal). */
+function patternRegExp(pattern: string): RegExp {
+  return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
+}
+
+/** A forget pattern for Redis SCAN MATCH: `*` stays a wildcard, Redis's other glob characters are escaped. */
+function redisPattern(pattern: string): string {
+  return pattern.split('*').map((part) => part.replace(/[?[\]\\*]/g, '\\$&')).join('*');
 }
 
 const ALLOWED: RateDecision = { allowed: true, retryAfterSeconds: 0 };
@@ -73,6 +88,10 @@ export function createMemoryRateLimiter(now: () => number = Date.now): MemoryRat
     },
     hit,
     attempt: attemptEach(hit),
+    async forget(patterns) {
+      const matchers = patterns.map(patternRegExp);
+      for (const key of windows.keys()) if (matchers.some((m) => m.test(key))) windows.delete(key);
+    },
   };
 }
 
@@ -106,7 +125,17 @@ export function createRedisRateLimiter(redis: import('ioredis').Redis, prefix = 
     const [allowed, waitMs] = (await redis.eval(SLIDING_WINDOW, 1, `${prefix}${key}`, now, windowMs, limit, member)) as [number, number];
     return { allowed: allowed === 1, retryAfterSeconds: allowed === 1 ? 0 : Math.max(1, Math.ceil(waitMs / 1000)) };
   };
-  return { hit, attempt: attemptEach(hit) };
+  const forget: RateLimiter['forget'] = async (patterns) => {
+    for (const pattern of patterns) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisPattern(prefix)}${redisPattern(pattern)}`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await redis.del(...keys);
+      } while (cursor !== '0');
+    }
+  };
+  return { hit, attempt: attemptEach(hit), forget };
 }
 
 /**
@@ -121,5 +150,6 @@ export function countingRefusals(limiter: RateLimiter, refusals: { inc(labels: {
   return {
     hit: async (key, limit, windowMs) => counted(key, await limiter.hit(key, limit, windowMs)),
     attempt: async (limits) => counted(limits[0]?.[0], await limiter.attempt(limits)),
+    forget: (patterns) => limiter.forget(patterns),
   };
 }

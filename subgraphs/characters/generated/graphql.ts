@@ -226,6 +226,11 @@ export type Mutation = {
   deleteCharacter: Scalars['Boolean']['output'];
   /** Owner or admin; conversations that use it keep it, empty (see Lorebook.deletedAt). */
   deleteLorebook: Scalars['Boolean']['output'];
+  /**
+   * Internal (the users service, erasing an account it acts for): deletes every row of the user's here; idempotent, so
+   * the saga may repeat it. Hidden from the public graph.
+   */
+  eraseUserData: Scalars['Boolean']['output'];
   /** The character as a card file; anyone who may see the character may export it. */
   exportCharacter: CharacterCardFile;
   /** A character from a card file (PNG, JSON V1/V2/V3 or CHARX), with its image and its embedded lorebook. */
@@ -258,6 +263,11 @@ export type MutationDeleteCharacterArgs = {
 
 export type MutationDeleteLorebookArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type MutationEraseUserDataArgs = {
+  userId: Scalars['ID']['input'];
 };
 
 
@@ -588,6 +598,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   createLorebook?: Resolver<ResolversTypes['Lorebook'], ParentType, ContextType, RequireFields<MutationCreateLorebookArgs, 'input'>>;
   deleteCharacter?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteCharacterArgs, 'id'>>;
   deleteLorebook?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteLorebookArgs, 'id'>>;
+  eraseUserData?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationEraseUserDataArgs, 'userId'>>;
   exportCharacter?: Resolver<ResolversTypes['CharacterCardFile'], ParentType, ContextType, RequireFields<MutationExportCharacterArgs, 'format' | 'id'>>;
   importCharacter?: Resolver<ResolversTypes['Character'], ParentType, ContextType, RequireFields<MutationImportCharacterArgs, 'input'>>;
   importLorebook?: Resolver<ResolversTypes['Lorebook'], ParentType, ContextType, RequireFields<MutationImportLorebookArgs, 'file'>>;

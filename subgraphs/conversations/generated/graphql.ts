@@ -104,6 +104,13 @@ export type Lorebook = {
 export type Mutation = {
   __typename?: 'Mutation';
   archiveConversation: Conversation;
+  /** Owner or admin. Soft: the conversation and its messages leave every list, query and subscription at once; purged after the retention period. */
+  deleteConversation: Scalars['Boolean']['output'];
+  /**
+   * Internal (the users service, erasing an account it acts for): deletes every row of the user's here; idempotent, so
+   * the saga may repeat it. Hidden from the public graph.
+   */
+  eraseUserData: Scalars['Boolean']['output'];
   /** Internal: marks new activity (a message sent) so lists order by it. Called by the messages subgraph; hidden from the public graph. */
   recordActivity: Scalars['Boolean']['output'];
   /**
@@ -118,6 +125,10 @@ export type Mutation = {
   recordImport: Conversation;
   /** Internal: a chat session ended; brings the conversation's statistics up to date. Called by the messages subgraph. */
   recordSession: Scalars['Boolean']['output'];
+  /** Owner or admin: a deleted conversation back, as it was, until retention purges it. */
+  restoreConversation: Conversation;
+  /** Admins only: purges (or, dry, counts) what retention says is due, as the daily job does; CONFLICT while a run is under way. */
+  runRetention: RetentionReport;
   startConversation: Conversation;
   unarchiveConversation: Conversation;
   /**
@@ -130,6 +141,16 @@ export type Mutation = {
 
 export type MutationArchiveConversationArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type MutationDeleteConversationArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationEraseUserDataArgs = {
+  userId: Scalars['ID']['input'];
 };
 
 
@@ -154,6 +175,16 @@ export type MutationRecordImportArgs = {
 
 export type MutationRecordSessionArgs = {
   input: SessionRecordInput;
+};
+
+
+export type MutationRestoreConversationArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationRunRetentionArgs = {
+  dryRun?: InputMaybe<Scalars['Boolean']['input']>;
 };
 
 
@@ -198,6 +229,14 @@ export type Query = {
 
 export type QueryConversationArgs = {
   id: Scalars['ID']['input'];
+};
+
+/** What a retention run purged (or, dry, would purge). */
+export type RetentionReport = {
+  __typename?: 'RetentionReport';
+  conversationsPurged: Scalars['Int']['output'];
+  dryRun: Scalars['Boolean']['output'];
+  messagesPurged: Scalars['Int']['output'];
 };
 
 export type SessionRecordInput = {
@@ -350,6 +389,7 @@ export type ResolversTypes = {
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Persona: ResolverTypeWrapper<PersonaRef>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  RetentionReport: ResolverTypeWrapper<RetentionReport>;
   SessionRecordInput: SessionRecordInput;
   StartConversationInput: StartConversationInput;
   User: ResolverTypeWrapper<UserRef>;
@@ -375,6 +415,7 @@ export type ResolversParentTypes = {
   PageInfo: PageInfo;
   Persona: PersonaRef;
   Query: Record<PropertyKey, never>;
+  RetentionReport: RetentionReport;
   SessionRecordInput: SessionRecordInput;
   StartConversationInput: StartConversationInput;
   User: UserRef;
@@ -438,10 +479,14 @@ export type LorebookResolvers<ContextType = Context, ParentType extends Resolver
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   archiveConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationArchiveConversationArgs, 'id'>>;
+  deleteConversation?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteConversationArgs, 'id'>>;
+  eraseUserData?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationEraseUserDataArgs, 'userId'>>;
   recordActivity?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRecordActivityArgs, 'conversationId'>>;
   recordFork?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationRecordForkArgs, 'forkId' | 'sourceId'>>;
   recordImport?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationRecordImportArgs, 'characterId' | 'conversationId'>>;
   recordSession?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRecordSessionArgs, 'input'>>;
+  restoreConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationRestoreConversationArgs, 'id'>>;
+  runRetention?: Resolver<ResolversTypes['RetentionReport'], ParentType, ContextType, RequireFields<MutationRunRetentionArgs, 'dryRun'>>;
   startConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationStartConversationArgs, 'input'>>;
   unarchiveConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationUnarchiveConversationArgs, 'id'>>;
   updateConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationUpdateConversationArgs, 'id'>>;
@@ -460,6 +505,12 @@ export type PersonaResolvers<ContextType = Context, ParentType extends Resolvers
 
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   conversation?: Resolver<Maybe<ResolversTypes['Conversation']>, ParentType, ContextType, RequireFields<QueryConversationArgs, 'id'>>;
+};
+
+export type RetentionReportResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RetentionReport'] = ResolversParentTypes['RetentionReport']> = {
+  conversationsPurged?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  dryRun?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  messagesPurged?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = {
@@ -481,6 +532,7 @@ export type Resolvers<ContextType = Context> = {
   PageInfo?: PageInfoResolvers<ContextType>;
   Persona?: PersonaResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  RetentionReport?: RetentionReportResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
 };
 

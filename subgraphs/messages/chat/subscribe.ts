@@ -5,7 +5,7 @@ import { contractError, ErrorCode, notFound } from '@chat/shared/errors';
 import { mayRead } from '../access';
 import type { Context } from '../context';
 import { CatchUp } from '../realtime/catch-up';
-import type { ConversationEvent } from '../realtime/events';
+import { CONVERSATION_CLOSED, type ConversationEvent } from '../realtime/events';
 import { compactReplay, inCursorOrder, newerThan, validCursor } from '../realtime/resume';
 import { unavailable } from './checks';
 
@@ -14,7 +14,8 @@ import { unavailable } from './checks';
  * streams first gets its text so far as one delta; later deltas continue from there (CatchUp).
  * With `after` (a cursor it received), it first gets the events kept since then (a reply that
  * ended meanwhile as its terminal event, not delta by delta), then live ones, none twice; a cursor
- * older than what is kept answers CURSOR_EXPIRED. The iterator's return() ends it at once.
+ * older than what is kept answers CURSOR_EXPIRED. A conversation deleted meanwhile ends it with
+ * NOT_FOUND. The iterator's return() ends it at once.
  */
 export async function conversationEvents(ctx: Context, conversationId: string, after?: string | null): Promise<AsyncGenerator<ConversationEvent>> {
   requireViewer(ctx.viewer);
@@ -33,12 +34,17 @@ export async function conversationEvents(ctx: Context, conversationId: string, a
   const early: ConversationEvent[] = [];
   let replaying = true;
   let forward: (event: ConversationEvent) => ConversationEvent[];
+  // A deleted conversation's subscriptions end at once, with what a new one would get.
+  const close = () => channel.writer.fail(notFound('Conversation'));
   // Listening first, then reading what was kept: an event is in one or the other or both (then passed once).
   stopListening = await ctx.bus.listen(
     conversationId,
-    (event) => (replaying ? early.push(event) : forward(event).forEach((passed) => channel.writer.push(passed))),
+    (event) => (event.kind === CONVERSATION_CLOSED ? close() : replaying ? early.push(event) : forward(event).forEach((passed) => channel.writer.push(passed))),
     () => channel.writer.fail(unavailable('Live events were interrupted; subscribe again to catch up.')),
   );
+  // Deleted between the check above and listening: no event will say so, the row does.
+  const [owner] = await ctx.store.ownersOf([conversationId]);
+  if (!owner || owner.deleted_at) close();
   let first: ConversationEvent[];
   try {
     if (cursor !== undefined) {
@@ -60,7 +66,9 @@ export async function conversationEvents(ctx: Context, conversationId: string, a
   }
   // No await since `first` was made: every live event is in it or arrives from here on.
   replaying = false;
-  for (const event of first) channel.writer.push(event);
+  // A replay that reaches the conversation's deletion ends as a live subscriber's did.
+  if (first.some((event) => event.kind === CONVERSATION_CLOSED)) close();
+  else for (const event of first) channel.writer.push(event);
   await ctx.sessions.join(conversationId);
   joined = true;
   // Left while joining: the leave is made now that the join is counted.

@@ -305,6 +305,11 @@ export type Mutation = {
    * gets a new reply (payload.reply); a reply's is COMPLETED as written, nothing generated (payload.reply null).
    */
   editMessage: EditMessagePayload;
+  /**
+   * Internal (the users service, erasing an account it acts for): deletes every row of the user's here; idempotent, so
+   * the saga may repeat it. Hidden from the public graph.
+   */
+  eraseUserData: Scalars['Boolean']['output'];
   /** A new conversation (same character, settings and persona) whose messages are copies of the path down to this message. */
   forkConversation: Conversation;
   /**
@@ -321,12 +326,23 @@ export type Mutation = {
    */
   recordConversationStart: Message;
   /**
+   * Internal: the conversations subgraph (which owns a conversation's state) tells what its messages must follow: deleted
+   * (its messages leave every list and query, its open subscriptions end) or not, and since when it is archived (retention
+   * counts from then). Called by the conversations subgraph only, on behalf of the conversation's owner; hidden from the public graph.
+   */
+  recordConversationState: Scalars['Boolean']['output'];
+  /**
    * A new ASSISTANT reply as an alternative of the given one (any reply on the active path), made active, from the history
    * above it (the active path there); the old one is kept, with what was below it.
    */
   regenerateReply: Message;
   /** Brings back a deleted message with what was deleted with it, and makes the active path run through it. */
   restoreMessage: Message;
+  /**
+   * Internal (the conversations service, for an admin's runRetention): purges the messages retention says are due (or,
+   * dry, counts them) and answers how many. CONFLICT while another instance runs it. Hidden from the public graph.
+   */
+  runMessageRetention: Scalars['Int']['output'];
   /** The active path now runs through this message and, below it, the path that was last active under it. */
   selectAlternative: Conversation;
   /** Returns at once; reply is PENDING or STREAMING. */
@@ -377,6 +393,11 @@ export type MutationEditMessageArgs = {
 };
 
 
+export type MutationEraseUserDataArgs = {
+  userId: Scalars['ID']['input'];
+};
+
+
 export type MutationForkConversationArgs = {
   messageId: Scalars['ID']['input'];
   title?: InputMaybe<Scalars['String']['input']>;
@@ -398,6 +419,13 @@ export type MutationRecordConversationStartArgs = {
 };
 
 
+export type MutationRecordConversationStateArgs = {
+  archivedAt?: InputMaybe<Scalars['DateTime']['input']>;
+  conversationId: Scalars['ID']['input'];
+  deletedAt?: InputMaybe<Scalars['DateTime']['input']>;
+};
+
+
 export type MutationRegenerateReplyArgs = {
   messageId: Scalars['ID']['input'];
 };
@@ -405,6 +433,11 @@ export type MutationRegenerateReplyArgs = {
 
 export type MutationRestoreMessageArgs = {
   messageId: Scalars['ID']['input'];
+};
+
+
+export type MutationRunMessageRetentionArgs = {
+  dryRun: Scalars['Boolean']['input'];
 };
 
 
@@ -982,11 +1015,14 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   deleteMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationDeleteMessageArgs, 'messageId'>>;
   deleteMessageTemplate?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteMessageTemplateArgs, 'id'>>;
   editMessage?: Resolver<ResolversTypes['EditMessagePayload'], ParentType, ContextType, RequireFields<MutationEditMessageArgs, 'content' | 'messageId'>>;
+  eraseUserData?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationEraseUserDataArgs, 'userId'>>;
   forkConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationForkConversationArgs, 'messageId'>>;
   importConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationImportConversationArgs, 'input'>>;
   recordConversationStart?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationRecordConversationStartArgs, 'conversationId'>>;
+  recordConversationState?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRecordConversationStateArgs, 'conversationId'>>;
   regenerateReply?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationRegenerateReplyArgs, 'messageId'>>;
   restoreMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationRestoreMessageArgs, 'messageId'>>;
+  runMessageRetention?: Resolver<ResolversTypes['Int'], ParentType, ContextType, RequireFields<MutationRunMessageRetentionArgs, 'dryRun'>>;
   selectAlternative?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationSelectAlternativeArgs, 'messageId'>>;
   sendMessage?: Resolver<ResolversTypes['SendMessagePayload'], ParentType, ContextType, RequireFields<MutationSendMessageArgs, 'input'>>;
   setConversationLanguage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationSetConversationLanguageArgs, 'conversationId' | 'language'>>;

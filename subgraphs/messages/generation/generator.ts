@@ -81,6 +81,11 @@ export class ReplyGenerator {
   }
 
   /** Queues a reply; a worker (here or on another instance) starts it as soon as it has room. */
+  /** Removes an erased user's jobs from the queue (JobQueue.forgetUser). */
+  forgetUser(userId: string): Promise<number> {
+    return this.deps.queue.forgetUser(userId);
+  }
+
   enqueue(job: GenerationJob): Promise<void> {
     return this.deps.queue.enqueue({ ...job, trace: traceHeaders(), enqueuedAt: Date.now() });
   }

@@ -16,9 +16,17 @@ export interface JobQueue {
   depth(): Promise<{ waiting: number; pending: number }>;
   /** The newest jobs that failed every delivery (an admin's view); always empty in process. */
   deadLetters(limit: number): Promise<DeadLetter[]>;
+  /**
+   * Removes the user's jobs kept after they ran (and their dead letters), for an erased account; a
+   * job still running finds its reply gone. Returns how many went.
+   */
+  forgetUser(userId: string): Promise<number>;
   /** Stops taking jobs and waits for the running ones; a Redis job not acknowledged stays pending for another worker. */
   close(): Promise<void>;
 }
+
+/** Stream entries read at a time when looking for an erased user's jobs. */
+const FORGET_PAGE = 500;
 
 /** A job given up on after STREAM.maxDeliveries. */
 export interface DeadLetter {
@@ -65,6 +73,11 @@ export function createMemoryQueue(): JobQueue {
     },
     async deadLetters() {
       return [];
+    },
+    async forgetUser(userId) {
+      const before = waiting.length;
+      waiting.splice(0, waiting.length, ...waiting.filter((job) => job.userId !== userId));
+      return before - waiting.length;
     },
     async close() {
       // Jobs already queued here have nowhere else to go: finish them too.
@@ -165,7 +178,21 @@ export function createRedisQueue(redis: Redis, reader: Redis, options: RedisQueu
     await redis.xclaim(jobs, STREAM.group, consumer, 0, ...running.keys(), 'JUSTID');
   };
 
+  /** Deletes the stream's entries whose job is the user's, a page at a time. */
+  const forgetIn = async (stream: string, userId: string) => {
+    let removed = 0;
+    let start = '-';
+    for (;;) {
+      const page = (await redis.xrange(stream, start, '+', 'COUNT', FORGET_PAGE)) as StreamEntry[];
+      const theirs = page.filter(([, fields]) => fields && jobOf(fields).userId === userId).map(([id]) => id);
+      if (theirs.length > 0) removed += await redis.xdel(stream, ...theirs);
+      if (page.length < FORGET_PAGE) return removed;
+      start = `(${page.at(-1)![0]}`;
+    }
+  };
+
   return {
+    forgetUser: async (userId) => (await forgetIn(jobs, userId)) + (await forgetIn(deadLetters, userId)),
     async enqueue(job) {
       if (closed) throw new Error('The generation queue is closed.');
       await ensureGroup();

@@ -12,7 +12,14 @@ export type ConversationEventKind =
   | 'REPLY_FAILED'
   | 'REPLY_CANCELLED'
   | 'MESSAGE_UPDATED'
-  | 'ACTIVE_PATH_CHANGED';
+  | 'ACTIVE_PATH_CHANGED'
+  | typeof CONVERSATION_CLOSED;
+
+/**
+ * Internal, never sent to a client: the conversation was deleted, so every open subscription to it
+ * ends (chat/subscribe.ts), on whichever instance it is open.
+ */
+export const CONVERSATION_CLOSED = 'CONVERSATION_CLOSED';
 
 /** Kinds that end a reply: exactly one of them closes every reply. */
 export const TERMINAL_KINDS: ReadonlySet<ConversationEventKind> = new Set(['REPLY_COMPLETED', 'REPLY_FAILED', 'REPLY_CANCELLED']);

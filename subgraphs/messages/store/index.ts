@@ -18,6 +18,7 @@ import { ChatFiles } from '../export/store';
 import { MessageTemplates } from '../templates/store';
 import { MessageSearch } from '../search/store';
 import { MessageTree } from './tree';
+import { LifecycleStore } from '../lifecycle/store';
 
 export { migrations } from './migrations';
 export { DELETED, PathConflict, REPLY_IN_PROGRESS } from './path';
@@ -54,12 +55,16 @@ export class MessagesStore {
   /** Users' saved messages (templates/store.ts). */
   readonly templates: MessageTemplates;
 
+  /** Conversations' state (deleted, archived), retention and erasure. */
+  readonly lifecycle: LifecycleStore;
+
   constructor(private readonly database: Database<MessagesTables>) {
     this.tree = new MessageTree(() => this.db);
     this.search = new MessageSearch(() => this.db);
     this.files = new ChatFiles(() => this.db);
     this.analytics = new UsageAnalytics(() => this.db);
     this.templates = new MessageTemplates(() => this.db);
+    this.lifecycle = new LifecycleStore(() => this.db);
   }
 
   private get db(): Db {

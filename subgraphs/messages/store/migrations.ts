@@ -1,6 +1,7 @@
 /** The messages subgraph's schema, one migration per change (never edit an applied one). */
 import { sql, type Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
+import { lifecycleMigrations } from '../lifecycle/migrations';
 
 export const migrations: Record<string, Migration> = {
   '001_messages': {
@@ -171,4 +172,5 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('conversation_owners').addColumn('importing', 'boolean', (c) => c.notNull().defaultTo(false)).execute();
     },
   },
+  ...lifecycleMigrations,
 };

@@ -95,6 +95,9 @@ export interface ConversationOwnerRow {
   search_config: string;
   /** An import not yet recorded by the conversations subgraph: nobody sees it (false when left out). */
   importing?: boolean;
+  /** The conversations subgraph's state, copied here by it (lifecycle/state.ts): deleted hides every message. */
+  deleted_at: Date | null;
+  archived_at: Date | null;
 }
 
 /** References to entities other subgraphs own. */

@@ -101,8 +101,20 @@ export type LoginInput = {
 
 export type Mutation = {
   __typename?: 'Mutation';
+  /**
+   * Checks the current password, sets the new one, and ends every session of the account (the
+   * caller's too: its access tokens are refused within seconds); answers a fresh session.
+   */
+  changePassword: AuthPayload;
   /** A persona of the caller's (at most 100). */
   createPersona: Persona;
+  /**
+   * Erases the caller's account and everything they own in every subgraph (conversations, messages, characters,
+   * lorebooks, personas, ledger, sessions); their characters others talk with stay, owned by a "Deleted user". Returns
+   * once the erasure is recorded: the account cannot sign in from then on, and the erasure finishes even if a subgraph
+   * is down meanwhile. The current password must be given.
+   */
+  deleteAccount: Scalars['Boolean']['output'];
   /** One of the caller's personas; NOT_FOUND for anyone else's. Conversations that name it keep it (see Persona.deletedAt). */
   deletePersona: Scalars['Boolean']['output'];
   /** Deletes the caller's own key for a provider; false when they had none. */
@@ -116,6 +128,8 @@ export type Mutation = {
   holdCredits: CreditHold;
   login: AuthPayload;
   logout: Scalars['Boolean']['output'];
+  /** Ends every session of the caller's account, this one included. */
+  logoutEverywhere: Scalars['Boolean']['output'];
   /** Rotates: the old refresh token stops working. */
   refreshSession: AuthPayload;
   register: AuthPayload;
@@ -130,11 +144,24 @@ export type Mutation = {
   settleCredits: Scalars['Boolean']['output'];
   /** One of the caller's personas; NOT_FOUND for anyone else's. */
   updatePersona: Persona;
+  /** The caller's own profile. */
+  updateProfile: User;
+};
+
+
+export type MutationChangePasswordArgs = {
+  currentPassword: Scalars['String']['input'];
+  newPassword: Scalars['String']['input'];
 };
 
 
 export type MutationCreatePersonaArgs = {
   input: PersonaInput;
+};
+
+
+export type MutationDeleteAccountArgs = {
+  password: Scalars['String']['input'];
 };
 
 
@@ -202,6 +229,11 @@ export type MutationSettleCreditsArgs = {
 export type MutationUpdatePersonaArgs = {
   id: Scalars['ID']['input'];
   input: PersonaInput;
+};
+
+
+export type MutationUpdateProfileArgs = {
+  input: UpdateProfileInput;
 };
 
 export type PageInfo = {
@@ -302,6 +334,11 @@ export type SpendingPeriod =
   | 'DAY'
   /** The current calendar month (UTC). */
   | 'MONTH';
+
+export type UpdateProfileInput = {
+  /** Left out: unchanged. */
+  displayName?: InputMaybe<Scalars['String']['input']>;
+};
 
 /** A person with an account. */
 export type User = {
@@ -455,6 +492,7 @@ export type ResolversTypes = {
   Role: Role;
   SpendingLimit: ResolverTypeWrapper<SpendingLimit>;
   SpendingPeriod: SpendingPeriod;
+  UpdateProfileInput: UpdateProfileInput;
   User: ResolverTypeWrapper<UserRow>;
 };
 
@@ -482,6 +520,7 @@ export type ResolversParentTypes = {
   RegisterInput: RegisterInput;
   RevokedSession: RevokedSession;
   SpendingLimit: SpendingLimit;
+  UpdateProfileInput: UpdateProfileInput;
   User: UserRow;
 };
 
@@ -528,19 +567,23 @@ export type LlmProviderResolvers<ContextType = Context, ParentType extends Resol
 };
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  changePassword?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationChangePasswordArgs, 'currentPassword' | 'newPassword'>>;
   createPersona?: Resolver<ResolversTypes['Persona'], ParentType, ContextType, RequireFields<MutationCreatePersonaArgs, 'input'>>;
+  deleteAccount?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteAccountArgs, 'password'>>;
   deletePersona?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeletePersonaArgs, 'id'>>;
   deleteProviderKey?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteProviderKeyArgs, 'provider'>>;
   grantCredits?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationGrantCreditsArgs, 'amount' | 'reason' | 'userId'>>;
   holdCredits?: Resolver<ResolversTypes['CreditHold'], ParentType, ContextType, RequireFields<MutationHoldCreditsArgs, 'input'>>;
   login?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationLoginArgs, 'input'>>;
   logout?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationLogoutArgs, 'refreshToken'>>;
+  logoutEverywhere?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   refreshSession?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRefreshSessionArgs, 'refreshToken'>>;
   register?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRegisterArgs, 'input'>>;
   setProviderKey?: Resolver<ResolversTypes['ProviderKey'], ParentType, ContextType, RequireFields<MutationSetProviderKeyArgs, 'apiKey' | 'provider'>>;
   setSpendingLimit?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationSetSpendingLimitArgs, 'period'>>;
   settleCredits?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationSettleCreditsArgs, 'key' | 'reason' | 'used'>>;
   updatePersona?: Resolver<ResolversTypes['Persona'], ParentType, ContextType, RequireFields<MutationUpdatePersonaArgs, 'id' | 'input'>>;
+  updateProfile?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationUpdateProfileArgs, 'input'>>;
 };
 
 export type PageInfoResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
