@@ -29,6 +29,8 @@ const rateLimitKeys = (userId: string) => [`messages:${userId}`, `preview:${user
 export async function eraseUserData(ctx: Context, userId: string): Promise<boolean> {
   const actingFor = requireService(ctx, 'users');
   if (!isUuid(userId) || actingFor.id !== userId) throw badInput('userId', 'must be the user the call acts for');
+  // What the event bus keeps of their conversations (replays, replies' text so far) goes first: a repeat still finds the ids.
+  await ctx.bus.forget(await ctx.store.lifecycle.conversationsOf(userId));
   await ctx.store.lifecycle.erase(userId, MESSAGES_ERASURE);
   await ctx.generator.forgetUser(userId);
   await ctx.rateLimiter.forget(rateLimitKeys(userId));

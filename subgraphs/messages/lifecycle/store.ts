@@ -25,6 +25,12 @@ export class LifecycleStore {
     return Number(result.numUpdatedRows) > 0;
   }
 
+  /** The ids of the user's conversations. */
+  async conversationsOf(userId: string): Promise<string[]> {
+    const rows = await this.db().selectFrom('conversation_owners').select('conversation_id').where('user_id', '=', userId).execute();
+    return rows.map((row) => row.conversation_id);
+  }
+
   /** Deletes the user's rows from each table in order, in one transaction (erasure.ts lists them). */
   erase(userId: string, erasures: readonly TableErasure[]): Promise<Record<string, number>> {
     return this.db().transaction().execute((tx) => eraseRows(tx, userId, erasures));

@@ -81,6 +81,8 @@ export interface EventBus {
   progress(conversationId: string): Promise<ReplyProgress[]>;
   /** The conversation's events kept after cursor `after` (replay.ts), or why they cannot be trusted. */
   replay(conversationId: string, after: string): Promise<Replay<ConversationEvent>>;
+  /** Drops everything kept of these conversations (replay and progress): their user's data is being erased. */
+  forget(conversationIds: readonly string[]): Promise<void>;
   /** Asks whichever instance generates the reply to stop it. */
   requestCancel(replyId: string): Promise<void>;
   /** Calls `handler` for every cancel request, from any instance. */
@@ -146,6 +148,12 @@ export function createMemoryEventBus(retention: ReplayRetention = DEFAULT_REPLAY
     },
     async replay(conversationId, after) {
       return log.read(conversationId, after);
+    },
+    async forget(conversationIds) {
+      for (const id of conversationIds) {
+        log.forget(id);
+        streaming.delete(id);
+      }
     },
     async close() {
       listeners.clear();
@@ -276,6 +284,10 @@ export function createRedisEventBus(publisher: Redis, subscriber: Redis, prefix 
     async replay(conversationId, after) {
       const answer = (await publisher.eval(REDIS_READ, 2, ...logKeys(conversationId), after)) as [string | null, string | null, Array<[string, string[]]>];
       return replayFromRedis<ConversationEvent>(answer, after);
+    },
+    async forget(conversationIds) {
+      const keys = conversationIds.flatMap((id) => [progressKey(id), ...logKeys(id)]);
+      if (keys.length > 0) await publisher.del(...keys);
     },
     async close() {
       listeners.clear();

@@ -71,6 +71,8 @@ export interface MemoryReplayLog<E extends Cursored> {
   append(conversationId: string, event: E): E & { cursor: string };
   /** The events kept after `after`. */
   read(conversationId: string, after: string): Replay<E>;
+  /** Drops what is kept of the conversation (its user's data is being erased). */
+  forget(conversationId: string): void;
 }
 
 /** A replay log in memory, kept as `retention` says. */
@@ -98,6 +100,9 @@ export function createMemoryReplayLog<E extends Cursored>(retention: ReplayReten
       log.entries.push(numbered);
       trim(log, at);
       return numbered;
+    },
+    forget(conversationId) {
+      logs.delete(conversationId);
     },
     read(conversationId, after) {
       const log = logs.get(conversationId);
