@@ -36,6 +36,9 @@ const CAPTURES: Record<string, (data: any) => Record<string, string>> = {
 /** Examples only an admin may run: the test runs them as a user named in ADMIN_EMAILS. */
 const AS_ADMIN = new Set(['GenerationDeadLetters', 'ModerationPolicy', 'SetModerationPolicy', 'SystemStatus', 'GrantCredits', 'UsageReport', 'RunRetention', 'DeleteAccount']);
 
+/** Examples that end every session of their user: run as a user of their own, so the examples after them keep theirs. */
+const AS_OTHER_USER = new Set(['LogoutEverywhere']);
+
 /** Replaces each "<name>" string with state[name]. */
 function resolve(value: unknown, state: Record<string, string>, file: string): unknown {
   if (typeof value === 'string') {
@@ -137,7 +140,11 @@ describe('examples/*.graphql', () => {
           expect(events.errors).toEqual([]);
           return;
         }
-        const token = AS_ADMIN.has(example.operationName) ? await adminToken() : state.accessToken;
+        const token = AS_ADMIN.has(example.operationName)
+          ? await adminToken()
+          : AS_OTHER_USER.has(example.operationName)
+            ? (await t.signUp('Elsewhere')).token
+            : state.accessToken;
         const result = await t.gql(example.document, variables, token);
         expect(result.errors).toBeUndefined();
         expect(result.status).toBe(200);
