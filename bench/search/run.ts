@@ -58,11 +58,13 @@ function sentence(rand: () => number): string {
 /**
  * The queries timed: what a user types, and the filters. Within one conversation (~50 messages here) the planner
  * rightly reads the conversation's b-tree instead of the GIN index (`gin: false`): every other query must use it.
+ * With --quick (10,000 messages) a word in one message of ten is cheaper to find by reading the table, and the
+ * planner does so: there only the selective queries must use the GIN index.
  */
-const QUERIES: Array<{ name: string; query: string; conversation?: boolean; secondPage?: boolean; role?: 'USER'; gin?: false }> = [
+const QUERIES: Array<{ name: string; query: string; conversation?: boolean; secondPage?: boolean; role?: 'USER'; gin?: false; selective?: true }> = [
   { name: 'common word (tea, ~10%)', query: 'tea' },
-  { name: 'rare word (lighthouse, ~0.3%)', query: 'lighthouse' },
-  { name: 'phrase ("lighthouse keeper")', query: '"lighthouse keeper"' },
+  { name: 'rare word (lighthouse, ~0.3%)', query: 'lighthouse', selective: true },
+  { name: 'phrase ("lighthouse keeper")', query: '"lighthouse keeper"', selective: true },
   { name: 'word and exclusion (storm -tea)', query: 'storm -tea' },
   { name: 'OR (storm or lighthouse)', query: 'storm or lighthouse' },
   { name: 'common word, one conversation', query: 'tea', conversation: true, gin: false },
@@ -147,7 +149,7 @@ async function measure(engine: string, config: Parameters<typeof openDatabase>[0
       const explained = await search.explainPage(q.query, LANGUAGES, filters, position, PAGE_SIZE);
       if (!plan) plan = explained;
       const indexes = [...new Set([...explained.matchAll(/Index (?:Only )?Scan (?:using|on) (messages_\w+)/g)].map((m) => m[1]))];
-      const ok = q.gin === false || indexes.includes('messages_search');
+      const ok = q.gin === false || indexes.includes('messages_search') || (QUICK && !q.selective);
       results.push({ name: q.name, matches, p50Ms: nearestRank(times, 0.5), p99Ms: nearestRank(times, 0.99), indexes, ok });
     }
     return { engine, messages: MESSAGES, seedSeconds, queries: results, plan };
