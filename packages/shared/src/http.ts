@@ -31,9 +31,11 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text);
 }
 
-class BodyTooLarge extends Error {}
+/** Thrown by `readBody` for a body over its limit. */
+export class BodyTooLarge extends Error {}
 
-async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+/** The request's body as text, at most `limit` bytes (BodyTooLarge beyond). */
+export async function readBody(req: IncomingMessage, limit: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {

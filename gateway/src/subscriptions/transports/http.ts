@@ -1,11 +1,8 @@
-/** What the HTTP transports (SSE, multipart) answer alike: JSON errors, refused connections, bounded bodies. */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+/** What the HTTP transports (SSE, multipart) answer alike: JSON errors and refused connections (bodies: @chat/shared/http's readBody). */
+import type { ServerResponse } from 'node:http';
 import { GraphQLError } from 'graphql';
 import { ErrorCode } from '@chat/shared/errors';
 import { SUBSCRIPTION_QUOTA_RETRY_AFTER_SECONDS, type Refusal } from '../connection';
-
-/** Thrown by `readJsonBody` for a body over its limit. */
-export class BodyTooLargeError extends Error {}
 
 /** Sends `{ errors: [{ message, extensions: { code } }] }` with `status`. */
 export function sendJsonError(res: ServerResponse, status: number, message: string, code: string, extensions: Record<string, unknown> = {}): void {
@@ -29,14 +26,3 @@ export function streamEndedError(reason: string): ReturnType<GraphQLError['toJSO
   return new GraphQLError(reason, { extensions: { code: ErrorCode.UNAUTHENTICATED } }).toJSON();
 }
 
-/** The request's body as text, at most `limit` bytes. */
-export async function readJsonBody(req: IncomingMessage, limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new BodyTooLargeError();
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}

@@ -12,7 +12,8 @@ import type { FormattedExecutionResult } from 'graphql-ws';
 import { ErrorCode } from '@chat/shared/errors';
 import type { ConnectionState } from '../connection';
 import type { OperationRunner } from '../runner';
-import { BodyTooLargeError, readJsonBody, refusalResponse, sendJsonError, streamEndedError } from './http';
+import { BodyTooLarge, readBody } from '@chat/shared/http';
+import { refusalResponse, sendJsonError, streamEndedError } from './http';
 
 /** The boundary between parts (Apollo's clients expect `graphql`). */
 export const MULTIPART_BOUNDARY = 'graphql';
@@ -53,9 +54,9 @@ export function createMultipartTransport(runner: OperationRunner, options: Multi
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let payload: { query?: unknown; variables?: unknown; operationName?: unknown; extensions?: unknown };
     try {
-      payload = JSON.parse(await readJsonBody(req, MULTIPART_MAX_BODY_BYTES));
+      payload = JSON.parse(await readBody(req, MULTIPART_MAX_BODY_BYTES));
     } catch (error) {
-      if (error instanceof BodyTooLargeError) return sendJsonError(res, 413, 'The request body is too large.', 'BAD_REQUEST');
+      if (error instanceof BodyTooLarge) return sendJsonError(res, 413, 'The request body is too large.', 'BAD_REQUEST');
       return sendJsonError(res, 400, 'The body is not valid JSON.', 'BAD_REQUEST');
     }
     if (typeof payload?.query !== 'string') return sendJsonError(res, 400, 'The body must carry a "query" string.', 'BAD_REQUEST');

@@ -17,7 +17,8 @@ import { contractError, ErrorCode } from '@chat/shared/errors';
 import type { ConnectionState, Peer } from '../connection';
 import { cursorOf, withResumeCursor } from '../resume';
 import type { OperationRunner, RunningOperation } from '../runner';
-import { readJsonBody, refusalResponse, sendJsonError, streamEndedError } from './http';
+import { readBody } from '@chat/shared/http';
+import { refusalResponse, sendJsonError, streamEndedError } from './http';
 
 /** How long a reserved stream waits for its event stream to connect before the reservation is dropped (ms). */
 export const SSE_RESERVATION_TIMEOUT_MS = 30_000;
@@ -196,7 +197,7 @@ export function createSseTransport(runner: OperationRunner, options: SseTranspor
       method: req.method ?? 'GET',
       url: req.url ?? '/',
       headers: { get: (key) => header(req, key) },
-      body: () => readJsonBody(req, SSE_MAX_BODY_BYTES),
+      body: () => readBody(req, SSE_MAX_BODY_BYTES),
       raw: req,
       context,
     });
