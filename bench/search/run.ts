@@ -58,11 +58,12 @@ function sentence(rand: () => number): string {
 /**
  * The queries timed: what a user types, and the filters. Within one conversation (~50 messages here) the planner
  * rightly reads the conversation's b-tree instead of the GIN index (`gin: false`): every other query must use it.
- * With --quick (10,000 messages) a word in one message of ten is cheaper to find by reading the table, and the
- * planner does so: there only the selective queries must use the GIN index.
+ * The first page of a word in one message of ten is read from the table (a parallel scan on the server): the planner
+ * finds that cheaper at either size, so that query is timed and its plan shown but not held to the index. With
+ * --quick (10,000 messages) the same goes for every query but the selective ones (a rare word, a phrase).
  */
 const QUERIES: Array<{ name: string; query: string; conversation?: boolean; secondPage?: boolean; role?: 'USER'; gin?: false; selective?: true }> = [
-  { name: 'common word (tea, ~10%)', query: 'tea' },
+  { name: 'common word (tea, ~10%)', query: 'tea', gin: false },
   { name: 'rare word (lighthouse, ~0.3%)', query: 'lighthouse', selective: true },
   { name: 'phrase ("lighthouse keeper")', query: '"lighthouse keeper"', selective: true },
   { name: 'word and exclusion (storm -tea)', query: 'storm -tea' },
