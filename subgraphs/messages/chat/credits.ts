@@ -32,12 +32,12 @@ export interface HoldRequest {
  */
 export async function holdReplyCredits(ctx: Context, target: Omit<GenerationJob, 'replyId'>, request: HoldRequest): Promise<ReplyHold> {
   const promptTokens = await promptTokenBound(ctx.store, target, request.leafId, request.pending);
-  const { provider, price } = ctx.catalogue.route(target.settings.provider, target.settings.model);
+  const { price } = ctx.catalogue.route(target.settings.provider, target.settings.model);
   const amount = creditsFor({ promptTokens, completionTokens: target.settings.maxTokens }, price);
   const replyId = request.replyId ?? randomUUID();
   const key = request.key ?? replyId;
-  // The provider asked for: a user with their own key for it holds nothing.
-  const providerId = target.settings.provider ?? provider.config.id;
+  // The provider asked for (never its fallback): a user with their own key for it holds nothing.
+  const providerId = ctx.catalogue.asked(target.settings.provider).config.id;
   const { holdCredits } = await ctx.peers.users.call(
     HoldCreditsDocument,
     { input: { key, replyId, amount, reason: 'reply', provider: providerId } },

@@ -256,7 +256,7 @@ export class ReplyGenerator {
   private async routeOf(job: GenerationJob, reply: MessageRow): Promise<Route> {
     const { catalogue, providerKey } = this.deps;
     if (!onOwnKey(reply)) return catalogue.route(job.settings.provider, job.settings.model);
-    const providerId = job.settings.provider ?? catalogue.list()[0].config.id;
+    const providerId = catalogue.asked(job.settings.provider).config.id;
     const key = await providerKey(job.userId, providerId);
     if (!key) throw new Error(`your own key for ${providerId} was removed; set it again, or regenerate to use credits.`);
     return catalogue.withKey(providerId, job.settings.model, key);

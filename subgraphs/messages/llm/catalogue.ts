@@ -90,6 +90,11 @@ export class LlmCatalogue {
     return this.entries.get(id);
   }
 
+  /** The provider a conversation names; the default (first) one when it names none, or one no longer configured. */
+  asked(providerId: string | null | undefined): CatalogueProvider {
+    return (providerId != null && this.get(providerId)) || this.list()[0];
+  }
+
   /** Reads every models endpoint now, then again every `modelsRefreshMs`, in the background. */
   start(): void {
     void this.refresh();
@@ -167,7 +172,7 @@ export class LlmCatalogue {
 
   /** A reply on the user's own key for `providerId`: that provider, never a fallback (which would cost credits), at no charge. */
   withKey(providerId: string | null | undefined, model: string, apiKey: string): Route {
-    const provider = (providerId != null && this.get(providerId)) || this.list()[0];
+    const provider = this.asked(providerId);
     const client = createLlmProvider(provider.config, this.config, apiKey);
     return { provider: { ...provider, client }, model, price: FREE };
   }
@@ -177,7 +182,7 @@ export class LlmCatalogue {
    * fallback's default model. A provider no longer configured answers with the default one.
    */
   route(providerId: string | null | undefined, model: string): Route {
-    const asked = (providerId != null && this.get(providerId)) || this.list()[0];
+    const asked = this.asked(providerId);
     const fallback = asked.config.fallback ? this.get(asked.config.fallback) : undefined;
     if (asked.status() !== 'UP' && fallback && fallback.status() === 'UP') {
       const fallbackModel = fallback.config.defaultModel ?? fallback.models()[0]?.id;
