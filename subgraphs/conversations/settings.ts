@@ -4,6 +4,7 @@
  */
 import type { Viewer } from '@chat/shared/auth';
 import { badInput } from '@chat/shared/errors';
+import { chooseModel, ModelChoiceError } from '@chat/shared/llm-config';
 import { numberIn, text } from '@chat/shared/validate';
 import type { Context } from './context';
 import type { ConversationSettingsInput } from './generated/graphql';
@@ -64,7 +65,7 @@ export async function mergeSettings(
   const provider = input?.provider == null ? undefined : text('settings.provider', input.provider, { min: 1, max: SETTINGS_BOUNDS.idMax }).trim();
   const model = input?.model == null ? undefined : text('settings.model', input.model, { min: 1, max: SETTINGS_BOUNDS.idMax }).trim();
   if (choose || provider !== undefined || model !== undefined) {
-    const chosen = await chooseModel(ctx, viewer, provider ?? merged.provider, model ?? (provider === undefined || provider === merged.provider ? merged.model : undefined));
+    const chosen = await catalogueChoice(ctx, viewer, provider ?? merged.provider, model ?? (provider === undefined || provider === merged.provider ? merged.model : undefined));
     merged.provider = chosen.provider;
     merged.model = chosen.model;
     // A model's own context window is the conversation's unless it asks for another.
@@ -78,14 +79,15 @@ export async function mergeSettings(
   return merged;
 }
 
-/** A provider of the catalogue and one of its models (`model` unset or empty: its default, else the first it offers). */
-async function chooseModel(ctx: Context, viewer: Viewer, providerId: string, model: string | undefined) {
+/** A provider of the messages subgraph's catalogue and one of its models (`model` unset or empty: its default, else the first it offers). */
+async function catalogueChoice(ctx: Context, viewer: Viewer, providerId: string, model: string | undefined) {
   const { llmProviders } = await ctx.peers.messages.call(ModelCatalogueDocument, {}, { actingFor: viewer });
-  const provider = llmProviders.find((p) => p.id === providerId);
-  if (!provider) throw badInput('settings.provider', `must be one of ${llmProviders.map((p) => p.id).join(', ')}`);
-  const wanted = model || ctx.config.llm.providers.find((p) => p.id === providerId)?.defaultModel || provider.models[0]?.id;
-  const found = provider.models.find((m) => m.id === wanted);
-  if (found) return { provider: provider.id, model: found.id, contextWindowTokens: found.contextWindowTokens ?? undefined };
-  if (provider.models.length === 0) throw badInput('settings.model', `provider "${provider.id}" offers no models yet; try again shortly`);
-  throw badInput('settings.model', `must be one of the models of provider "${provider.id}": ${provider.models.map((m) => m.id).join(', ')}`);
+  const offered = llmProviders.map((p) => ({ ...p, defaultModel: ctx.config.llm.providers.find((c) => c.id === p.id)?.defaultModel }));
+  try {
+    const chosen = chooseModel(offered, providerId, model || undefined);
+    return { provider: chosen.provider.id, model: chosen.model.id, contextWindowTokens: chosen.model.contextWindowTokens ?? undefined };
+  } catch (error) {
+    if (error instanceof ModelChoiceError) throw badInput(`settings.${error.field}`, error.message);
+    throw error;
+  }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { loadConfig } from './config';
-import { loadLlmProviders, parseLlmConfig, priceOf } from './llm-config';
+import { chooseModel, loadLlmProviders, ModelChoiceError, parseLlmConfig, priceOf } from './llm-config';
 
 const TWO_PROVIDERS = `# a local server for the cheap models, an API for the premium one
 providers:
@@ -75,5 +75,34 @@ describe('deploy/llm.example.yaml', () => {
       ['local', 'openai', 'cloud'],
       ['cloud', 'anthropic', undefined],
     ]);
+  });
+});
+
+describe('chooseModel', () => {
+  const offered = [
+    { id: 'local', models: [{ id: 'a' }, { id: 'b' }] },
+    { id: 'cloud', defaultModel: 'c2', models: [{ id: 'c1' }, { id: 'c2' }] },
+    { id: 'empty', models: [] },
+  ];
+
+  it('takes the first provider, its default model, else its first model, when none is named', () => {
+    expect(chooseModel(offered, null, null)).toEqual({ provider: offered[0], model: { id: 'a' } });
+    expect(chooseModel(offered, 'cloud', undefined).model).toEqual({ id: 'c2' });
+    expect(chooseModel(offered, 'cloud', 'c1').model).toEqual({ id: 'c1' });
+  });
+
+  it('refuses what is not offered, naming the allowed values and the setting at fault', () => {
+    expect(() => chooseModel(offered, 'gemini', null)).toThrow(new ModelChoiceError('provider', 'must be one of local, cloud, empty'));
+    expect(() => chooseModel(offered, 'cloud', 'a')).toThrow('must be one of the models of provider "cloud": c1, c2');
+    expect(() => chooseModel(offered, 'empty', null)).toThrow('provider "empty" offers no models yet; try again shortly');
+    const refusal = (providerId: string, model: string | null) => {
+      try {
+        chooseModel(offered, providerId, model);
+      } catch (error) {
+        return error as ModelChoiceError;
+      }
+      throw new Error('not refused');
+    };
+    expect([refusal('gemini', null).field, refusal('cloud', 'a').field]).toEqual(['provider', 'model']);
   });
 });

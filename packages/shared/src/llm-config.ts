@@ -188,3 +188,39 @@ export function priceOf(provider: LlmProviderConfig, model: string): ModelPrice 
     ? { creditsPerPromptToken: configured.creditsPerPromptToken, creditsPerCompletionToken: configured.creditsPerCompletionToken }
     : provider.price;
 }
+
+/** A provider as a catalogue offers it: its id, its configured default model, and the models it offers now. */
+export interface OfferedProvider<M extends { id: string }> {
+  id: string;
+  defaultModel?: string;
+  models: M[];
+}
+
+/** Why a provider or model is refused, naming what may be picked instead; `field` is the setting at fault. */
+export class ModelChoiceError extends Error {
+  constructor(
+    readonly field: 'provider' | 'model',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The provider and model a conversation may ask for among `offered` (the messages subgraph's catalogue, as either
+ * subgraph sees it): `providerId` (default: the first provider) and `model` (default: the provider's default model,
+ * else the first it offers); ModelChoiceError naming the allowed values otherwise.
+ */
+export function chooseModel<P extends OfferedProvider<{ id: string }>>(
+  offered: readonly P[],
+  providerId: string | null | undefined,
+  model: string | null | undefined,
+): { provider: P; model: P['models'][number] } {
+  const provider = providerId == null ? offered[0] : offered.find((p) => p.id === providerId);
+  if (!provider) throw new ModelChoiceError('provider', `must be one of ${offered.map((p) => p.id).join(', ')}`);
+  const wanted = model ?? provider.defaultModel ?? provider.models[0]?.id;
+  const found = provider.models.find((m) => m.id === wanted);
+  if (found) return { provider, model: found };
+  if (provider.models.length === 0) throw new ModelChoiceError('model', `provider "${provider.id}" offers no models yet; try again shortly`);
+  throw new ModelChoiceError('model', `must be one of the models of provider "${provider.id}": ${provider.models.map((m) => m.id).join(', ')}`);
+}

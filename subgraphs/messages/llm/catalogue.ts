@@ -3,7 +3,7 @@
  * models endpoint lists, read in the background and never on a request's path), their prices, and each
  * provider's health. Replies are routed through it, to a provider's fallback while that provider is down.
  */
-import { priceOf, type LlmProviderConfig, type ModelPrice } from '@chat/shared/llm-config';
+import { chooseModel, priceOf, type LlmProviderConfig, type ModelPrice } from '@chat/shared/llm-config';
 import type { Logger } from 'pino';
 import { createBaseProvider, createLlmProvider } from './index';
 import type { ResilientProvider } from './resilient';
@@ -46,16 +46,6 @@ export interface Route {
 
 /** The price of a reply on its user's own key. */
 const FREE: ModelPrice = { creditsPerPromptToken: 0, creditsPerCompletionToken: 0 };
-
-/** Why a provider or model is refused: what the caller may pick instead. */
-export class CatalogueChoiceError extends Error {
-  constructor(
-    readonly field: 'provider' | 'model',
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /** Catalogue of the configured providers. */
 export class LlmCatalogue {
@@ -140,17 +130,12 @@ export class LlmCatalogue {
 
   /**
    * The provider and model a conversation may ask for: `providerId` (default: the first provider) and `model`
-   * (default: the provider's default model, else the first it offers). Refuses with the allowed values otherwise.
+   * (default: the provider's default model, else the first it offers); ModelChoiceError naming the allowed values otherwise.
    */
   choose(providerId: string | null | undefined, model: string | null | undefined): { provider: CatalogueProvider; model: CatalogueModel } {
-    const provider = providerId == null ? this.list()[0] : this.get(providerId);
-    if (!provider) throw new CatalogueChoiceError('provider', `must be one of ${this.list().map((p) => p.config.id).join(', ')}`);
-    const models = provider.models();
-    const wanted = model ?? provider.config.defaultModel ?? models[0]?.id;
-    const found = models.find((m) => m.id === wanted);
-    if (found) return { provider, model: found };
-    if (models.length === 0) throw new CatalogueChoiceError('model', `provider "${provider.config.id}" lists no models yet (status ${provider.status()})`);
-    throw new CatalogueChoiceError('model', `must be one of the models of provider "${provider.config.id}": ${models.map((m) => m.id).join(', ')}`);
+    const offered = this.list().map((entry) => ({ id: entry.config.id, defaultModel: entry.config.defaultModel, models: entry.models(), entry }));
+    const chosen = chooseModel(offered, providerId, model);
+    return { provider: chosen.provider.entry, model: chosen.model };
   }
 
   /**

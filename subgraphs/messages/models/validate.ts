@@ -1,11 +1,11 @@
 /** validateLlmSettings: one tiny real call to the provider and model a conversation would use. */
 import { requireViewer } from '@chat/shared/auth';
 import { badInput } from '@chat/shared/errors';
+import { ModelChoiceError } from '@chat/shared/llm-config';
 import { rateLimited } from '@chat/shared/rate-limit';
 import type { Context } from '../context';
 import type { ConversationSettingsInput } from '../generated/graphql';
 import { ProviderKeyDocument } from '../generated/peers/users';
-import { CatalogueChoiceError } from '../llm/catalogue';
 
 /** Validation calls one user may make a minute: each is a real (if tiny) call to a provider. */
 export const VALIDATIONS_PER_MINUTE = 10;
@@ -17,7 +17,7 @@ export async function validateLlmSettings(ctx: Context, settings: ConversationSe
   try {
     choice = ctx.catalogue.choose(settings.provider, settings.model);
   } catch (error) {
-    if (error instanceof CatalogueChoiceError) throw badInput(`settings.${error.field}`, error.message);
+    if (error instanceof ModelChoiceError) throw badInput(`settings.${error.field}`, error.message);
     throw error;
   }
   const decision = await ctx.rateLimiter.hit(`llm-validate:${viewer.id}`, VALIDATIONS_PER_MINUTE, 60_000);
