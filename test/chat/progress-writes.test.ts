@@ -39,28 +39,32 @@ describe('progress writes under a budget (PGlite)', () => {
     await llm?.close();
   });
 
-  /** The messages subgraph's database queries while one reply of `tokens` tokens is sent, streamed and completed. */
-  async function queriesForReply(tokens: number): Promise<number> {
+  /** The progress writes (chat_reply_progress_writes_total) of one reply of `tokens` tokens, and how long it took from send to end. */
+  async function progressWritesOfReply(tokens: number): Promise<{ writes: number; elapsedMs: number }> {
     llm.setBehaviour({ tokens: Array.from({ length: tokens }, (_, i) => ` w${i}`), tokenDelayMs: TOKEN_DELAY_MS });
     const client = wsClient(t.gatewayUrl, user.token);
     const sub = collect<{ kind: string }>(client, `subscription($id: ID!) { conversationEvents(conversationId: $id) { kind } }`, { id: conversationId }, 'conversationEvents');
     await new Promise((r) => setTimeout(r, 200));
-    const stats = t.system.subgraphs.messages.service.stats;
-    const before = stats.queries;
+    const counter = t.system.subgraphs.messages.service.telemetry.metrics.registry.getSingleMetric('chat_reply_progress_writes_total');
+    const written = async () => (await counter!.get()).values.reduce((sum, v) => sum + v.value, 0);
+    const before = await written();
+    const started = performance.now();
     const sent = await t.gql(`mutation($id: ID!) { sendMessage(input: { conversationId: $id, content: "Count these." }) { reply { id } } }`, { id: conversationId }, user.token);
     expect(sent.errors).toBeUndefined();
     await sub.until((events) => events.some((e) => e.kind === 'REPLY_COMPLETED'));
-    const used = stats.queries - before;
+    const elapsedMs = performance.now() - started;
+    const writes = (await written()) - before;
     sub.stop();
     await client.dispose();
-    return used;
+    return { writes, elapsedMs };
   }
 
   it('writes a long reply’s progress a few times, not once per flush interval', async () => {
-    const short = await queriesForReply(2);
-    // 60 tokens, 10 ms apart: about 600 ms of streaming, 60 flush intervals, 3 budgeted writes.
-    const long = await queriesForReply(60);
-    expect(long - short).toBeLessThanOrEqual(5);
-    expect(long - short).toBeGreaterThanOrEqual(1);
+    const short = await progressWritesOfReply(2);
+    // 60 tokens, 10 ms apart: at least 600 ms of streaming, 60 flush intervals, one budgeted write each 200 ms.
+    const long = await progressWritesOfReply(60);
+    expect(long.writes).toBeGreaterThanOrEqual(2);
+    // However slow the machine, never more than one write per 200 ms of a reply's life.
+    for (const reply of [short, long]) expect(reply.writes).toBeLessThanOrEqual(Math.floor(reply.elapsedMs / 200));
   });
 });

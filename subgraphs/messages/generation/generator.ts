@@ -310,6 +310,7 @@ export class ReplyGenerator {
           flushed = Date.now();
           const text = state.text;
           // Progress writes run behind the stream, one at a time, never holding up the next token.
+          metrics.progressWrites.inc();
           queueWrite((previous) => previous.then(() => store.saveProgress(job.replyId, text)).catch((err) => log.warn({ err }, 'saving reply progress failed')));
         }
       }

@@ -16,6 +16,7 @@ export class ReplyMetrics {
   readonly tokens: Counter<'provider' | 'model' | 'kind'>;
   readonly credits: Counter;
   readonly jobAge: Histogram;
+  readonly progressWrites: Counter;
   private readonly models = new BoundedLabel(MAX_MODEL_NAMES);
 
   constructor(private readonly registry: Registry) {
@@ -38,6 +39,8 @@ export class ReplyMetrics {
     this.tokens = new Counter({ name: `${METRIC_PREFIX}tokens_total`, help: 'Tokens spent, prompt and completion.', labelNames: ['provider', 'model', 'kind'], registers });
     this.credits = new Counter({ name: `${METRIC_PREFIX}credits_charged_total`, help: 'Credits charged for replies.', registers });
     this.jobAge = new Histogram({ name: `${METRIC_PREFIX}generation_job_age_seconds`, help: 'From a reply being queued to a worker starting it.', buckets: LATENCY_BUCKETS, registers });
+    // The write load streaming puts on the database (bounded by REPLY_PROGRESS_WRITES_PER_SECOND).
+    this.progressWrites = new Counter({ name: `${METRIC_PREFIX}reply_progress_writes_total`, help: 'Texts-so-far of streaming replies written to the database.', registers });
   }
 
   /** The queue depth gauge, reading `load` at each scrape (the generator calls this once). */
