@@ -27,6 +27,9 @@ import { attachSubscriptionServer } from './subscriptions';
 /** The committed supergraph the gateway serves (composed by `npm run compose`, never introspected at run time). */
 export const SUPERGRAPH_FILE = new URL('../../supergraph.graphql', import.meta.url);
 
+/** The environment variable @apollo/gateway reads to turn off its usage metrics to Apollo. */
+export const APOLLO_TELEMETRY_SWITCH = 'APOLLO_TELEMETRY_DISABLED';
+
 /** A running gateway. */
 export interface RunningGateway extends RunningServer {
   url: string;
@@ -58,6 +61,8 @@ export async function startGateway(config: Config, keyring: ServiceKeyring, opti
   const formatError = gatewayErrorFormatter(telemetry.log);
   // One data source per subgraph for HTTP operations and subscription events: one pool, one set of observers.
   const dataSource = sharedDataSources(signer, { telemetry, metrics });
+  // @apollo/gateway reads only this variable, in its constructor; unset, it would phone home (and hold a stopping process open).
+  process.env[APOLLO_TELEMETRY_SWITCH] = config.apolloTelemetry ? 'false' : 'true';
   const gateway = new ApolloGateway({
     supergraphSdl,
     buildService: ({ name, url }) => dataSource(name, config.subgraphUrls[name as SubgraphName] ?? url ?? ''),

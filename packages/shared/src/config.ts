@@ -122,6 +122,8 @@ export interface Config {
   trustProxy: boolean;
   /** Whether the gateway serves GraphiQL (GET /graphql from a browser, and /): on unless NODE_ENV=production. */
   graphiql: boolean;
+  /** Whether @apollo/gateway may send Apollo its anonymous usage metrics (an HTTPS call at start and at each stop): off unless asked for. */
+  apolloTelemetry: boolean;
   /** The gateway's limits on GraphQL operations, each refused before execution (gateway/src/limits.ts). */
   limits: {
     maxDepth: number;
@@ -334,6 +336,8 @@ export function loadConfig(env: Env = process.env): Config {
       serviceName: env.OTEL_SERVICE_NAME || undefined,
     },
     graphiql: bool(env, 'GRAPHIQL', nodeEnv !== 'production'),
+    // Apollo's own switch, with the opposite default: nothing leaves the deployment unless the operator says so.
+    apolloTelemetry: !bool(env, 'APOLLO_TELEMETRY_DISABLED', true),
     limits: {
       maxDepth: int(env, 'MAX_QUERY_DEPTH', 12, 1),
       maxAliases: int(env, 'MAX_ALIASES', 30, 0),
