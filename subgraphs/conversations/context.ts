@@ -4,7 +4,7 @@ import { keyedLoader } from '@chat/shared/loaders';
 import type { PeerClient } from '@chat/shared/peer-client';
 import { requestContext, type SharedContext } from '@chat/shared/request-context';
 import type { RequestIdentity } from '@chat/shared/subgraph';
-import type { ConversationsRetention } from './retention-job';
+import type { ConversationsRetention } from './lifecycle/retention-job';
 import type { ConversationRow, ConversationsStore } from './store';
 
 /** The subgraphs the conversations subgraph calls (operations in peers/<name>.graphql). */

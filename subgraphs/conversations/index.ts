@@ -10,7 +10,7 @@ import { DailyJob } from '@chat/shared/retention';
 import { createTelemetry } from '@chat/shared/telemetry';
 import { createContext, PEERS, type Context } from './context';
 import { resolvers } from './resolvers';
-import { ConversationsRetention } from './retention-job';
+import { ConversationsRetention } from './lifecycle/retention-job';
 import { ConversationsStore, migrations, type ConversationsTables } from './store';
 
 /** The conversations subgraph's schema document. */

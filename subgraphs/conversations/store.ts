@@ -152,7 +152,7 @@ export class ConversationsStore {
     return this.database.db;
   }
 
-  /** Runs `work` in one transaction (erasure.ts, retention.ts). */
+  /** Runs `work` in one transaction (erasure.ts). */
   transaction<T>(work: (tx: Kysely<ConversationsTables>) => Promise<T>): Promise<T> {
     return this.db.transaction().execute(work);
   }

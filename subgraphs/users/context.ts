@@ -6,10 +6,10 @@ import type { RateLimiter } from '@chat/shared/rate-limit';
 import { requestContext, type SharedContext } from '@chat/shared/request-context';
 import type { RequestIdentity } from '@chat/shared/subgraph';
 import type { Logger } from '@chat/shared/log';
-import type { SigningKeys } from './keys';
-import type { ErasureWorker } from './saga/worker';
-import type { CreditLedger } from './ledger';
-import type { ProviderKeyStore } from './provider-key-store';
+import type { SigningKeys } from './auth/signing-keys';
+import type { ErasureWorker } from './account/saga-worker';
+import type { CreditLedger } from './credits/ledger';
+import type { ProviderKeyStore } from './provider-keys/provider-key-store';
 import type { PersonaRow, UserRow, UsersStore } from './store';
 
 /** Per-request context of the users subgraph. */

@@ -1,6 +1,6 @@
 /**
  * The users subgraph's own part of erasing a user: the last step of deleteAccount's saga, run once
- * every other subgraph has erased its part (saga/worker.ts). A new table holding a user's rows is one
+ * every other subgraph has erased its part (account/saga-worker.ts). A new table holding a user's rows is one
  * more line in USERS_ERASURE (before `users`, which the others reference).
  */
 import type { TableErasure } from '@chat/shared/erasure';

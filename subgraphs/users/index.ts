@@ -13,15 +13,15 @@ import type { ServiceSigner } from '@chat/shared/service-auth';
 import { refusalPeriodMs } from '@chat/shared/session-revocation';
 import { createTelemetry } from '@chat/shared/telemetry';
 import { AuditLog } from '@chat/shared/audit';
-import { loadSigningKeys, type SigningKeys } from './keys';
-import { CreditLedger } from './ledger';
-import { decoyHash } from './passwords';
-import { ProviderKeyStore } from './provider-key-store';
-import { startRefillSchedule } from './refill';
+import { loadSigningKeys, type SigningKeys } from './auth/signing-keys';
+import { CreditLedger } from './credits/ledger';
+import { decoyHash } from './auth/passwords';
+import { ProviderKeyStore } from './provider-keys/provider-key-store';
+import { startRefillSchedule } from './credits/refill';
 import { createContext, type Context } from './context';
 import { resolvers } from './resolvers';
-import { REMOTE_STEPS } from './saga/store';
-import { ErasureWorker } from './saga/worker';
+import { REMOTE_STEPS } from './account/saga-store';
+import { ErasureWorker } from './account/saga-worker';
 import { migrations, UsersStore, type UsersTables } from './store';
 
 /** The users subgraph's schema document. */

@@ -5,7 +5,7 @@ import { TEST_DATABASE_URL } from '../../test/support/system';
 import { itMigratesIdempotently, storageFor, type Engine } from '../../test/support/stores';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { openDatabase, type Database } from '@chat/shared/db';
-import { KNOWN_ADDRESSES_PER_ACCOUNT } from './sessions';
+import { KNOWN_ADDRESSES_PER_ACCOUNT } from './auth/sessions';
 import { migrations, UsersStore, type UsersTables } from './store';
 
 const NAME = 'users';

@@ -4,12 +4,12 @@ import type { Migration } from 'kysely/migration';
 import type { Database } from '@chat/shared/db';
 import { DELETED_USER_ID, DELETED_USER_NAME } from '@chat/shared/erasure';
 import { isUuid } from '@chat/shared/validate';
-import { SessionStore, sessionMigrations, type SessionTables } from './sessions';
-import { ledgerMigrations, type CreditEntryRow, type CreditRefillRow } from './ledger';
-import { PersonaStore, personaMigrations, type PersonaRow } from './persona-store';
-import { providerKeyMigrations, type ProviderKeyTables } from './provider-key-store';
-import { SpendingLimitStore, spendingMigrations, type SpendingLimitRow } from './spending-store';
-import { SagaStore, sagaMigrations, type SagaTables } from './saga/store';
+import { SessionStore, sessionMigrations, type SessionTables } from './auth/sessions';
+import { ledgerMigrations, type CreditEntryRow, type CreditRefillRow } from './credits/ledger';
+import { PersonaStore, personaMigrations, type PersonaRow } from './personas/persona-store';
+import { providerKeyMigrations, type ProviderKeyTables } from './provider-keys/provider-key-store';
+import { SpendingLimitStore, spendingMigrations, type SpendingLimitRow } from './credits/spending-store';
+import { SagaStore, sagaMigrations, type SagaTables } from './account/saga-store';
 
 export type { CreditEntryRow, PersonaRow };
 
@@ -24,7 +24,7 @@ export interface UserRow {
   created_at: Date;
 }
 
-/** The users subgraph's tables (sessions keep theirs in sessions.ts). */
+/** The users subgraph's tables (sessions keep theirs in auth/sessions.ts). */
 export interface UsersTables extends SessionTables, ProviderKeyTables, SagaTables {
   users: UserRow;
   credit_ledger: CreditEntryRow;

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SUBGRAPH_NAMES } from '@chat/shared/config';
-import { MAX_BALANCE } from '../../subgraphs/users/ledger';
+import { MAX_BALANCE } from '../../subgraphs/users/credits/ledger';
 import { codeOf, conversation, send, startChat, waitForEnd, waitUntil, START_TIMEOUT_MS } from '../chat/helpers';
 import { expectError, expectOk } from '../e2e/helpers';
 import { startFakeLlm, type FakeLlmServer } from '../support/fake-llm';
@@ -28,7 +28,7 @@ const PROVIDER_KEY = /* GraphQL */ `query($provider: ID!) { providerKey(provider
 const HOLD = /* GraphQL */ `mutation($input: CreditHoldInput!) { holdCredits(input: $input) { held balance ownKey refusedBy } }`;
 const LEDGER = /* GraphQL */ `{ me { credits creditLedger(first: 100) { edges { node { kind amount reason } } } } }`;
 
-/** How often the systems here refill (the timer is shown working; the exactly-once race is in subgraphs/users/spending-and-refill.test.ts). */
+/** How often the systems here refill (the timer is shown working; the exactly-once race is in subgraphs/users/credits/spending-and-refill.test.ts). */
 const REFILL_INTERVAL_MS = 2_000;
 const REFILL_AMOUNT = 7;
 

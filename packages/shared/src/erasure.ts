@@ -1,7 +1,7 @@
 /**
  * Erasing a user's data (deleteAccount): what every subgraph's part of the saga shares. Each subgraph
  * lists, in its own erasure.ts, the rows of its tables that are the user's, in the order they go;
- * a new table is one more line there. The users subgraph drives the saga (subgraphs/users/saga).
+ * a new table is one more line there. The users subgraph drives the saga (subgraphs/users/account/saga-worker.ts).
  */
 import { sql, type Kysely } from 'kysely';
 

@@ -4,10 +4,10 @@
  * carried no token of theirs yet.
  */
 import type { Viewer } from '@chat/shared/auth';
-import type { Context } from './context';
-import type { AuthPayload } from './generated/graphql';
+import type { Context } from '../context';
+import type { AuthPayload } from '../generated/graphql';
 import type { SessionTokens } from './sessions';
-import type { UserRow } from './store';
+import type { UserRow } from '../store';
 
 /** An AuthPayload with the user as stored. */
 export type Session = Omit<AuthPayload, 'user'> & { user: UserRow };

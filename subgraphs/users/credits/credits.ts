@@ -4,10 +4,10 @@ import { canAccess, requireViewer } from '@chat/shared/auth';
 import { badInput, forbidden, notFound } from '@chat/shared/errors';
 import { pageWindow, toConnection } from '@chat/shared/pagination';
 import { isUuid, text, wholeNumber } from '@chat/shared/validate';
-import type { Context } from './context';
+import type { Context } from '../context';
 import { ledgerCursor, MAX_BALANCE, type CreditEntryRow, type CreditRefusal } from './ledger';
-import { ownKeyOf } from './provider-keys';
-import type { UserRow } from './store';
+import { ownKeyOf } from '../provider-keys/provider-keys';
+import type { UserRow } from '../store';
 
 /** The longest idempotency key and reason a caller may give. */
 const KEY_MAX = 200;

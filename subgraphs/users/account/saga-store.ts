@@ -6,7 +6,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 import { eraseRows, type TableErasure } from '@chat/shared/erasure';
-import type { SessionStore } from '../sessions';
+import type { SessionStore } from '../auth/sessions';
 
 /** The subgraphs whose step runs first, each on its own (their order does not matter). */
 export const REMOTE_STEPS = ['messages', 'conversations', 'characters'] as const;
@@ -53,7 +53,7 @@ export const sagaMigrations: Record<string, Migration> = {
   },
 };
 
-/** The password hash of an account being erased: no password verifies against it (passwords.ts). */
+/** The password hash of an account being erased: no password verifies against it (auth/passwords.ts). */
 export const ERASED_PASSWORD_HASH = 'erased';
 
 /** Reads and writes erasures; `db` is the users subgraph's database. */

@@ -2,10 +2,10 @@
 import { canAccess, requireViewer } from '@chat/shared/auth';
 import { forbidden } from '@chat/shared/errors';
 import { wholeNumber } from '@chat/shared/validate';
-import type { Context } from './context';
-import type { SpendingLimit, SpendingPeriod, UserResolvers } from './generated/graphql';
+import type { Context } from '../context';
+import type { SpendingLimit, SpendingPeriod, UserResolvers } from '../generated/graphql';
 import { MAX_BALANCE } from './ledger';
-import type { UserRow } from './store';
+import type { UserRow } from '../store';
 
 /** setSpendingLimit: the caller's limit, at most `credits` (1 to MAX_BALANCE) per period; null removes it. */
 export async function setSpendingLimit(ctx: Context, args: { period: SpendingPeriod; credits?: number | null }): Promise<UserRow> {

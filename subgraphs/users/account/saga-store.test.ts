@@ -12,8 +12,8 @@ import { storageFor, type Engine } from '../../../test/support/stores';
 import { TEST_DATABASE_URL } from '../../../test/support/system';
 import { USERS_ERASURE } from '../erasure';
 import { migrations, UsersStore, type UsersTables } from '../store';
-import { ERASED_PASSWORD_HASH, REMOTE_STEPS } from './store';
-import { retryDelayMs } from './worker';
+import { ERASED_PASSWORD_HASH, REMOTE_STEPS } from './saga-store';
+import { retryDelayMs } from './saga-worker';
 
 const NAME = 'users';
 

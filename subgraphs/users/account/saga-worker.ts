@@ -14,8 +14,8 @@ import { EraseUserDataDocument as EraseCharacters } from '../generated/peers/cha
 import { EraseUserDataDocument as EraseConversations } from '../generated/peers/conversations';
 import { EraseUserDataDocument as EraseMessages } from '../generated/peers/messages';
 import { USERS_ERASURE, rateLimitKeys } from '../erasure';
-import type { SessionStore } from '../sessions';
-import { type ErasureStepRow, type RemoteStep, type SagaStore } from './store';
+import type { SessionStore } from '../auth/sessions';
+import { type ErasureStepRow, type RemoteStep, type SagaStore } from './saga-store';
 
 /** How the worker paces itself. */
 export const ERASURE_TIMING = {

@@ -6,8 +6,8 @@
 import { canAccess, requireViewer } from '@chat/shared/auth';
 import { badInput, forbidden, notFound } from '@chat/shared/errors';
 import { LIMITS, optionalText, text } from '@chat/shared/validate';
-import type { Context } from './context';
-import type { MutationResolvers, PersonaInput, PersonaResolvers, UserResolvers } from './generated/graphql';
+import type { Context } from '../context';
+import type { MutationResolvers, PersonaInput, PersonaResolvers, UserResolvers } from '../generated/graphql';
 import type { PersonaFields } from './persona-store';
 
 /** The input's fields, checked; only those given (a new persona fills the rest). */

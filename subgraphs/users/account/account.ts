@@ -6,11 +6,11 @@ import { requireViewer } from '@chat/shared/auth';
 import { unauthenticated } from '@chat/shared/errors';
 import { rateLimited } from '@chat/shared/rate-limit';
 import { LIMITS, stripControl, text } from '@chat/shared/validate';
-import type { Context } from './context';
-import type { MutationResolvers } from './generated/graphql';
-import { hashPassword, verifyPassword } from './passwords';
-import { startSession } from './session-payload';
-import type { UserRow } from './store';
+import type { Context } from '../context';
+import type { MutationResolvers } from '../generated/graphql';
+import { hashPassword, verifyPassword } from '../auth/passwords';
+import { startSession } from '../auth/session-payload';
+import type { UserRow } from '../store';
 
 /** Password checks of one account (changePassword, deleteAccount) are counted over this window, as sign-ins are. */
 export const PASSWORD_CHECK_WINDOW_MS = 5 * 60_000;
@@ -57,7 +57,7 @@ export const accountMutations: Pick<MutationResolvers, 'updateProfile' | 'change
     return true;
   },
   /**
-   * Records the erasure of the caller's account (saga/store.ts) and returns: from that moment the
+   * Records the erasure of the caller's account (account/saga-store.ts) and returns: from that moment the
    * account cannot sign in and every session has ended; the worker erases the rest, in every
    * subgraph, however long a subgraph is away. Asked twice, there is still one erasure.
    */

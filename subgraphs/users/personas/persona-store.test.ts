@@ -2,10 +2,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { openDatabase, type Database } from '@chat/shared/db';
-import { dropSchema } from '../../test/support/postgres';
-import { TEST_DATABASE_URL } from '../../test/support/system';
-import { storageFor, type Engine } from '../../test/support/stores';
-import { migrations, UsersStore, type UsersTables } from './store';
+import { dropSchema } from '../../../test/support/postgres';
+import { TEST_DATABASE_URL } from '../../../test/support/system';
+import { storageFor, type Engine } from '../../../test/support/stores';
+import { migrations, UsersStore, type UsersTables } from '../store';
 
 const NAME = 'users';
 

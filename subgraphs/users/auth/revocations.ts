@@ -9,7 +9,7 @@
 import { badInput, forbidden } from '@chat/shared/errors';
 import { GATEWAY_SERVICE } from '@chat/shared/identity';
 import { refusalPeriodMs } from '@chat/shared/session-revocation';
-import type { Context } from './context';
+import type { Context } from '../context';
 
 /** A revoked session as the schema's RevokedSession. */
 export interface RevokedSession {

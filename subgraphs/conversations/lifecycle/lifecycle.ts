@@ -7,10 +7,10 @@
  */
 import { canAccess, requireViewer } from '@chat/shared/auth';
 import { notFound } from '@chat/shared/errors';
-import type { Context } from './context';
-import type { MutationResolvers } from './generated/graphql';
-import { RecordConversationStateDocument } from './generated/peers/messages';
-import type { ConversationRow } from './store';
+import type { Context } from '../context';
+import type { MutationResolvers } from '../generated/graphql';
+import { RecordConversationStateDocument } from '../generated/peers/messages';
+import type { ConversationRow } from '../store';
 
 /** Tells the messages subgraph the conversation's state, acting for the caller. */
 async function tellMessages(ctx: Context, row: Pick<ConversationRow, 'id' | 'deleted_at' | 'archived_at'>): Promise<void> {

@@ -1,8 +1,8 @@
 /** runRetention: an admin runs (or, dry, counts) retention now, in the messages subgraph and here, as the daily jobs do. */
 import { requireViewer } from '@chat/shared/auth';
 import { conflict, forbidden } from '@chat/shared/errors';
-import type { MutationResolvers } from './generated/graphql';
-import { RunMessageRetentionDocument } from './generated/peers/messages';
+import type { MutationResolvers } from '../generated/graphql';
+import { RunMessageRetentionDocument } from '../generated/peers/messages';
 
 /** What a run answers when another instance is running it now. */
 export const RETENTION_BUSY = 'A retention run is under way; try again when it has finished.';

@@ -7,8 +7,8 @@ import { canAccess, requireViewer } from '@chat/shared/auth';
 import { badInput, forbidden } from '@chat/shared/errors';
 import { requireService } from '@chat/shared/identity';
 import { text } from '@chat/shared/validate';
-import type { Context } from './context';
-import type { ProviderKey, UserResolvers } from './generated/graphql';
+import type { Context } from '../context';
+import type { ProviderKey, UserResolvers } from '../generated/graphql';
 import type { ProviderKeyInfo } from './provider-key-store';
 
 /** The bounds of a key a user gives: printable ASCII, as every provider's keys are. */

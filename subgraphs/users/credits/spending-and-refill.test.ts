@@ -6,13 +6,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { openDatabase, type Database } from '@chat/shared/db';
-import { dropSchema } from '../../test/support/postgres';
-import { TEST_DATABASE_URL } from '../../test/support/system';
-import { storageFor, type Engine } from '../../test/support/stores';
+import { dropSchema } from '../../../test/support/postgres';
+import { TEST_DATABASE_URL } from '../../../test/support/system';
+import { storageFor, type Engine } from '../../../test/support/stores';
 import { CreditLedger, MAX_BALANCE } from './ledger';
-import { ProviderKeyStore } from './provider-key-store';
+import { ProviderKeyStore } from '../provider-keys/provider-key-store';
 import { periodStart } from './spending-store';
-import { migrations, UsersStore, type UsersTables } from './store';
+import { migrations, UsersStore, type UsersTables } from '../store';
 
 const NAME = 'users';
 

@@ -8,7 +8,7 @@ import { sql } from 'kysely';
 import type { Config } from '@chat/shared/config';
 import type { Database } from '@chat/shared/db';
 import { exclusively, inBatches, RETENTION_BATCH, retentionCutoff } from '@chat/shared/retention';
-import type { ConversationsTables } from './store';
+import type { ConversationsTables } from '../store';
 
 /** The advisory lock of the conversations subgraph's retention ("cnvr"). */
 export const CONVERSATIONS_RETENTION_LOCK = 0x636e7672;

@@ -8,11 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { openDatabase, type Database } from '@chat/shared/db';
 import { exclusively, RETENTION_BATCH } from '@chat/shared/retention';
 import pg from 'pg';
-import { dropSchema } from '../../test/support/postgres';
-import { storageFor, type Engine } from '../../test/support/stores';
-import { TEST_DATABASE_URL } from '../../test/support/system';
+import { dropSchema } from '../../../test/support/postgres';
+import { storageFor, type Engine } from '../../../test/support/stores';
+import { TEST_DATABASE_URL } from '../../../test/support/system';
 import { CONVERSATIONS_RETENTION_LOCK, ConversationsRetention } from './retention-job';
-import { ConversationsStore, migrations, type ConversationsTables } from './store';
+import { ConversationsStore, migrations, type ConversationsTables } from '../store';
 
 const NAME = 'conversations';
 const DAY_MS = 24 * 3600_000;
