@@ -122,7 +122,7 @@ export interface Config {
   trustProxy: boolean;
   /** Whether the gateway serves GraphiQL (GET /graphql from a browser, and /): on unless NODE_ENV=production. */
   graphiql: boolean;
-  /** Whether @apollo/gateway may send Apollo its anonymous usage metrics (an HTTPS call at start and at each stop): off unless asked for. */
+  /** Whether @apollo/gateway may send Apollo its usage metrics (cloud metadata probes at start, an HTTPS export hourly and at stop): off unless asked for. */
   apolloTelemetry: boolean;
   /** The gateway's limits on GraphQL operations, each refused before execution (gateway/src/limits.ts). */
   limits: {
