@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { STREAM } from '../../subgraphs/messages/generation/queue';
-import { startFakeLlm, type FakeLlmServer } from '../support/fake-llm';
+import { pauseTokens, startFakeLlm, type FakeLlmServer } from '../support/fake-llm';
 import { startTestSystem, type TestSystem } from '../support/system';
 import { collect, wsClient } from '../support/ws';
 import { waitForEnd } from './helpers';
@@ -29,11 +29,14 @@ describe('live chat with REDIS_URL (events and progress on Redis)', () => {
     const early = wsClient(t.gatewayUrl, user.token);
     const first = collect<any>(early, EVENTS, { id }, 'conversationEvents');
     await new Promise((r) => setTimeout(r, 300));
+    const resume = pauseTokens(llm, 3);
     const sent = await t.gql(`mutation($id: ID!) { sendMessage(input: { conversationId: $id, content: "count" }) { reply { id } } }`, { id }, user.token);
     expect(sent.errors).toBeUndefined();
     await first.until((es) => es.filter((e) => e.kind === 'REPLY_DELTA').length >= 3);
     const late = wsClient(t.gatewayUrl, user.token);
     const second = collect<any>(late, EVENTS, { id }, 'conversationEvents');
+    // The late subscriber's catch-up, then the rest of the reply.
+    await second.until((es) => es.some((e) => e.kind === 'REPLY_DELTA')).finally(resume);
     const ends = (es: any[]) => es.some((e) => e.kind === 'REPLY_COMPLETED');
     await Promise.all([first.until(ends), second.until(ends)]);
     for (const events of [first.events, second.events]) {
@@ -67,12 +70,14 @@ describe('live chat with REDIS_URL (events and progress on Redis)', () => {
     const first = collect<any>(early, EVENTS, { id }, 'conversationEvents');
     await new Promise((r) => setTimeout(r, 300));
     llm.script({ tokens: [' seven', ' eight', ' nine', ' ten'], tokenDelayMs: 150 });
+    const resume = pauseTokens(llm, 2);
     const continued = await t.gql(`mutation($id: ID!) { continueReply(messageId: $id) { status content } }`, { id: replyId }, user.token);
     expect(continued.data.continueReply).toEqual({ status: 'STREAMING', content: 'one two three four five six' });
     const deltas = (events: any[]) => events.filter((e) => e.messageId === replyId && e.kind === 'REPLY_DELTA');
     await first.until((es) => deltas(es).length >= 2);
     const late = wsClient(t.gatewayUrl, user.token);
     const second = collect<any>(late, EVENTS, { id }, 'conversationEvents');
+    await second.until((es) => deltas(es).length >= 1).finally(resume);
     const ends = (es: any[]) => es.some((e) => e.messageId === replyId && e.kind === 'REPLY_COMPLETED');
     await Promise.all([first.until(ends), second.until(ends)]);
     const stored = await waitForEnd(t, user.token, replyId);

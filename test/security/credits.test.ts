@@ -6,7 +6,7 @@
  * reply make one new reply; and the ledger sums to the balance through all of it.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startFakeLlm, type FakeLlmServer } from '../support/fake-llm';
+import { pauseTokens, startFakeLlm, type FakeLlmServer } from '../support/fake-llm';
 import { startTestSystem, type TestSystem } from '../support/system';
 import { PREVIEWS_PER_MINUTE } from '../../subgraphs/messages/chat/preview';
 import { codeOf, credits, sendOk, send, START_TIMEOUT_MS, startChat, waitForEnd, waitUntil } from '../chat/helpers';
@@ -49,20 +49,6 @@ async function expectLedgerBalanced(t: TestSystem, token: string) {
   return { rows, balance };
 }
 
-/**
- * Holds back every reply's first token until the returned release is called: no reply ends, and so
- * none gives credits back, while a batch of concurrent sends is being answered, however slow the machine.
- */
-function holdFirstTokens(llm: FakeLlmServer): () => void {
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  llm.setBehaviour({ renderToken: async (token) => (await released, token) });
-  return () => {
-    release();
-    llm.setBehaviour({ renderToken: undefined });
-  };
-}
-
 describe('credits, held and settled (PostgreSQL and Redis)', () => {
   let t: TestSystem;
   let llm: FakeLlmServer;
@@ -91,7 +77,7 @@ describe('credits, held and settled (PostgreSQL and Redis)', () => {
     const chats = await Promise.all(Array.from({ length: 30 }, () => startChat(t, { user })));
     await Promise.all(chats.map((chat) => t.gql(SETTINGS, { id: chat.conversationId, max: 1_000 }, user.token)));
     // No reply ends before every send is answered: all 30 race for the same 5,000 credits.
-    const release = holdFirstTokens(llm);
+    const release = pauseTokens(llm);
     const answers = await Promise.all(chats.map((chat) => send(t, user.token, chat.conversationId, 'Spend it all.'))).finally(release);
     const accepted = answers.filter((a) => a.data?.sendMessage);
     const refused = answers.filter((a) => codeOf(a) === 'INSUFFICIENT_CREDITS');
@@ -112,7 +98,7 @@ describe('credits, held and settled (PostgreSQL and Redis)', () => {
     const long = { tokens: Array.from({ length: 300 }, (_, i) => ` w${i}`), tokenDelayMs: 5 };
     llm.script({ failTimes: 1, failStatus: 500 }, { tokens: ['a', 'b', 'c', 'd'], hangAfterTokens: 2 }, long, long, long);
     // Only a failure gives credits back while the sends are answered: no reply streams, let alone ends, before.
-    const release = holdFirstTokens(llm);
+    const release = pauseTokens(llm);
     const answers = await Promise.all(chats.map((chat) => send(t, user.token, chat.conversationId, 'Storm.'))).finally(release);
     const accepted = answers.filter((a) => a.data?.sendMessage).map((a) => a.data.sendMessage.reply.id as string);
     expect(answers.filter((a) => codeOf(a) === 'INSUFFICIENT_CREDITS').length).toBe(40 - accepted.length);

@@ -222,6 +222,21 @@ export async function startFakeLlm(initial: Partial<FakeLlmBehaviour> = {}): Pro
 /** Alias matching the test-support convention `start()`. */
 export { startFakeLlm as start };
 
+/**
+ * Holds back every stream's pieces from the `from`-th on (0: from the first) until the returned
+ * release is called: a test decides when replies go on, not the machine's speed (a late subscriber
+ * joins mid-reply; no reply ends while a batch of sends is answered).
+ */
+export function pauseTokens(llm: FakeLlmServer, from = 0): () => void {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  llm.setBehaviour({ renderToken: async (token, index) => (index >= from ? (await released, token) : token) });
+  return () => {
+    release();
+    llm.setBehaviour({ renderToken: undefined });
+  };
+}
+
 /** The events of one streamed reply: opening events, one event per token, closing events. */
 interface WireStream {
   opening: string[];
