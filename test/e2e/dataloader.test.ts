@@ -47,18 +47,25 @@ describe('DataLoader batching (postgres)', () => {
     return Object.fromEntries(SUBGRAPH_NAMES.map((name) => [name, after[name] - before[name]])) as Record<SubgraphName, number>;
   }
 
+  /** One listing's queries per subgraph: the least of three readings, as background work (settlement drain, erasure poll) only adds. */
   async function listQueries(first: number) {
-    return queriesDuring(async () => {
-      const res = await t.gql(LIST, { first }, user.token);
-      const edges = expectOk(res).me.conversations.edges;
-      expect(edges).toHaveLength(first);
-      for (const { node } of edges) {
-        expect(node.user).toEqual({ displayName: 'Batcher' });
-        expect(node.messageCount).toBe(1);
-        expect(node.lastMessage.content).toBe(greetings.get(node.character.name));
-        expect(node.title).toBe(`Chat with ${node.character.name}`);
-      }
-    });
+    const readings: Array<Record<string, number>> = [];
+    for (let i = 0; i < 3; i++) {
+      readings.push(
+        await queriesDuring(async () => {
+          const res = await t.gql(LIST, { first }, user.token);
+          const edges = expectOk(res).me.conversations.edges;
+          expect(edges).toHaveLength(first);
+          for (const { node } of edges) {
+            expect(node.user).toEqual({ displayName: 'Batcher' });
+            expect(node.messageCount).toBe(1);
+            expect(node.lastMessage.content).toBe(greetings.get(node.character.name));
+            expect(node.title).toBe(`Chat with ${node.character.name}`);
+          }
+        }),
+      );
+    }
+    return Object.fromEntries(Object.keys(readings[0]).map((name) => [name, Math.min(...readings.map((r) => r[name]))]));
   }
 
   it(`holds ${CONVERSATIONS} conversations, all listed once across pages`, async () => {
