@@ -6,10 +6,11 @@
  */
 import WebSocket from 'ws';
 import { GraphQLError } from 'graphql';
-import { createClient, type Client, type FormattedExecutionResult } from 'graphql-ws';
+import { CloseCode, createClient, type Client, type FormattedExecutionResult } from 'graphql-ws';
 import { context, propagation } from '@opentelemetry/api';
-import { ErrorCode } from '@chat/shared/errors';
+import { contractError, ErrorCode } from '@chat/shared/errors';
 import { SERVICE_TOKEN_PARAM } from '@chat/shared/service-auth';
+import { TOKEN_EXPIRED_REASON } from '@chat/shared/socket-limits';
 import {
   AUTHORIZATION_PARAM,
   DEFAULT_UPSTREAM_ACK_TIMEOUT_MS,
@@ -169,6 +170,10 @@ export function toUpstreamErrors(serviceName: string, failure: unknown): GraphQL
           }),
       );
     }
+  }
+  // The subgraph's expiry timer can fire before the gateway's own: the user's token ended, nothing failed.
+  if (isCloseEventLike(failure) && failure.code === CloseCode.Forbidden && failure.reason === TOKEN_EXPIRED_REASON) {
+    return [contractError(ErrorCode.UNAUTHENTICATED, TOKEN_EXPIRED_REASON, { serviceName })];
   }
   if (isCloseEventLike(failure)) {
     const reason = failure.reason ? `: ${failure.reason}` : '';
