@@ -6,6 +6,7 @@
  * page to the largest.
  */
 import { SUBGRAPH_NAMES, type SubgraphName } from '@chat/shared/config';
+import { queriesDuring } from '../../test/support/query-count';
 import type { TestSystem } from '../../test/support/system';
 import { ok, sleep } from './common';
 
@@ -82,8 +83,8 @@ export async function measureQueryCounts(t: TestSystem): Promise<ListQueryCounts
     const queries = Object.fromEntries(SUBGRAPH_NAMES.map((name) => [name, [] as number[]])) as Record<SubgraphName, number[]>;
     for (const n of PAGE_SIZES) {
       // The fewer of two readings: a stray background query cannot inflate a count.
-      const [a, b] = [await queriesDuring(t, () => read(n)), await queriesDuring(t, () => read(n))];
-      for (const name of SUBGRAPH_NAMES) queries[name].push(Math.min(a[name], b[name]));
+      const fewest = await queriesDuring(t, () => read(n), { readings: 2 });
+      for (const name of SUBGRAPH_NAMES) queries[name].push(fewest[name]);
     }
     const flat = SUBGRAPH_NAMES.every((name) => queries[name].every((count) => count === queries[name][0]));
     results.push({ list: list.name, queries, flat });
@@ -148,11 +149,3 @@ async function quiet(t: TestSystem): Promise<void> {
   }
 }
 
-/** Each subgraph's database queries while `run` ran. */
-async function queriesDuring(t: TestSystem, run: () => Promise<void>): Promise<Record<SubgraphName, number>> {
-  const count = () => Object.fromEntries(SUBGRAPH_NAMES.map((name) => [name, t.system.subgraphs[name].service.stats.queries])) as Record<SubgraphName, number>;
-  const before = count();
-  await run();
-  const after = count();
-  return Object.fromEntries(SUBGRAPH_NAMES.map((name) => [name, after[name] - before[name]])) as Record<SubgraphName, number>;
-}

@@ -3,7 +3,8 @@
  * database the same few queries as listing 5 (no N+1 anywhere along the federated plan).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { SUBGRAPH_NAMES, type SubgraphName } from '@chat/shared/config';
+import { SUBGRAPH_NAMES } from '@chat/shared/config';
+import { queriesDuring } from '../support/query-count';
 import { startTestSystem, type TestSystem } from '../support/system';
 import { createCharacter, expectOk, readAllPages, START_TIMEOUT_MS, startConversation } from './helpers';
 
@@ -38,24 +39,9 @@ describe('DataLoader batching (postgres)', () => {
   }, START_TIMEOUT_MS);
   afterAll(() => t?.stop());
 
-  /**
-   * Database queries each subgraph ran while `run` ran: the least of three runs, since background
-   * work (settlement drain, erasure poll) only adds queries to a window.
-   */
-  async function queriesDuring(run: () => Promise<void>): Promise<Record<SubgraphName, number>> {
-    const count = () => Object.fromEntries(SUBGRAPH_NAMES.map((name) => [name, t.system.subgraphs[name].service.stats.queries])) as Record<SubgraphName, number>;
-    const least = Object.fromEntries(SUBGRAPH_NAMES.map((name) => [name, Infinity])) as Record<SubgraphName, number>;
-    for (let i = 0; i < 3; i++) {
-      const before = count();
-      await run();
-      const after = count();
-      for (const name of SUBGRAPH_NAMES) least[name] = Math.min(least[name], after[name] - before[name]);
-    }
-    return least;
-  }
-
   async function listQueries(first: number) {
-    return queriesDuring(async () => {
+    // The fewest of three readings: background work only adds queries to a window.
+    return queriesDuring(t, async () => {
       const res = await t.gql(LIST, { first }, user.token);
       const edges = expectOk(res).me.conversations.edges;
       expect(edges).toHaveLength(first);
@@ -65,7 +51,7 @@ describe('DataLoader batching (postgres)', () => {
         expect(node.lastMessage.content).toBe(greetings.get(node.character.name));
         expect(node.title).toBe(`Chat with ${node.character.name}`);
       }
-    });
+    }, { readings: 3 });
   }
 
   it(`holds ${CONVERSATIONS} conversations, all listed once across pages`, async () => {

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { START_TIMEOUT_MS, startChat, type Chat } from '../chat/helpers';
 import { startFakeLlm, type FakeLlmServer } from '../support/fake-llm';
-import type { SubgraphName } from '@chat/shared/config';
+import { queriesDuring } from '../support/query-count';
 import { ENGINES, startTestSystem, type TestSystem } from '../support/system';
 import { codeOf, exchange, ok } from './helpers';
 
@@ -147,22 +147,14 @@ describe.each(ENGINES)('searchMessages (%s)', (engine) => {
     for (let i = 0; i < 12; i += 1) await ok(t, `mutation($c: ID!) { startConversation(input: { characterId: $c }) { id } }`, { c: lamp.id }, harbour.user.token);
     const PAGE = /* GraphQL */ `
       query($first: Int) { searchMessages(query: "lamps lit", first: $first) { totalCount edges { highlight node { id content author { id } conversation { id title stats { messageCount } } } } } }`;
-    const queries = async (first: number) => {
-      // The two subgraphs the page reads (the others' background work, such as expired holds, would only add noise).
-      const involved: SubgraphName[] = ['messages', 'conversations'];
-      const count = () => involved.map((name) => t.system.subgraphs[name].service.stats.queries);
-      const before = count();
-      const page = await ok(t, PAGE, { first }, harbour.user.token);
-      expect(page.edges).toHaveLength(first);
-      for (const edge of page.edges) expect(edge.node.conversation).toMatchObject({ title: 'Chat with Lamplighter', stats: { messageCount: 1 } });
-      const after = count();
-      return Object.fromEntries(involved.map((name, i) => [name, after[i] - before[i]]));
-    };
-    // The fewest of three reads: background work (the settlement drain, the job queue) may add a query to one of them.
-    const fewest = async (first: number) => {
-      const runs = [await queries(first), await queries(first), await queries(first)];
-      return Object.fromEntries(Object.keys(runs[0]).map((name) => [name, Math.min(...runs.map((run) => run[name]))]));
-    };
+    // The two subgraphs the page reads (the others' background work, such as expired holds, would only add noise),
+    // the fewest of three reads: background work (the settlement drain, the job queue) may add a query to one of them.
+    const fewest = (first: number) =>
+      queriesDuring(t, async () => {
+        const page = await ok(t, PAGE, { first }, harbour.user.token);
+        expect(page.edges).toHaveLength(first);
+        for (const edge of page.edges) expect(edge.node.conversation).toMatchObject({ title: 'Chat with Lamplighter', stats: { messageCount: 1 } });
+      }, { readings: 3, subgraphs: ['messages', 'conversations'] });
     expect(await fewest(12)).toEqual(await fewest(3));
   });
 
