@@ -1,7 +1,7 @@
 /** What the HTTP transports (SSE, multipart) answer alike: JSON errors and refused connections (bodies: @chat/shared/http's readBody). */
 import type { ServerResponse } from 'node:http';
-import { GraphQLError } from 'graphql';
-import { ErrorCode } from '@chat/shared/errors';
+import type { GraphQLError } from 'graphql';
+import { ErrorCode, unauthenticated } from '@chat/shared/errors';
 import { SUBSCRIPTION_QUOTA_RETRY_AFTER_SECONDS, type Refusal } from '../connection';
 
 /** Sends `{ errors: [{ message, extensions: { code } }] }` with `status`. */
@@ -23,6 +23,6 @@ export function refusalResponse(res: ServerResponse, refusal: Refusal): void {
 
 /** The last error of a stream the server ends (its token expired, its session was revoked, the server stops). */
 export function streamEndedError(reason: string): ReturnType<GraphQLError['toJSON']> {
-  return new GraphQLError(reason, { extensions: { code: ErrorCode.UNAUTHENTICATED } }).toJSON();
+  return unauthenticated(reason).toJSON();
 }
 
